@@ -1,0 +1,4 @@
+module.exports = [
+  {ignores: ['dist/', 'node_modules/', '.node22/', 'coverage/', '.local/']},
+  ...require('gts'),
+];

@@ -1,0 +1,173 @@
+/**
+ * What opwatch knows about the services it watches: one row of data per API, no per-service branches in code.
+ *
+ * A preset gives the default API version, the operation-name patterns its `operations.get` accepts (gRPC
+ * transcoding templates: `*` is one path segment, `**` one or more), the OAuth scopes any one of which
+ * authorises `operations.get`, the scopes the poller asks for by default, and how to read "done" from the
+ * service's operation resource. Services without a preset are still accepted on any `*.googleapis.com` host,
+ * with `cloud-platform` and the google.longrunning shape.
+ */
+
+/** How a service's operation resource says it has finished. */
+export type OperationStyle =
+  /** google.longrunning.Operation: `done`, then `error` (google.rpc.Status) or `response`. */
+  | 'longrunning'
+  /** Compute Engine and Cloud SQL Admin: `status: "DONE"`, then `error.errors[]` when it failed. */
+  | 'status-done';
+
+/** One known service. */
+export interface ServicePreset {
+  /** Host names it answers on; `*` in the first label stands for a region (e.g. `us-central1-aiplatform`). */
+  hosts: readonly string[];
+  defaultVersion: string;
+  /** gRPC-transcoding templates of `operations.get`'s `name`. */
+  namePatterns: readonly string[];
+  /** Scopes any one of which authorises `operations.get`, as the API reference lists them. */
+  acceptedScopes: readonly string[];
+  /** What the poller asks for unless the registration narrows it. */
+  defaultScopes: readonly string[];
+  style: OperationStyle;
+}
+
+const AUTH = 'https://www.googleapis.com/auth/';
+/** The scope every Google Cloud API accepts. */
+export const CLOUD_PLATFORM = `${AUTH}cloud-platform`;
+
+const WORKSPACE_EVENTS_SCOPES = [
+  'chat.bot',
+  'chat.spaces',
+  'chat.spaces.readonly',
+  'chat.messages',
+  'chat.messages.readonly',
+  'chat.messages.reactions',
+  'chat.messages.reactions.readonly',
+  'chat.memberships',
+  'chat.memberships.readonly',
+  'meet.space.created',
+  'meetings.space.created',
+  'meetings.space.readonly',
+  'drive',
+  'drive.file',
+  'drive.metadata',
+  'drive.metadata.readonly',
+  'drive.readonly',
+].map(scope => AUTH + scope);
+
+/** The table. Keep it sorted by host. */
+export const SERVICE_PRESETS: readonly ServicePreset[] = [
+  {
+    hosts: ['aiplatform.googleapis.com', '*-aiplatform.googleapis.com'],
+    defaultVersion: 'v1',
+    namePatterns: ['projects/*/locations/*/operations/*', 'projects/*/locations/*/**/operations/*'],
+    acceptedScopes: [CLOUD_PLATFORM],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+  },
+  {
+    hosts: ['apigateway.googleapis.com'],
+    defaultVersion: 'v1',
+    namePatterns: ['projects/*/locations/*/operations/*'],
+    acceptedScopes: [CLOUD_PLATFORM],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+  },
+  {
+    hosts: ['compute.googleapis.com'],
+    defaultVersion: 'compute/v1',
+    namePatterns: [
+      'projects/*/global/operations/*',
+      'projects/*/regions/*/operations/*',
+      'projects/*/zones/*/operations/*',
+    ],
+    acceptedScopes: [CLOUD_PLATFORM, `${AUTH}compute`, `${AUTH}compute.readonly`],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'status-done',
+  },
+  {
+    hosts: ['firestore.googleapis.com'],
+    defaultVersion: 'v1',
+    namePatterns: ['projects/*/databases/*/operations/*'],
+    acceptedScopes: [`${AUTH}datastore`, CLOUD_PLATFORM],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+  },
+  {
+    hosts: ['run.googleapis.com'],
+    defaultVersion: 'v2',
+    namePatterns: ['projects/*/locations/*/operations/*'],
+    acceptedScopes: [CLOUD_PLATFORM],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+  },
+  {
+    hosts: ['spanner.googleapis.com'],
+    defaultVersion: 'v1',
+    namePatterns: [
+      'projects/*/instanceConfigs/*/operations/*',
+      'projects/*/instances/*/operations/*',
+      'projects/*/instances/*/backups/*/operations/*',
+      'projects/*/instances/*/databases/*/operations/*',
+    ],
+    acceptedScopes: [CLOUD_PLATFORM, `${AUTH}spanner.admin`],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+  },
+  {
+    hosts: ['sqladmin.googleapis.com'],
+    defaultVersion: 'v1',
+    namePatterns: ['projects/*/operations/*'],
+    acceptedScopes: [CLOUD_PLATFORM, `${AUTH}sqlservice.admin`],
+    defaultScopes: [CLOUD_PLATFORM],
+    style: 'status-done',
+  },
+  {
+    hosts: ['workspaceevents.googleapis.com'],
+    defaultVersion: 'v1beta',
+    namePatterns: ['operations/**'],
+    acceptedScopes: WORKSPACE_EVENTS_SCOPES,
+    defaultScopes: WORKSPACE_EVENTS_SCOPES,
+    style: 'longrunning',
+  },
+];
+
+/** What applies to a service with no preset. */
+export const GENERIC_PRESET: ServicePreset = {
+  hosts: ['*.googleapis.com'],
+  defaultVersion: 'v1',
+  namePatterns: ['**/operations/**', 'operations/**'],
+  acceptedScopes: [],
+  defaultScopes: [CLOUD_PLATFORM],
+  style: 'longrunning',
+};
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (!pattern.startsWith('*')) return pattern === host;
+  const suffix = pattern.slice(1);
+  const prefix = host.slice(0, host.length - suffix.length);
+  return host.endsWith(suffix) && /^[a-z0-9][a-z0-9-]*$/.test(prefix);
+}
+
+/** The preset for `host`, or undefined for a service opwatch has no row for. */
+export function presetFor(host: string): ServicePreset | undefined {
+  return SERVICE_PRESETS.find(preset => preset.hosts.some(pattern => hostMatches(pattern, host)));
+}
+
+const compiled = new Map<string, RegExp>();
+
+/** True when `name` fits the gRPC-transcoding template `pattern`. */
+export function nameMatches(pattern: string, name: string): boolean {
+  let regex = compiled.get(pattern);
+  if (!regex) {
+    const body = pattern
+      .split('/')
+      .map(part => (part === '**' ? '[^/]+(?:/[^/]+)*' : part === '*' ? '[^/]+' : escape(part)))
+      .join('/');
+    regex = new RegExp(`^${body}$`);
+    compiled.set(pattern, regex);
+  }
+  return regex.test(name);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

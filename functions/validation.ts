@@ -1,0 +1,271 @@
+/**
+ * Validation and normalisation of registration requests.
+ *
+ * The poller sends the service account's bearer token to the host a registration names, so this is the gate that
+ * keeps the token on Google's hosts: only `https://` on `*.googleapis.com` (or a host the operator listed in
+ * `ENDPOINT_OVERRIDES`), no user-info, port, IP literal, query, fragment, encoded or dot segment, and nothing but
+ * printable ASCII. The URL is read with exact rules rather than a lenient parser, because a lenient parser would
+ * quietly turn `googleapis\u3002com` or `host%2fpath` into something else than what was checked.
+ */
+import {z} from 'zod';
+import {fullTopicName, isTrustedHost, type EndpointOverrides} from './config';
+import {GENERIC_PRESET, nameMatches, presetFor} from './presets';
+import type {NewRegistration, OperationRef} from './model';
+import {DEFAULT_POLICY, type PollPolicy} from './policy';
+
+/** A request field that failed validation, with a message a caller can act on. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** What validation needs from the configuration. */
+export interface ValidationContext {
+  projectId: string;
+  defaultTopic: string;
+  endpointOverrides: EndpointOverrides;
+}
+
+export const MAX_NAME_LENGTH = 1024;
+export const MAX_LABELS = 32;
+export const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
+export const MAX_TIMEOUT_MS = 30 * 86_400_000;
+
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const NAME_SEGMENT = /^[A-Za-z0-9_.~()-]+$/;
+const VERSION = /^v\d+[a-z0-9]*$/;
+const API_PREFIX = /^[a-z][a-z0-9]*$/;
+const DURATION = /^(\d{1,10})(\.\d{1,9})?s$/;
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** Reads a google.protobuf.Duration in its JSON form (`"3600s"`, `"1.5s"`) as milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text);
+  if (!match) return undefined;
+  return Math.round(Number(match[1] + (match[2] ?? '')) * 1000);
+}
+
+/** Writes milliseconds as a google.protobuf.Duration JSON string. */
+export function formatDuration(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+const duration = (minMs: number, maxMs: number) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a duration like "3600s" between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const pollPolicySchema = z
+  .strictObject({
+    initialDelay: duration(10, 3_600_000).optional(),
+    multiplier: z.number().min(1).max(10).optional(),
+    maxDelay: duration(10, 3_600_000).optional(),
+    jitter: z.number().min(0).max(1).optional(),
+  })
+  .transform(
+    (policy): PollPolicy => ({
+      initialDelayMs: policy.initialDelay ?? DEFAULT_POLICY.initialDelayMs,
+      multiplier: policy.multiplier ?? DEFAULT_POLICY.multiplier,
+      maxDelayMs: policy.maxDelay ?? DEFAULT_POLICY.maxDelayMs,
+      jitter: policy.jitter ?? DEFAULT_POLICY.jitter,
+    })
+  )
+  .refine(policy => policy.maxDelayMs >= policy.initialDelayMs, {message: 'maxDelay must not be below initialDelay'});
+
+const requestSchema = z.strictObject({
+  operation: z.string().max(2048).optional(),
+  service: z.string().max(253).optional(),
+  name: z.string().optional(),
+  version: z.string().max(64).optional(),
+  topic: z.string().max(512).optional(),
+  labels: z
+    .record(
+      z.string().regex(LABEL_KEY, 'label keys must match [a-z][a-z0-9_-]{0,62}'),
+      z.string().max(256).regex(/^[^\x00-\x1f\x7f]*$/, 'label values must not contain control characters')
+    )
+    .refine(labels => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .optional(),
+  timeout: duration(1000, MAX_TIMEOUT_MS).optional(),
+  pollPolicy: pollPolicySchema.optional(),
+  scopes: z.array(z.string()).min(1).max(20).optional(),
+  subject: z.email().max(254).optional(),
+});
+
+type Problems = FieldProblem[];
+
+function checkHost(raw: string, field: string, overrides: EndpointOverrides, problems: Problems): string | undefined {
+  const host = raw.toLowerCase();
+  if (raw.includes('@')) return void problems.push({field, message: 'must not contain user-info (@)'});
+  if (raw.includes(':') || raw.includes('[')) return void problems.push({field, message: 'must not carry a port'});
+  if (host.endsWith('.')) return void problems.push({field, message: 'must not end with a dot'});
+  const labels = host.split('.');
+  if (!labels.every(label => HOST_LABEL.test(label))) {
+    return void problems.push({field, message: 'must be a DNS host name'});
+  }
+  if (labels.every(label => /^\d+$/.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
+    return void problems.push({field, message: 'must not be an IP address'});
+  }
+  if (!isTrustedHost(host, overrides)) {
+    return void problems.push({
+      field,
+      message: 'must be a *.googleapis.com host (or one listed in ENDPOINT_OVERRIDES): the poller sends its token there',
+    });
+  }
+  return host;
+}
+
+function checkVersion(version: string, field: string, problems: Problems): string | undefined {
+  const parts = version.split('/');
+  const valid =
+    (parts.length === 1 && VERSION.test(parts[0])) ||
+    (parts.length === 2 && API_PREFIX.test(parts[0]) && VERSION.test(parts[1]));
+  if (!valid) return void problems.push({field, message: 'must be an API version such as v1, v1beta or compute/v1'});
+  return version;
+}
+
+function checkName(name: string, field: string, problems: Problems): string | undefined {
+  if (name.length === 0) return void problems.push({field, message: 'must not be empty'});
+  if (name.length > MAX_NAME_LENGTH) {
+    return void problems.push({field, message: `must be at most ${MAX_NAME_LENGTH} characters`});
+  }
+  if (!PRINTABLE_ASCII.test(name)) {
+    return void problems.push({field, message: 'must contain only printable ASCII, no spaces or control characters'});
+  }
+  if (/[?#]/.test(name)) return void problems.push({field, message: 'must not contain a query string or fragment'});
+  if (/[%\\]/.test(name)) {
+    return void problems.push({field, message: 'must not contain percent-encoding or backslashes'});
+  }
+  const segments = name.split('/');
+  if (segments.some(segment => segment === '' || segment === '.' || segment === '..')) {
+    return void problems.push({field, message: 'must not contain empty, "." or ".." segments'});
+  }
+  if (!segments.every(segment => NAME_SEGMENT.test(segment))) {
+    return void problems.push({field, message: 'segments may contain only letters, digits and _ . ~ ( ) -'});
+  }
+  const operationsAt = segments.indexOf('operations');
+  if (operationsAt < 0 || operationsAt === segments.length - 1) {
+    return void problems.push({field, message: 'must name an operation: .../operations/{id}'});
+  }
+  return name;
+}
+
+/** Splits `https://host/version/name` into its parts; pushes problems against `field`. */
+function parseOperationUrl(url: string, field: string, overrides: EndpointOverrides, problems: Problems) {
+  if (!PRINTABLE_ASCII.test(url)) {
+    return void problems.push({field, message: 'must contain only printable ASCII, no spaces or control characters'});
+  }
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+  if (!match) return void problems.push({field, message: 'must be an https:// URL'});
+  const [, scheme, authority, rest] = match;
+  if (scheme.toLowerCase() !== 'https') return void problems.push({field, message: 'must use https://'});
+  if (/[?#]/.test(rest)) return void problems.push({field, message: 'must not contain a query string or fragment'});
+  if (authority.includes('\\') || rest.startsWith('\\')) {
+    return void problems.push({field, message: 'must not contain backslashes'});
+  }
+  const host = checkHost(authority, field, overrides, problems);
+  if (!host) return undefined;
+  const segments = rest.replace(/^\//, '').split('/');
+  const versionLength = VERSION.test(segments[0] ?? '') ? 1 : VERSION.test(segments[1] ?? '') ? 2 : 0;
+  if (versionLength === 0) {
+    return void problems.push({field, message: 'path must start with an API version such as /v1/'});
+  }
+  const version = checkVersion(segments.slice(0, versionLength).join('/'), field, problems);
+  const name = checkName(segments.slice(versionLength).join('/'), field, problems);
+  return version && name ? {host, version, name} : undefined;
+}
+
+/**
+ * Validates a registration request body and normalises it.
+ * @returns the registration, or the problems, each naming its field.
+ */
+export function validateRegistration(
+  body: unknown,
+  context: ValidationContext
+): {ok: true; value: NewRegistration} | {ok: false; problems: FieldProblem[]} {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return {ok: false, problems: [{field: 'body', message: 'must be a JSON object'}]};
+  }
+  const parsed = requestSchema.safeParse(body);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map(issue => ({
+        field: issue.path.length > 0 ? issue.path.join('.') : 'body',
+        message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+      })),
+    };
+  }
+  const request = parsed.data;
+  const problems: Problems = [];
+  let parts: {host: string; version: string; name: string} | undefined;
+
+  if (request.operation !== undefined) {
+    for (const field of ['service', 'name', 'version'] as const) {
+      if (request[field] !== undefined) {
+        problems.push({field, message: 'give either "operation" (a URL) or "service" and "name", not both'});
+      }
+    }
+    parts = parseOperationUrl(request.operation, 'operation', context.endpointOverrides, problems);
+  } else if (request.service === undefined || request.name === undefined) {
+    problems.push({
+      field: request.service === undefined ? 'service' : 'name',
+      message: 'required: give "operation" (a URL), or "service" and "name"',
+    });
+  } else {
+    const host = checkHost(request.service, 'service', context.endpointOverrides, problems);
+    const preset = host ? (presetFor(host) ?? GENERIC_PRESET) : undefined;
+    const version = checkVersion(request.version ?? preset?.defaultVersion ?? 'v1', 'version', problems);
+    const name = checkName(request.name, 'name', problems);
+    parts = host && version && name ? {host, version, name} : undefined;
+  }
+
+  const topic = fullTopicName(request.topic ?? context.defaultTopic, context.projectId);
+  if (!topic) problems.push({field: 'topic', message: 'must be a topic id or projects/P/topics/T'});
+  if (!parts || !topic) return {ok: false, problems};
+
+  const known = presetFor(parts.host);
+  const preset = known ?? GENERIC_PRESET;
+  if (!preset.namePatterns.some(pattern => nameMatches(pattern, parts.name))) {
+    const field = request.operation !== undefined ? 'operation' : 'name';
+    return {
+      ok: false,
+      problems: [{field, message: `${parts.host} operations are named ${preset.namePatterns.join(' or ')}`}],
+    };
+  }
+  const scopes = request.scopes ?? [...preset.defaultScopes];
+  const unaccepted = scopes.filter(scope =>
+    known ? !known.acceptedScopes.includes(scope) : !scope.startsWith('https://www.googleapis.com/auth/')
+  );
+  if (unaccepted.length > 0) {
+    return {ok: false, problems: [{field: 'scopes', message: `not a scope this service accepts: ${unaccepted[0]}`}]};
+  }
+
+  const operation: OperationRef = {
+    service: parts.host,
+    version: parts.version,
+    name: parts.name,
+    url: `https://${parts.host}/${parts.version}/${parts.name}`,
+  };
+  return {
+    ok: true,
+    value: {
+      operation,
+      topic,
+      labels: request.labels ?? {},
+      timeoutMs: request.timeout ?? DEFAULT_TIMEOUT_MS,
+      scopes,
+      style: preset.style,
+      ...(request.subject !== undefined && {subject: request.subject}),
+      ...(request.pollPolicy !== undefined && {pollPolicy: request.pollPolicy}),
+    },
+  };
+}
