@@ -16,9 +16,12 @@ export class ConfigError extends Error {
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/;
 const TOPIC_ID = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
-const FULL_TOPIC = /^projects\/([a-z][a-z0-9-]{4,61}[a-z0-9])\/topics\/((?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254})$/;
-const GOOGLEAPIS_HOST = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+googleapis\.com$/;
-const HOSTNAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const FULL_TOPIC =
+  /^projects\/([a-z][a-z0-9-]{4,61}[a-z0-9])\/topics\/((?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254})$/;
+const GOOGLEAPIS_HOST =
+  /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+googleapis\.com$/;
+const HOSTNAME =
+  /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /** Where the poller sends a service's requests instead of `https://{service}`: host to base URL. */
 export type EndpointOverrides = ReadonlyMap<string, string>;
@@ -43,16 +46,26 @@ const overridesSchema = z
       z
         .string()
         .url()
-        .regex(/^https?:\/\/[^/?#]+\/?$/, 'values must be a base URL: scheme and host[:port] only')
-    )
+        .regex(
+          /^https?:\/\/[^/?#]+\/?$/,
+          'values must be a base URL: scheme and host[:port] only',
+        ),
+    ),
   )
   .transform(
     record =>
-      new Map(Object.entries(record).map(([host, base]) => [host, base.replace(/\/$/, '')])) as EndpointOverrides
+      new Map(
+        Object.entries(record).map(([host, base]) => [
+          host,
+          base.replace(/\/$/, ''),
+        ]),
+      ) as EndpointOverrides,
   );
 
 const shared = {
-  GOOGLE_CLOUD_PROJECT: z.string().regex(PROJECT_ID, 'must be a Google Cloud project id'),
+  GOOGLE_CLOUD_PROJECT: z
+    .string()
+    .regex(PROJECT_ID, 'must be a Google Cloud project id'),
   OPERATIONS_COLLECTION: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a Firestore collection id')
@@ -63,7 +76,9 @@ const shared = {
 
 const registrationSchema = z.object({
   ...shared,
-  DEFAULT_TOPIC: z.string().regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
+  DEFAULT_TOPIC: z
+    .string()
+    .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
 });
 
 const pollerSchema = z.object({
@@ -105,16 +120,24 @@ type Env = Record<string, string | undefined>;
 
 function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
   // An empty variable counts as unset, as it does for most tools that read the environment.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(
+      ([, value]) => value !== undefined && value !== '',
+    ),
+  );
   const result = schema.safeParse(present);
   if (!result.success) {
-    const problems = result.error.issues.map(issue => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      issue => `${issue.path.join('.') || 'environment'}: ${issue.message}`,
+    );
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return result.data;
 }
 
-function common(env: z.infer<typeof registrationSchema> | z.infer<typeof pollerSchema>): CommonConfig {
+function common(
+  env: z.infer<typeof registrationSchema> | z.infer<typeof pollerSchema>,
+): CommonConfig {
   return {
     projectId: env.GOOGLE_CLOUD_PROJECT,
     collection: env.OPERATIONS_COLLECTION,
@@ -127,18 +150,28 @@ function common(env: z.infer<typeof registrationSchema> | z.infer<typeof pollerS
  * Expands a topic given as `projects/P/topics/T` or as the short `T` (in `projectId`) to its full name.
  * @returns the full name, or undefined when the text is neither form.
  */
-export function fullTopicName(topic: string, projectId: string): string | undefined {
+export function fullTopicName(
+  topic: string,
+  projectId: string,
+): string | undefined {
   if (FULL_TOPIC.test(topic)) return topic;
   if (TOPIC_ID.test(topic)) return `projects/${projectId}/topics/${topic}`;
   return undefined;
 }
 
 /** Reads the registration function's configuration; throws {@link ConfigError} naming the bad variable. */
-export function loadRegistrationConfig(env: Env = process.env): RegistrationConfig {
+export function loadRegistrationConfig(
+  env: Env = process.env,
+): RegistrationConfig {
   const parsed = parse(registrationSchema, env);
-  const defaultTopic = fullTopicName(parsed.DEFAULT_TOPIC, parsed.GOOGLE_CLOUD_PROJECT);
+  const defaultTopic = fullTopicName(
+    parsed.DEFAULT_TOPIC,
+    parsed.GOOGLE_CLOUD_PROJECT,
+  );
   if (!defaultTopic) {
-    throw new ConfigError('invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T');
+    throw new ConfigError(
+      'invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T',
+    );
   }
   return {...common(parsed), defaultTopic};
 }
@@ -156,6 +189,9 @@ export function loadPollerConfig(env: Env = process.env): PollerConfig {
 }
 
 /** True when `host` may receive the service account's token: a googleapis.com host or an operator's override. */
-export function isTrustedHost(host: string, overrides: EndpointOverrides): boolean {
+export function isTrustedHost(
+  host: string,
+  overrides: EndpointOverrides,
+): boolean {
   return GOOGLEAPIS_HOST.test(host) || overrides.has(host);
 }

@@ -7,7 +7,15 @@ import type {OperationStyle} from './presets';
 import type {PollPolicy} from './policy';
 
 /** Where a watch stands. Everything but `pending` is final. */
-export const STATES = ['pending', 'succeeded', 'failed', 'expired', 'not_found', 'poll_error', 'cancelled'] as const;
+export const STATES = [
+  'pending',
+  'succeeded',
+  'failed',
+  'expired',
+  'not_found',
+  'poll_error',
+  'cancelled',
+] as const;
 export type State = (typeof STATES)[number];
 
 /** The final states a notification is published for (a cancelled watch publishes nothing). */
@@ -57,8 +65,12 @@ export interface NewRegistration {
 
 /** Why the last poll did not yield the operation. */
 export interface PollError {
-  /** `http` for an HTTP status, `network` for no answer, `invalid` for an answer that is not an Operation. */
-  kind: 'http' | 'network' | 'invalid' | 'publish' | 'untrusted';
+  /**
+   * `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an answer that is not an
+   * Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub refused the
+   * notification; `deadline`: the registration's timeout passed.
+   */
+  kind: 'http' | 'network' | 'invalid' | 'untrusted' | 'publish' | 'deadline';
   status?: number;
   message: string;
   /** The start of the answer's body, for `http` and `invalid`. */
@@ -90,5 +102,8 @@ export interface Registration extends NewRegistration {
  * operation for the same topic twice finds the first registration.
  */
 export function registrationId(operationUrl: string, topic: string): string {
-  return createHash('sha256').update(`${operationUrl}\n${topic}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${operationUrl}\n${topic}`)
+    .digest('hex')
+    .slice(0, 32);
 }

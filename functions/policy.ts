@@ -24,7 +24,12 @@ export interface PollPolicy {
  * operation has already run, which bounds the notification delay relative to the operation's duration, while
  * the jitter keeps a burst of registrations from polling in lock-step.
  */
-export const DEFAULT_POLICY: PollPolicy = {initialDelayMs: 1000, multiplier: 1.25, maxDelayMs: 60_000, jitter: 0.2};
+export const DEFAULT_POLICY: PollPolicy = {
+  initialDelayMs: 1000,
+  multiplier: 1.25,
+  maxDelayMs: 60_000,
+  jitter: 0.2,
+};
 
 /** Polls answering with the same permanent-looking HTTP status this many times in a row end the watch. */
 export const PERMANENT_ERROR_POLLS = 3;
@@ -57,29 +62,54 @@ export interface Transition {
 /** The part of a registration the policy reads. */
 export type PolicyInput = Pick<
   Registration,
-  'attempts' | 'errorStreak' | 'deadline' | 'pollPolicy' | 'lastError' | 'lastOperation' | 'style'
+  | 'attempts'
+  | 'errorStreak'
+  | 'deadline'
+  | 'pollPolicy'
+  | 'lastError'
+  | 'lastOperation'
+  | 'style'
 >;
 
 /** How an operation resource of the given style reads: finished, and if so whether it failed. */
-export function readOperation(operation: Operation, style: OperationStyle): {done: boolean; failed: boolean} {
+export function readOperation(
+  operation: Operation,
+  style: OperationStyle,
+): {done: boolean; failed: boolean} {
   if (style === 'status-done') {
-    const errors = (operation.error as {errors?: unknown[]} | undefined)?.errors;
-    return {done: operation.status === 'DONE', failed: Array.isArray(errors) && errors.length > 0};
+    const errors = (operation.error as {errors?: unknown[]} | undefined)
+      ?.errors;
+    return {
+      done: operation.status === 'DONE',
+      failed: Array.isArray(errors) && errors.length > 0,
+    };
   }
-  return {done: operation.done === true, failed: operation.error !== undefined && operation.error !== null};
+  return {
+    done: operation.done === true,
+    failed: operation.error !== undefined && operation.error !== null,
+  };
 }
 
 /**
  * The wait before the next poll after `attempts` polls: `initial x multiplier^(attempts-1)`, capped, less a
  * random share of up to `jitter` of it.
  */
-export function backoffDelay(policy: PollPolicy, attempts: number, random: () => number): number {
+export function backoffDelay(
+  policy: PollPolicy,
+  attempts: number,
+  random: () => number,
+): number {
   const exponent = Math.max(0, attempts - 1);
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier, exponent));
+  const base = Math.min(
+    policy.maxDelayMs,
+    policy.initialDelayMs * Math.pow(policy.multiplier, exponent),
+  );
   return base * (1 - policy.jitter * random());
 }
 
-function errorClass(status: number | undefined): 'not_found' | 'rejected' | undefined {
+function errorClass(
+  status: number | undefined,
+): 'not_found' | 'rejected' | undefined {
   if (status === 404) return 'not_found';
   if (status !== undefined && status >= 400 && status < 500) return 'rejected';
   return undefined;
@@ -92,33 +122,60 @@ function errorClass(status: number | undefined): 'not_found' | 'rejected' | unde
  * row answering 404 (`not_found`) or another permanent 4xx (`poll_error`), and a poll at or past the deadline
  * (`expired`). Anything else is polled again after the backoff, never before a `Retry-After`.
  */
-export function decide(registration: PolicyInput, result: PollResult, now: number, random: () => number): Transition {
+export function decide(
+  registration: PolicyInput,
+  result: PollResult,
+  now: number,
+  random: () => number,
+): Transition {
   const policy = registration.pollPolicy ?? DEFAULT_POLICY;
   const attempts = registration.attempts + 1;
   const reschedule = (minimumWaitMs = 0) =>
-    Math.min(registration.deadline, now + Math.max(backoffDelay(policy, attempts, random), minimumWaitMs));
+    Math.min(
+      registration.deadline,
+      now + Math.max(backoffDelay(policy, attempts, random), minimumWaitMs),
+    );
 
   if (result.kind === 'operation') {
     const {done, failed} = readOperation(result.operation, registration.style);
     const base = {attempts, errorStreak: 0, lastOperation: result.operation};
-    if (done) return {...base, outcome: failed ? 'failed' : 'succeeded', nextPollAt: now};
-    if (now >= registration.deadline) return {...base, outcome: 'expired', nextPollAt: now};
+    if (done)
+      return {
+        ...base,
+        outcome: failed ? 'failed' : 'succeeded',
+        nextPollAt: now,
+      };
+    if (now >= registration.deadline)
+      return {...base, outcome: 'expired', nextPollAt: now};
     return {...base, nextPollAt: reschedule()};
   }
 
-  const base = {attempts, lastError: result.error, lastOperation: registration.lastOperation};
+  const base = {
+    attempts,
+    lastError: result.error,
+    lastOperation: registration.lastOperation,
+  };
   if (result.kind === 'transient') {
-    if (now >= registration.deadline) return {...base, errorStreak: 0, outcome: 'expired', nextPollAt: now};
+    if (now >= registration.deadline)
+      return {...base, errorStreak: 0, outcome: 'expired', nextPollAt: now};
     const retryAfterMs = Math.min(result.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
     return {...base, errorStreak: 0, nextPollAt: reschedule(retryAfterMs)};
   }
 
-  const sameAsBefore = errorClass(registration.lastError?.status) === errorClass(result.error.status);
+  const sameAsBefore =
+    errorClass(registration.lastError?.status) ===
+    errorClass(result.error.status);
   const errorStreak = sameAsBefore ? registration.errorStreak + 1 : 1;
   if (errorStreak >= PERMANENT_ERROR_POLLS) {
-    return {...base, errorStreak, outcome: result.kind === 'not_found' ? 'not_found' : 'poll_error', nextPollAt: now};
+    return {
+      ...base,
+      errorStreak,
+      outcome: result.kind === 'not_found' ? 'not_found' : 'poll_error',
+      nextPollAt: now,
+    };
   }
-  if (now >= registration.deadline) return {...base, errorStreak, outcome: 'expired', nextPollAt: now};
+  if (now >= registration.deadline)
+    return {...base, errorStreak, outcome: 'expired', nextPollAt: now};
   return {...base, errorStreak, nextPollAt: reschedule()};
 }
 
@@ -132,7 +189,7 @@ export function afterPublishFailure(
   transition: Transition,
   error: PollError,
   now: number,
-  random: () => number
+  random: () => number,
 ): Transition {
   const policy = registration.pollPolicy ?? DEFAULT_POLICY;
   return {

@@ -58,7 +58,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
   {
     hosts: ['aiplatform.googleapis.com', '*-aiplatform.googleapis.com'],
     defaultVersion: 'v1',
-    namePatterns: ['projects/*/locations/*/operations/*', 'projects/*/locations/*/**/operations/*'],
+    namePatterns: [
+      'projects/*/locations/*/operations/*',
+      'projects/*/locations/*/**/operations/*',
+    ],
     acceptedScopes: [CLOUD_PLATFORM],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'longrunning',
@@ -79,7 +82,11 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
       'projects/*/regions/*/operations/*',
       'projects/*/zones/*/operations/*',
     ],
-    acceptedScopes: [CLOUD_PLATFORM, `${AUTH}compute`, `${AUTH}compute.readonly`],
+    acceptedScopes: [
+      CLOUD_PLATFORM,
+      `${AUTH}compute`,
+      `${AUTH}compute.readonly`,
+    ],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'status-done',
   },
@@ -149,7 +156,9 @@ function hostMatches(pattern: string, host: string): boolean {
 
 /** The preset for `host`, or undefined for a service opwatch has no row for. */
 export function presetFor(host: string): ServicePreset | undefined {
-  return SERVICE_PRESETS.find(preset => preset.hosts.some(pattern => hostMatches(pattern, host)));
+  return SERVICE_PRESETS.find(preset =>
+    preset.hosts.some(pattern => hostMatches(pattern, host)),
+  );
 }
 
 const compiled = new Map<string, RegExp>();
@@ -160,7 +169,13 @@ export function nameMatches(pattern: string, name: string): boolean {
   if (!regex) {
     const body = pattern
       .split('/')
-      .map(part => (part === '**' ? '[^/]+(?:/[^/]+)*' : part === '*' ? '[^/]+' : escape(part)))
+      .map(part =>
+        part === '**'
+          ? '[^/]+(?:/[^/]+)*'
+          : part === '*'
+            ? '[^/]+'
+            : escape(part),
+      )
       .join('/');
     regex = new RegExp(`^${body}$`);
     compiled.set(pattern, regex);

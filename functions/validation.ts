@@ -31,6 +31,8 @@ export const MAX_LABELS = 32;
 export const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
 export const MAX_TIMEOUT_MS = 30 * 86_400_000;
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const NAME_SEGMENT = /^[A-Za-z0-9_.~()-]+$/;
@@ -71,15 +73,15 @@ const pollPolicySchema = z
     maxDelay: duration(10, 3_600_000).optional(),
     jitter: z.number().min(0).max(1).optional(),
   })
-  .transform(
-    (policy): PollPolicy => ({
-      initialDelayMs: policy.initialDelay ?? DEFAULT_POLICY.initialDelayMs,
-      multiplier: policy.multiplier ?? DEFAULT_POLICY.multiplier,
-      maxDelayMs: policy.maxDelay ?? DEFAULT_POLICY.maxDelayMs,
-      jitter: policy.jitter ?? DEFAULT_POLICY.jitter,
-    })
-  )
-  .refine(policy => policy.maxDelayMs >= policy.initialDelayMs, {message: 'maxDelay must not be below initialDelay'});
+  .transform((policy): PollPolicy => ({
+    initialDelayMs: policy.initialDelay ?? DEFAULT_POLICY.initialDelayMs,
+    multiplier: policy.multiplier ?? DEFAULT_POLICY.multiplier,
+    maxDelayMs: policy.maxDelay ?? DEFAULT_POLICY.maxDelayMs,
+    jitter: policy.jitter ?? DEFAULT_POLICY.jitter,
+  }))
+  .refine(policy => policy.maxDelayMs >= policy.initialDelayMs, {
+    message: 'maxDelay must not be below initialDelay',
+  });
 
 const requestSchema = z.strictObject({
   operation: z.string().max(2048).optional(),
@@ -89,10 +91,21 @@ const requestSchema = z.strictObject({
   topic: z.string().max(512).optional(),
   labels: z
     .record(
-      z.string().regex(LABEL_KEY, 'label keys must match [a-z][a-z0-9_-]{0,62}'),
-      z.string().max(256).regex(/^[^\x00-\x1f\x7f]*$/, 'label values must not contain control characters')
+      z
+        .string()
+        .regex(LABEL_KEY, 'label keys must match [a-z][a-z0-9_-]{0,62}'),
+      z
+        .string()
+        .max(256)
+        .refine(
+          value => !CONTROL_CHARACTER.test(value),
+          'label values must not contain control characters',
+        ),
     )
-    .refine(labels => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .refine(
+      labels => Object.keys(labels).length <= MAX_LABELS,
+      `at most ${MAX_LABELS} labels`,
+    )
     .optional(),
   timeout: duration(1000, MAX_TIMEOUT_MS).optional(),
   pollPolicy: pollPolicySchema.optional(),
@@ -102,84 +115,169 @@ const requestSchema = z.strictObject({
 
 type Problems = FieldProblem[];
 
-function checkHost(raw: string, field: string, overrides: EndpointOverrides, problems: Problems): string | undefined {
+function checkHost(
+  raw: string,
+  field: string,
+  overrides: EndpointOverrides,
+  problems: Problems,
+): string | undefined {
   const host = raw.toLowerCase();
-  if (raw.includes('@')) return void problems.push({field, message: 'must not contain user-info (@)'});
-  if (raw.includes(':') || raw.includes('[')) return void problems.push({field, message: 'must not carry a port'});
-  if (host.endsWith('.')) return void problems.push({field, message: 'must not end with a dot'});
+  if (raw.includes('@'))
+    return void problems.push({
+      field,
+      message: 'must not contain user-info (@)',
+    });
+  if (raw.includes(':') || raw.includes('['))
+    return void problems.push({field, message: 'must not carry a port'});
+  if (host.endsWith('.'))
+    return void problems.push({field, message: 'must not end with a dot'});
   const labels = host.split('.');
   if (!labels.every(label => HOST_LABEL.test(label))) {
     return void problems.push({field, message: 'must be a DNS host name'});
   }
-  if (labels.every(label => /^\d+$/.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
+  if (
+    labels.every(label => /^\d+$/.test(label)) ||
+    /^\d+$/.test(labels[labels.length - 1])
+  ) {
     return void problems.push({field, message: 'must not be an IP address'});
   }
   if (!isTrustedHost(host, overrides)) {
     return void problems.push({
       field,
-      message: 'must be a *.googleapis.com host (or one listed in ENDPOINT_OVERRIDES): the poller sends its token there',
+      message:
+        'must be a *.googleapis.com host (or one listed in ENDPOINT_OVERRIDES): the poller sends its token there',
     });
   }
   return host;
 }
 
-function checkVersion(version: string, field: string, problems: Problems): string | undefined {
+function checkVersion(
+  version: string,
+  field: string,
+  problems: Problems,
+): string | undefined {
   const parts = version.split('/');
   const valid =
     (parts.length === 1 && VERSION.test(parts[0])) ||
     (parts.length === 2 && API_PREFIX.test(parts[0]) && VERSION.test(parts[1]));
-  if (!valid) return void problems.push({field, message: 'must be an API version such as v1, v1beta or compute/v1'});
+  if (!valid)
+    return void problems.push({
+      field,
+      message: 'must be an API version such as v1, v1beta or compute/v1',
+    });
   return version;
 }
 
-function checkName(name: string, field: string, problems: Problems): string | undefined {
-  if (name.length === 0) return void problems.push({field, message: 'must not be empty'});
+function checkName(
+  name: string,
+  field: string,
+  problems: Problems,
+): string | undefined {
+  if (name.length === 0)
+    return void problems.push({field, message: 'must not be empty'});
   if (name.length > MAX_NAME_LENGTH) {
-    return void problems.push({field, message: `must be at most ${MAX_NAME_LENGTH} characters`});
+    return void problems.push({
+      field,
+      message: `must be at most ${MAX_NAME_LENGTH} characters`,
+    });
   }
   if (!PRINTABLE_ASCII.test(name)) {
-    return void problems.push({field, message: 'must contain only printable ASCII, no spaces or control characters'});
+    return void problems.push({
+      field,
+      message:
+        'must contain only printable ASCII, no spaces or control characters',
+    });
   }
-  if (/[?#]/.test(name)) return void problems.push({field, message: 'must not contain a query string or fragment'});
+  if (/[?#]/.test(name))
+    return void problems.push({
+      field,
+      message: 'must not contain a query string or fragment',
+    });
   if (/[%\\]/.test(name)) {
-    return void problems.push({field, message: 'must not contain percent-encoding or backslashes'});
+    return void problems.push({
+      field,
+      message: 'must not contain percent-encoding or backslashes',
+    });
   }
   const segments = name.split('/');
-  if (segments.some(segment => segment === '' || segment === '.' || segment === '..')) {
-    return void problems.push({field, message: 'must not contain empty, "." or ".." segments'});
+  if (
+    segments.some(
+      segment => segment === '' || segment === '.' || segment === '..',
+    )
+  ) {
+    return void problems.push({
+      field,
+      message: 'must not contain empty, "." or ".." segments',
+    });
   }
   if (!segments.every(segment => NAME_SEGMENT.test(segment))) {
-    return void problems.push({field, message: 'segments may contain only letters, digits and _ . ~ ( ) -'});
+    return void problems.push({
+      field,
+      message: 'segments may contain only letters, digits and _ . ~ ( ) -',
+    });
   }
   const operationsAt = segments.indexOf('operations');
   if (operationsAt < 0 || operationsAt === segments.length - 1) {
-    return void problems.push({field, message: 'must name an operation: .../operations/{id}'});
+    return void problems.push({
+      field,
+      message: 'must name an operation: .../operations/{id}',
+    });
   }
   return name;
 }
 
 /** Splits `https://host/version/name` into its parts; pushes problems against `field`. */
-function parseOperationUrl(url: string, field: string, overrides: EndpointOverrides, problems: Problems) {
+function parseOperationUrl(
+  url: string,
+  field: string,
+  overrides: EndpointOverrides,
+  problems: Problems,
+) {
   if (!PRINTABLE_ASCII.test(url)) {
-    return void problems.push({field, message: 'must contain only printable ASCII, no spaces or control characters'});
+    return void problems.push({
+      field,
+      message:
+        'must contain only printable ASCII, no spaces or control characters',
+    });
   }
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
-  if (!match) return void problems.push({field, message: 'must be an https:// URL'});
+  if (!match)
+    return void problems.push({field, message: 'must be an https:// URL'});
   const [, scheme, authority, rest] = match;
-  if (scheme.toLowerCase() !== 'https') return void problems.push({field, message: 'must use https://'});
-  if (/[?#]/.test(rest)) return void problems.push({field, message: 'must not contain a query string or fragment'});
+  if (scheme.toLowerCase() !== 'https')
+    return void problems.push({field, message: 'must use https://'});
+  if (/[?#]/.test(rest))
+    return void problems.push({
+      field,
+      message: 'must not contain a query string or fragment',
+    });
   if (authority.includes('\\') || rest.startsWith('\\')) {
     return void problems.push({field, message: 'must not contain backslashes'});
   }
   const host = checkHost(authority, field, overrides, problems);
   if (!host) return undefined;
   const segments = rest.replace(/^\//, '').split('/');
-  const versionLength = VERSION.test(segments[0] ?? '') ? 1 : VERSION.test(segments[1] ?? '') ? 2 : 0;
+  const versionLength = VERSION.test(segments[0] ?? '')
+    ? 1
+    : VERSION.test(segments[1] ?? '')
+      ? 2
+      : 0;
   if (versionLength === 0) {
-    return void problems.push({field, message: 'path must start with an API version such as /v1/'});
+    return void problems.push({
+      field,
+      message: 'path must start with an API version such as /v1/',
+    });
   }
-  const version = checkVersion(segments.slice(0, versionLength).join('/'), field, problems);
-  const name = checkName(segments.slice(versionLength).join('/'), field, problems);
+  const version = checkVersion(
+    segments.slice(0, versionLength).join('/'),
+    field,
+    problems,
+  );
+  const name = checkName(
+    segments.slice(versionLength).join('/'),
+    field,
+    problems,
+  );
   return version && name ? {host, version, name} : undefined;
 }
 
@@ -189,10 +287,13 @@ function parseOperationUrl(url: string, field: string, overrides: EndpointOverri
  */
 export function validateRegistration(
   body: unknown,
-  context: ValidationContext
+  context: ValidationContext,
 ): {ok: true; value: NewRegistration} | {ok: false; problems: FieldProblem[]} {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return {ok: false, problems: [{field: 'body', message: 'must be a JSON object'}]};
+    return {
+      ok: false,
+      problems: [{field: 'body', message: 'must be a JSON object'}],
+    };
   }
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
@@ -200,7 +301,10 @@ export function validateRegistration(
       ok: false,
       problems: parsed.error.issues.map(issue => ({
         field: issue.path.length > 0 ? issue.path.join('.') : 'body',
-        message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+        message:
+          issue.code === 'unrecognized_keys'
+            ? `unknown field(s): ${issue.keys.join(', ')}`
+            : issue.message,
       })),
     };
   }
@@ -211,25 +315,50 @@ export function validateRegistration(
   if (request.operation !== undefined) {
     for (const field of ['service', 'name', 'version'] as const) {
       if (request[field] !== undefined) {
-        problems.push({field, message: 'give either "operation" (a URL) or "service" and "name", not both'});
+        problems.push({
+          field,
+          message:
+            'give either "operation" (a URL) or "service" and "name", not both',
+        });
       }
     }
-    parts = parseOperationUrl(request.operation, 'operation', context.endpointOverrides, problems);
+    parts = parseOperationUrl(
+      request.operation,
+      'operation',
+      context.endpointOverrides,
+      problems,
+    );
   } else if (request.service === undefined || request.name === undefined) {
     problems.push({
       field: request.service === undefined ? 'service' : 'name',
       message: 'required: give "operation" (a URL), or "service" and "name"',
     });
   } else {
-    const host = checkHost(request.service, 'service', context.endpointOverrides, problems);
+    const host = checkHost(
+      request.service,
+      'service',
+      context.endpointOverrides,
+      problems,
+    );
     const preset = host ? (presetFor(host) ?? GENERIC_PRESET) : undefined;
-    const version = checkVersion(request.version ?? preset?.defaultVersion ?? 'v1', 'version', problems);
+    const version = checkVersion(
+      request.version ?? preset?.defaultVersion ?? 'v1',
+      'version',
+      problems,
+    );
     const name = checkName(request.name, 'name', problems);
     parts = host && version && name ? {host, version, name} : undefined;
   }
 
-  const topic = fullTopicName(request.topic ?? context.defaultTopic, context.projectId);
-  if (!topic) problems.push({field: 'topic', message: 'must be a topic id or projects/P/topics/T'});
+  const topic = fullTopicName(
+    request.topic ?? context.defaultTopic,
+    context.projectId,
+  );
+  if (!topic)
+    problems.push({
+      field: 'topic',
+      message: 'must be a topic id or projects/P/topics/T',
+    });
   if (!parts || !topic) return {ok: false, problems};
 
   const known = presetFor(parts.host);
@@ -238,15 +367,30 @@ export function validateRegistration(
     const field = request.operation !== undefined ? 'operation' : 'name';
     return {
       ok: false,
-      problems: [{field, message: `${parts.host} operations are named ${preset.namePatterns.join(' or ')}`}],
+      problems: [
+        {
+          field,
+          message: `${parts.host} operations are named ${preset.namePatterns.join(' or ')}`,
+        },
+      ],
     };
   }
   const scopes = request.scopes ?? [...preset.defaultScopes];
   const unaccepted = scopes.filter(scope =>
-    known ? !known.acceptedScopes.includes(scope) : !scope.startsWith('https://www.googleapis.com/auth/')
+    known
+      ? !known.acceptedScopes.includes(scope)
+      : !scope.startsWith('https://www.googleapis.com/auth/'),
   );
   if (unaccepted.length > 0) {
-    return {ok: false, problems: [{field: 'scopes', message: `not a scope this service accepts: ${unaccepted[0]}`}]};
+    return {
+      ok: false,
+      problems: [
+        {
+          field: 'scopes',
+          message: `not a scope this service accepts: ${unaccepted[0]}`,
+        },
+      ],
+    };
   }
 
   const operation: OperationRef = {

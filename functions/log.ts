@@ -1,0 +1,89 @@
+/**
+ * Structured logs: one JSON line per entry, in the shape Cloud Logging reads from a function's stdout
+ * (`severity`, `message`, and `logging.googleapis.com/trace` to join a request's entries to its trace).
+ *
+ * opwatch never logs a token on purpose; as a second line of defence every entry is scrubbed of anything shaped
+ * like an OAuth access token, a JWT or a bearer credential before it is written.
+ */
+
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+
+/** Fields added to a log entry. */
+export type LogFields = Record<string, unknown>;
+
+/** Writes structured log entries. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every entry. */
+  child(fields: LogFields): Logger;
+}
+
+const SECRETS: RegExp[] = [
+  /\bBearer\s+[\w\-.~+/]+=*/gi,
+  /\bya29\.[\w\-.]+/g,
+  /\beyJ[\w-]*\.[\w-]+\.[\w-]*/g,
+  /\b1\/\/[\w-]{20,}/g,
+];
+
+/** Replaces anything shaped like a credential with `[redacted]`. */
+export function redact(text: string): string {
+  return SECRETS.reduce(
+    (scrubbed, pattern) => scrubbed.replace(pattern, '[redacted]'),
+    text,
+  );
+}
+
+/**
+ * The Cloud Logging trace fields for a request's `X-Cloud-Trace-Context` (`TRACE_ID/SPAN_ID;o=1`) or W3C
+ * `traceparent` header; empty when there is none.
+ */
+export function traceFields(
+  headers: Record<string, string | string[] | undefined>,
+  projectId: string,
+): LogFields {
+  const header = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const cloud = /^([0-9a-f]{32})(?:\/(\d+))?/i.exec(
+    header('x-cloud-trace-context') ?? '',
+  );
+  const w3c = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-/i.exec(
+    header('traceparent') ?? '',
+  );
+  const traceId = cloud?.[1] ?? w3c?.[1];
+  if (!traceId) return {};
+  const spanId = cloud?.[2] ?? w3c?.[2];
+  return {
+    'logging.googleapis.com/trace': `projects/${projectId}/traces/${traceId.toLowerCase()}`,
+    ...(spanId && {'logging.googleapis.com/spanId': spanId}),
+  };
+}
+
+/** A logger writing JSON lines through `write` (standard output by default). */
+export function createLogger(
+  write: (line: string) => void = line => process.stdout.write(`${line}\n`),
+  base: LogFields = {},
+): Logger {
+  const entry =
+    (severity: Severity) =>
+    (message: string, fields: LogFields = {}) => {
+      let line: string;
+      try {
+        line = JSON.stringify({severity, message, ...base, ...fields});
+      } catch {
+        line = JSON.stringify({severity, message, ...base});
+      }
+      write(redact(line));
+    };
+  return {
+    debug: entry('DEBUG'),
+    info: entry('INFO'),
+    warn: entry('WARNING'),
+    error: entry('ERROR'),
+    child: fields => createLogger(write, {...base, ...fields}),
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * The operations client: one `operations.get` over HTTP, authorised with the service account's token.
+ *
+ * The token goes only to the base URL of a trusted host (checked again here against the current configuration,
+ * so a registration stored under an older configuration cannot reach a host no longer trusted), and redirects are
+ * never followed: a 3xx is an answer, not a hop to wherever the `Location` points.
+ */
+import {GoogleAuth} from 'google-auth-library';
+import {isTrustedHost, type EndpointOverrides} from './config';
+import type {Operation, Registration} from './model';
+import type {PollResult} from './policy';
+
+/** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
+const ERROR_BODY_CHARS = 2048;
+/** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+const USER_AGENT = 'opwatch/0.1 (+https://github.com/opwatch)';
+
+/** Supplies OAuth access tokens; the default is Application Default Credentials. */
+export interface TokenSource {
+  accessToken(scopes: readonly string[], subject?: string): Promise<string>;
+}
+
+/** A token cannot be had, and asking again will not help (e.g. the credentials cannot act as a subject). */
+export class PermanentTokenError extends Error {}
+
+/**
+ * Tokens from google-auth-library's Application Default Credentials (on Cloud Functions, the metadata server),
+ * one cached client per set of scopes and subject; the library refreshes each token before it expires.
+ */
+export class AdcTokenSource implements TokenSource {
+  private readonly clients = new Map<string, GoogleAuth>();
+
+  async accessToken(
+    scopes: readonly string[],
+    subject?: string,
+  ): Promise<string> {
+    const key = `${[...scopes].sort().join(' ')}|${subject ?? ''}`;
+    let auth = this.clients.get(key);
+    if (!auth) {
+      auth = new GoogleAuth({
+        scopes: [...scopes],
+        ...(subject !== undefined && {clientOptions: {subject}}),
+      });
+      this.clients.set(key, auth);
+    }
+    if (subject !== undefined) {
+      // Only key-based service-account credentials can act as a user; others would silently ignore the subject
+      // and poll as the service account itself.
+      const client = (await auth.getClient()) as {subject?: string};
+      if (client.subject !== subject) {
+        throw new PermanentTokenError(
+          'these credentials cannot act as a subject (domain-wide delegation)',
+        );
+      }
+    }
+    const token = await auth.getAccessToken();
+    if (!token)
+      throw new Error(
+        'Application Default Credentials returned no access token',
+      );
+    return token;
+  }
+}
+
+/** Reads a `Retry-After` header (seconds, or an HTTP date) as milliseconds from `now`. */
+export function parseRetryAfter(
+  header: string | null,
+  now: number,
+): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+async function readCapped(response: Response): Promise<string | undefined> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > MAX_ANSWER_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isOperation(value: unknown): value is Operation {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What the operations client needs. */
+export interface OperationsClientOptions {
+  endpointOverrides: EndpointOverrides;
+  requestTimeoutMs: number;
+  tokens?: TokenSource;
+  now?: () => number;
+}
+
+/** Polls operations. */
+export class OperationsClient {
+  private readonly endpointOverrides: EndpointOverrides;
+  private readonly requestTimeoutMs: number;
+  private readonly tokens: TokenSource;
+  private readonly now: () => number;
+
+  constructor(options: OperationsClientOptions) {
+    this.endpointOverrides = options.endpointOverrides;
+    this.requestTimeoutMs = options.requestTimeoutMs;
+    this.tokens = options.tokens ?? new AdcTokenSource();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Where `operations.get` for this registration goes. */
+  urlFor(registration: Pick<Registration, 'operation'>): string {
+    const {service, version, name} = registration.operation;
+    const base = this.endpointOverrides.get(service) ?? `https://${service}`;
+    return `${base}/${version}/${name}`;
+  }
+
+  /** Polls the registration's operation once and classifies the answer; never throws. */
+  async get(
+    registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
+  ): Promise<PollResult> {
+    const {service} = registration.operation;
+    if (!isTrustedHost(service, this.endpointOverrides)) {
+      return {
+        kind: 'rejected',
+        error: {kind: 'untrusted', message: `${service} is not a trusted host`},
+      };
+    }
+    let token: string;
+    try {
+      token = await this.tokens.accessToken(
+        registration.scopes,
+        registration.subject,
+      );
+    } catch (error) {
+      const message = `no access token: ${(error as Error).message}`;
+      return error instanceof PermanentTokenError
+        ? {kind: 'rejected', error: {kind: 'network', message}}
+        : {kind: 'transient', error: {kind: 'network', message}};
+    }
+
+    let response: Response;
+    let body: string | undefined;
+    try {
+      response = await fetch(this.urlFor(registration), {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          'user-agent': USER_AGENT,
+        },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+      body = await readCapped(response);
+    } catch (error) {
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? 'timed out'
+          : (error as Error).message;
+      return {
+        kind: 'transient',
+        error: {
+          kind: 'network',
+          message: `no answer from ${service}: ${reason}`,
+        },
+      };
+    }
+
+    const status = response.status;
+    if (body === undefined) {
+      return {
+        kind: 'rejected',
+        error: {
+          kind: 'invalid',
+          status,
+          message: `answer over ${MAX_ANSWER_BYTES} bytes`,
+        },
+      };
+    }
+    const error = {
+      kind: 'http' as const,
+      status,
+      message: `HTTP ${status}`,
+      body: body.slice(0, ERROR_BODY_CHARS),
+    };
+    if (status === 200) {
+      try {
+        const operation: unknown = JSON.parse(body);
+        if (isOperation(operation)) return {kind: 'operation', operation};
+      } catch {
+        // Falls through: a 200 that is not an Operation.
+      }
+      return {
+        kind: 'rejected',
+        error: {
+          ...error,
+          kind: 'invalid',
+          message: 'HTTP 200 but not an Operation',
+        },
+      };
+    }
+    if (status === 404) return {kind: 'not_found', error};
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfterMs = parseRetryAfter(
+        response.headers.get('retry-after'),
+        this.now(),
+      );
+      return {
+        kind: 'transient',
+        error,
+        ...(retryAfterMs !== undefined && {retryAfterMs}),
+      };
+    }
+    return {kind: 'rejected', error};
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One tick of the poller: store → client → policy → publisher → store, for up to the budget.
+ *
+ * Within a tick each registration is polled when it falls due, not once per tick, so an operation that finishes
+ * between Scheduler calls is noticed within seconds. Reads are pages of due registrations; each poll costs one
+ * read and one write. A notification is published before its registration leaves `pending`, so a crash at any
+ * point can repeat a message but never lose one.
+ */
+import {randomUUID} from 'node:crypto';
+import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
+import pLimit from 'p-limit';
+import {FAILED_PRECONDITION, type DueRegistrations} from './due-registrations';
+import type {PollLease} from './lease';
+import type {Logger} from './log';
+import type {Outcome, PollError, Registration} from './model';
+import {buildNotification} from './notification';
+import type {OperationsClient} from './operations-client';
+import {afterPublishFailure, decide, type Transition} from './policy';
+import type {NotificationSink} from './publisher';
+import {fromDocument} from './store';
+
+/** What a tick did: the poll function's answer. */
+export interface TickCounts {
+  polled: number;
+  succeeded: number;
+  failed: number;
+  expired: number;
+  notFound: number;
+  pollErrors: number;
+  retried: number;
+  published: number;
+  durationMs: number;
+  /** True when another tick held the lease and this one did nothing. */
+  leaseHeld?: boolean;
+}
+
+/** Registrations read per query: enough to keep every poll slot busy between two queries. */
+const PAGE_SIZE = 300;
+/** While nothing is due, how often to look for new registrations (which are due at once). */
+const IDLE_RECHECK_MS = 1000;
+
+const OUTCOME_COUNTER: Record<Outcome, keyof TickCounts> = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  expired: 'expired',
+  not_found: 'notFound',
+  poll_error: 'pollErrors',
+};
+
+/** What a tick works with. */
+export interface PollerDependencies {
+  due: DueRegistrations;
+  /** Makes the lease for one tick. */
+  lease: (holder: string) => PollLease;
+  client: OperationsClient;
+  sink: NotificationSink;
+  log: Logger;
+  budgetMs: number;
+  concurrency: number;
+  leaseMs: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Runs ticks. One instance serves every tick of a process, so its HTTP connections and tokens are reused. */
+export class Poller {
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: PollerDependencies) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /**
+   * Works for up to the budget, or until nothing is due within it.
+   * @throws when Firestore cannot be reached, so the caller answers 5xx and Cloud Scheduler retries.
+   */
+  async tick(): Promise<TickCounts> {
+    const started = this.now();
+    const counts: TickCounts = {
+      polled: 0,
+      succeeded: 0,
+      failed: 0,
+      expired: 0,
+      notFound: 0,
+      pollErrors: 0,
+      retried: 0,
+      published: 0,
+      durationMs: 0,
+    };
+    const lease = this.deps.lease(randomUUID());
+    if (!(await lease.acquire())) {
+      return {...counts, leaseHeld: true, durationMs: this.now() - started};
+    }
+    const run = new TickRun(
+      this.deps,
+      counts,
+      started + this.deps.budgetMs,
+      this.now,
+      this.random,
+    );
+    const renewal = setInterval(() => {
+      lease.renew().then(
+        held => held || run.stop('lease taken by another tick'),
+        (error: Error) => run.stop(`lease renewal failed: ${error.message}`),
+      );
+    }, this.deps.leaseMs / 3);
+    try {
+      await run.execute();
+    } finally {
+      clearInterval(renewal);
+      await lease.release().catch(() => {
+        // It runs out by itself; releasing only spares the next tick the wait.
+      });
+    }
+    counts.durationMs = this.now() - started;
+    return counts;
+  }
+}
+
+/** The state of one tick. */
+class TickRun {
+  private readonly limit: pLimit.Limit;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Update times of this tick's writes, to skip a page read before the write landed. */
+  private readonly written = new Map<string, number>();
+  private stopReason: string | undefined;
+  private fatal: Error | undefined;
+
+  constructor(
+    private readonly deps: PollerDependencies,
+    private readonly counts: TickCounts,
+    private readonly deadline: number,
+    private readonly now: () => number,
+    private readonly random: () => number,
+  ) {
+    this.limit = pLimit(deps.concurrency);
+  }
+
+  stop(reason: string): void {
+    this.stopReason ??= reason;
+  }
+
+  async execute(): Promise<void> {
+    let cursor: QueryDocumentSnapshot | undefined;
+    while (this.stopReason === undefined && this.now() < this.deadline) {
+      if (this.inFlight.size >= this.deps.concurrency + PAGE_SIZE) {
+        await Promise.race(this.inFlight.values());
+        continue;
+      }
+      const {docs: page, readTime} = await this.deps.due.page(
+        this.now(),
+        PAGE_SIZE,
+        cursor,
+      );
+      this.forgetWritesBefore(readTime.toMillis());
+      for (const snapshot of page) this.start(snapshot);
+      if (page.length === PAGE_SIZE) {
+        cursor = page[page.length - 1];
+        continue;
+      }
+      cursor = undefined;
+      if (this.inFlight.size === 0) {
+        const nextDue = await this.deps.due.nextDueAt();
+        if (nextDue === undefined || nextDue >= this.deadline) break;
+      }
+      await this.sleep(Math.min(IDLE_RECHECK_MS, this.deadline - this.now()));
+    }
+    await Promise.all(this.inFlight.values());
+    await this.deps.due.flush();
+    if (this.stopReason)
+      this.deps.log.warn(`tick stopped early: ${this.stopReason}`);
+    if (this.fatal) throw this.fatal;
+  }
+
+  /** Writes older than a page's read time show in that page and every later one: no need to remember them. */
+  private forgetWritesBefore(readTime: number): void {
+    for (const [id, writeTime] of this.written) {
+      if (writeTime <= readTime) this.written.delete(id);
+    }
+  }
+
+  private start(snapshot: QueryDocumentSnapshot): void {
+    const id = snapshot.id;
+    if (this.inFlight.has(id)) return;
+    // A page read before this tick's own write landed shows the registration as it was: skip it.
+    if ((this.written.get(id) ?? 0) > snapshot.updateTime.toMillis()) return;
+    const work = this.limit(() => this.pollOne(snapshot)).finally(() =>
+      this.inFlight.delete(id),
+    );
+    this.inFlight.set(id, work);
+  }
+
+  private async pollOne(snapshot: QueryDocumentSnapshot): Promise<void> {
+    if (this.stopReason !== undefined) return;
+    const registration = fromDocument(snapshot);
+    const result = await this.deps.client.get(registration);
+    const now = this.now();
+    this.counts.polled++;
+    if (result.kind === 'transient') this.counts.retried++;
+
+    let transition = decide(registration, result, now, this.random);
+    if (transition.outcome) {
+      transition = await this.publish(registration, transition, now);
+    }
+    await this.save(snapshot, registration, transition, now);
+  }
+
+  private async publish(
+    registration: Registration,
+    transition: Transition,
+    now: number,
+  ): Promise<Transition> {
+    const outcome = transition.outcome!;
+    const ended = outcome === 'succeeded' || outcome === 'failed';
+    const pollError: PollError | undefined =
+      outcome === 'expired'
+        ? {
+            kind: 'deadline',
+            message: `not done by the deadline, ${new Date(registration.deadline).toISOString()}`,
+          }
+        : ended
+          ? undefined
+          : transition.lastError;
+    const notification = buildNotification(registration, {
+      outcome,
+      finishedAt: now,
+      attempts: transition.attempts,
+      operation: transition.lastOperation,
+      pollError,
+    });
+    try {
+      await this.deps.sink.publish(registration.topic, notification);
+      this.counts.published++;
+      this.counts[OUTCOME_COUNTER[outcome]]++;
+      return transition;
+    } catch (error) {
+      const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
+      this.deps.log.warn(message, {registrationId: registration.id});
+      return afterPublishFailure(
+        registration,
+        transition,
+        {kind: 'publish', message},
+        now,
+        this.random,
+      );
+    }
+  }
+
+  private async save(
+    snapshot: QueryDocumentSnapshot,
+    registration: Registration,
+    transition: Transition,
+    now: number,
+  ): Promise<void> {
+    const state = transition.outcome ?? 'pending';
+    try {
+      const result = await this.deps.due.save(
+        snapshot.ref,
+        {
+          state,
+          attempts: transition.attempts,
+          errorStreak: transition.errorStreak,
+          nextPollAt: transition.nextPollAt,
+          lastPolledAt: now,
+          updatedAt: now,
+          lastError: transition.lastError,
+          ...(transition.lastOperation && {
+            lastOperation: transition.lastOperation,
+          }),
+          ...(state !== 'pending' && {finishedAt: now}),
+        },
+        snapshot.updateTime as Timestamp,
+      );
+      this.written.set(registration.id, result.writeTime.toMillis());
+    } catch (error) {
+      // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
+      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
+      if ((error as {code?: number}).code === FAILED_PRECONDITION) return;
+      this.fatal ??= error as Error;
+      this.stop(`Firestore write failed: ${(error as Error).message}`);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
+  }
+}

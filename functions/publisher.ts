@@ -1,0 +1,54 @@
+/**
+ * The publisher: sends notifications to Pub/Sub and resolves only once Pub/Sub has accepted them, which is what
+ * lets the poller mark a registration finished without ever losing its notification.
+ */
+import {PubSub, type Topic} from '@google-cloud/pubsub';
+import type {Notification} from './notification';
+
+/** How long one publish may take, retries included, before the poller gives up and tries again later. */
+export const PUBLISH_TIMEOUT_MS = 20_000;
+
+/** Sends notifications. */
+export interface NotificationSink {
+  /** Resolves with the message id once Pub/Sub accepted the message. */
+  publish(topic: string, notification: Notification): Promise<string>;
+}
+
+/** Publishes to Pub/Sub topics, one batching publisher per topic. */
+export class PubSubPublisher implements NotificationSink {
+  private readonly topics = new Map<string, Topic>();
+
+  constructor(private readonly pubsub: PubSub) {}
+
+  publish(topicName: string, notification: Notification): Promise<string> {
+    let topic = this.topics.get(topicName);
+    if (!topic) {
+      topic = this.pubsub.topic(topicName, {
+        // A short window: many finished operations share a request, none waits long for it.
+        batching: {maxMessages: 100, maxMilliseconds: 5},
+        gaxOpts: {
+          timeout: PUBLISH_TIMEOUT_MS,
+          retry: {
+            backoffSettings: {
+              initialRetryDelayMillis: 100,
+              retryDelayMultiplier: 2,
+              maxRetryDelayMillis: 5_000,
+              totalTimeoutMillis: PUBLISH_TIMEOUT_MS,
+            },
+          },
+        },
+      });
+      this.topics.set(topicName, topic);
+    }
+    return topic.publishMessage({
+      data: notification.data,
+      attributes: notification.attributes,
+    });
+  }
+
+  /** Sends what is batched and releases the clients. */
+  async close(): Promise<void> {
+    await Promise.all([...this.topics.values()].map(topic => topic.flush()));
+    await this.pubsub.close();
+  }
+}
