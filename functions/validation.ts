@@ -359,7 +359,7 @@ export function validateRegistration(
       field: 'topic',
       message: 'must be a topic id or projects/P/topics/T',
     });
-  if (!parts || !topic) return {ok: false, problems};
+  if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
   const known = presetFor(parts.host);
   const preset = known ?? GENERIC_PRESET;
