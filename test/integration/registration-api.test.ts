@@ -13,15 +13,16 @@ process.env.DEFAULT_TOPIC = 'opwatch-notifications';
 process.env.RETENTION_DAYS = '30';
 process.env.ENDPOINT_OVERRIDES = '';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 require('../../functions/index');
 
-const FIRESTORE_OP = 'https://firestore.googleapis.com/v1/projects/p/databases/(default)/operations/ABC';
+const FIRESTORE_OP =
+  'https://firestore.googleapis.com/v1/projects/p/databases/(default)/operations/ABC';
 
 let server: Server;
 const firestore = new Firestore({projectId: process.env.GOOGLE_CLOUD_PROJECT});
 const api = () => request(server);
-const storedCount = async () => (await firestore.collection(collection).count().get()).data().count;
+const storedCount = async () =>
+  (await firestore.collection(collection).count().get()).data().count;
 
 beforeAll(() => {
   server = getTestServer('operations');
@@ -52,78 +53,199 @@ describe('POST /operations', () => {
     expect(body.id).toMatch(/^[0-9a-f]{32}$/);
     expect(response.headers.location).toBe(`/operations/${body.id}`);
     expect(Date.parse(body.createdAt)).toBeGreaterThanOrEqual(before - 1000);
-    expect(Date.parse(body.deadline) - Date.parse(body.createdAt)).toBe(3_600_000);
+    expect(Date.parse(body.deadline) - Date.parse(body.createdAt)).toBe(
+      3_600_000,
+    );
 
     const stored = await firestore.collection(collection).doc(body.id).get();
     expect(stored.get('state')).toBe('pending');
-    expect(stored.get('nextPollAt').toMillis()).toBe(Date.parse(body.createdAt));
+    expect(stored.get('nextPollAt').toMillis()).toBe(
+      Date.parse(body.createdAt),
+    );
     expect(stored.get('expireAt')).toBeUndefined();
   });
 
   it('answers 200 with the existing registration for the same operation and topic, in either form', async () => {
-    const first = await api().post('/operations').send({operation: FIRESTORE_OP, topic: 'again'}).expect(201);
+    const first = await api()
+      .post('/operations')
+      .send({operation: FIRESTORE_OP, topic: 'again'})
+      .expect(201);
     const second = await api()
       .post('/operations')
-      .send({service: 'firestore.googleapis.com', name: 'projects/p/databases/(default)/operations/ABC', topic: 'again'})
+      .send({
+        service: 'firestore.googleapis.com',
+        name: 'projects/p/databases/(default)/operations/ABC',
+        topic: 'again',
+      })
       .expect(200);
     expect(second.body.id).toBe(first.body.id);
     expect(second.body.createdAt).toBe(first.body.createdAt);
-    const otherTopic = await api().post('/operations').send({operation: FIRESTORE_OP, topic: 'elsewhere'}).expect(201);
+    const otherTopic = await api()
+      .post('/operations')
+      .send({operation: FIRESTORE_OP, topic: 'elsewhere'})
+      .expect(201);
     expect(otherTopic.body.id).not.toBe(first.body.id);
   });
 
   it.each([
-    ['malformed JSON', 400, /not valid JSON/, () => api().post('/operations').set('content-type', 'application/json').send('{"operation": ')],
-    ['an invalid field', 400, /operation: must be a \*\.googleapis\.com host/, () => api().post('/operations').send({operation: 'https://evil.test/v1/operations/A'})],
-    ['an unknown field', 400, /unknown field/, () => api().post('/operations').send({operation: FIRESTORE_OP, callback: 'x'})],
-    ['an empty JSON body', 400, /body|required/, () => api().post('/operations').set('content-type', 'application/json').send('')],
-    ['a JSON array', 400, /JSON object/, () => api().post('/operations').send([FIRESTORE_OP])],
-    ['a wrong content type', 415, /application\/json/, () => api().post('/operations').set('content-type', 'text/plain').send(FIRESTORE_OP)],
-    ['a form body', 415, /application\/json/, () => api().post('/operations').type('form').send({operation: FIRESTORE_OP})],
-    ['a body over 64 KiB', 413, /65536 bytes/, () => api().post('/operations').send({operation: FIRESTORE_OP, padding: 'x'.repeat(70_000)})],
-    ['an unsupported charset', 415, /charset/, () => api().post('/operations').set('content-type', 'application/json; charset=latin9').send('{}')],
-    ['an unknown method', 405, /PUT is not allowed/, () => api().put('/operations').send({})],
+    [
+      'malformed JSON',
+      400,
+      /not valid JSON/,
+      () =>
+        api()
+          .post('/operations')
+          .set('content-type', 'application/json')
+          .send('{"operation": '),
+    ],
+    [
+      'an invalid field',
+      400,
+      /operation: must be a \*\.googleapis\.com host/,
+      () =>
+        api()
+          .post('/operations')
+          .send({operation: 'https://evil.test/v1/operations/A'}),
+    ],
+    [
+      'an unknown field',
+      400,
+      /unknown field/,
+      () =>
+        api()
+          .post('/operations')
+          .send({operation: FIRESTORE_OP, callback: 'x'}),
+    ],
+    [
+      'an empty JSON body',
+      400,
+      /body|required/,
+      () =>
+        api()
+          .post('/operations')
+          .set('content-type', 'application/json')
+          .send(''),
+    ],
+    [
+      'a JSON array',
+      400,
+      /JSON object/,
+      () => api().post('/operations').send([FIRESTORE_OP]),
+    ],
+    [
+      'a wrong content type',
+      415,
+      /application\/json/,
+      () =>
+        api()
+          .post('/operations')
+          .set('content-type', 'text/plain')
+          .send(FIRESTORE_OP),
+    ],
+    [
+      'a form body',
+      415,
+      /application\/json/,
+      () =>
+        api().post('/operations').type('form').send({operation: FIRESTORE_OP}),
+    ],
+    [
+      'a body over 64 KiB',
+      413,
+      /65536 bytes/,
+      () =>
+        api()
+          .post('/operations')
+          .send({operation: FIRESTORE_OP, padding: 'x'.repeat(70_000)}),
+    ],
+    [
+      'an unsupported charset',
+      415,
+      /charset/,
+      () =>
+        api()
+          .post('/operations')
+          .set('content-type', 'application/json; charset=latin9')
+          .send('{}'),
+    ],
+    [
+      'an unknown method',
+      405,
+      /PUT is not allowed/,
+      () => api().put('/operations').send({}),
+    ],
     ['an unknown route', 404, /no such resource/, () => api().get('/nowhere')],
-    ['an id that cannot exist', 404, /no such resource/, () => api().get('/operations/..%2f..%2fsecrets')],
-  ])('rejects %s with a JSON %d and stores nothing', async (_what, status, message, send) => {
-    const before = await storedCount();
-    const response = await send().expect(status);
-    expect(response.headers['content-type']).toMatch(/application\/json/);
-    expect(response.body.error.code).toBe(status);
-    expect(response.body.error.message).toMatch(message);
-    expect(await storedCount()).toBe(before);
-  });
+    [
+      'an id that cannot exist',
+      404,
+      /no such resource/,
+      () => api().get('/operations/..%2f..%2fsecrets'),
+    ],
+  ])(
+    'rejects %s with a JSON %d and stores nothing',
+    async (_what, status, message, send) => {
+      const before = await storedCount();
+      const response = await send().expect(status);
+      expect(response.headers['content-type']).toMatch(/application\/json/);
+      expect(response.body.error.code).toBe(status);
+      expect(response.body.error.message).toMatch(message);
+      expect(await storedCount()).toBe(before);
+    },
+  );
 
   it('names the field at fault', async () => {
     const response = await api()
       .post('/operations')
       .send({operation: FIRESTORE_OP, labels: {Bad: 'x'}})
       .expect(400);
-    expect(response.body.error).toMatchObject({status: 'INVALID_ARGUMENT', field: 'labels.Bad'});
+    expect(response.body.error).toMatchObject({
+      status: 'INVALID_ARGUMENT',
+      field: 'labels.Bad',
+    });
   });
 
   it('says which methods a resource allows', async () => {
-    const response = await api().patch('/operations/0123456789abcdef0123456789abcdef').expect(405);
+    const response = await api()
+      .patch('/operations/0123456789abcdef0123456789abcdef')
+      .expect(405);
     expect(response.headers.allow).toBe('GET, DELETE');
   });
 });
 
 describe('GET /operations/{id} and DELETE', () => {
   it('shows a registration, cancels it, and a new registration starts the watch over', async () => {
-    const operation = 'https://apigateway.googleapis.com/v1/projects/p/locations/global/operations/op-1';
-    const {body: created} = await api().post('/operations').send({operation}).expect(201);
-    const {body: shown} = await api().get(`/operations/${created.id}`).expect(200);
-    expect(shown).toMatchObject({id: created.id, state: 'pending', attempts: 0, nextPollAt: created.createdAt});
+    const operation =
+      'https://apigateway.googleapis.com/v1/projects/p/locations/global/operations/op-1';
+    const {body: created} = await api()
+      .post('/operations')
+      .send({operation})
+      .expect(201);
+    const {body: shown} = await api()
+      .get(`/operations/${created.id}`)
+      .expect(200);
+    expect(shown).toMatchObject({
+      id: created.id,
+      state: 'pending',
+      attempts: 0,
+      nextPollAt: created.createdAt,
+    });
 
     await api().delete(`/operations/${created.id}`).expect(204);
-    const {body: cancelled} = await api().get(`/operations/${created.id}`).expect(200);
+    const {body: cancelled} = await api()
+      .get(`/operations/${created.id}`)
+      .expect(200);
     expect(cancelled.state).toBe('cancelled');
     expect(cancelled.nextPollAt).toBeUndefined();
     const stored = await firestore.collection(collection).doc(created.id).get();
-    expect(stored.get('expireAt').toMillis() - stored.get('finishedAt').toMillis()).toBe(30 * 86_400_000);
+    expect(
+      stored.get('expireAt').toMillis() - stored.get('finishedAt').toMillis(),
+    ).toBe(30 * 86_400_000);
 
     await api().delete(`/operations/${created.id}`).expect(204);
-    const {body: again} = await api().post('/operations').send({operation}).expect(201);
+    const {body: again} = await api()
+      .post('/operations')
+      .send({operation})
+      .expect(201);
     expect(again).toMatchObject({id: created.id, state: 'pending'});
   });
 
@@ -140,7 +262,10 @@ describe('GET /operations', () => {
     const ids = new Set<string>();
     for (let n = 0; n < 5; n++) {
       const operation = `https://workspaceevents.googleapis.com/v1beta/operations/page-test/${n}`;
-      const {body} = await api().post('/operations').send({operation, topic: 'paging'}).expect(201);
+      const {body} = await api()
+        .post('/operations')
+        .send({operation, topic: 'paging'})
+        .expect(201);
       ids.add(body.id);
     }
     const seen: string[] = [];

@@ -1,0 +1,103 @@
+/**
+ * The whole of opwatch in one test process, on real parts: the Functions Framework serving both targets of
+ * functions/index.ts, the Firestore and Pub/Sub emulators, google-auth-library minting tokens from the metadata
+ * stand-in, and the fake operations server standing in for every watched Google API (through
+ * ENDPOINT_OVERRIDES, as an operator would point opwatch at a local stand-in).
+ *
+ * One stack per test file: the configuration is read from the environment on the functions' first request.
+ */
+import {Firestore} from '@google-cloud/firestore';
+import {getTestServer} from '@google-cloud/functions-framework/testing';
+import {PubSub, type Subscription} from '@google-cloud/pubsub';
+import type {Server} from 'node:http';
+import request from 'supertest';
+import {
+  TEST_PROJECT,
+  createTopicAndSubscription,
+  pullMessages,
+  uniqueName,
+  type PulledMessage,
+} from './emulator-env';
+import {FakeMetadataServer} from './metadata-server';
+import {FakeOperationsServer} from './fake-operations-server';
+
+/** The Google API hosts the fake operations server stands in for. */
+export const FAKED_SERVICES = [
+  'firestore.googleapis.com',
+  'workspaceevents.googleapis.com',
+  'apigateway.googleapis.com',
+];
+
+/** A running stack. */
+export interface TestStack {
+  collection: string;
+  topic: string;
+  subscription: Subscription;
+  firestore: Firestore;
+  operationsApi: FakeOperationsServer;
+  metadata: FakeMetadataServer;
+  /** POSTs a registration; resolves with the response. */
+  register(body: object): Promise<request.Response>;
+  /** One Scheduler call of the poll function. */
+  tick(): Promise<request.Response>;
+  pull(count: number, timeoutMs?: number): Promise<PulledMessage[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts a stack; `env` adds or overrides configuration (e.g. POLL_BUDGET_SECONDS). */
+export async function startStack(
+  env: Record<string, string> = {},
+): Promise<TestStack> {
+  const metadata = await FakeMetadataServer.start({projectId: TEST_PROJECT});
+  const uninstall = metadata.install();
+  const operationsApi = await FakeOperationsServer.start();
+  const pubsub = new PubSub({projectId: TEST_PROJECT});
+  const topic = uniqueName('notifications');
+  const {subscription} = await createTopicAndSubscription(
+    pubsub,
+    topic,
+    `${topic}-sub`,
+  );
+  const collection = uniqueName('operations');
+
+  Object.assign(process.env, {
+    GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+    OPERATIONS_COLLECTION: collection,
+    DEFAULT_TOPIC: topic,
+    ENDPOINT_OVERRIDES: JSON.stringify(
+      Object.fromEntries(
+        FAKED_SERVICES.map(host => [host, operationsApi.baseUrl]),
+      ),
+    ),
+    POLL_BUDGET_SECONDS: '8',
+    POLL_LEASE_SECONDS: '3',
+    POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    ...env,
+  });
+  require('../../functions/index');
+  const operations: Server = getTestServer('operations');
+  const poll: Server = getTestServer('poll');
+  const firestore = new Firestore({projectId: TEST_PROJECT});
+
+  return {
+    collection,
+    topic,
+    subscription,
+    firestore,
+    operationsApi,
+    metadata,
+    register: body => request(operations).post('/operations').send(body),
+    tick: () => request(poll).post('/').send({}),
+    pull: (count, timeoutMs = 15_000) =>
+      pullMessages(subscription, {count, timeoutMs}),
+    async stop() {
+      await Promise.all([
+        operationsApi.stop(),
+        metadata.stop(),
+        firestore.terminate(),
+        pubsub.close(),
+      ]);
+      uninstall();
+    },
+  };
+}
