@@ -1,6 +1,16 @@
-import {ConfigError, POLLER_ENV, REGISTRATION_ENV, isTrustedHost, loadPollerConfig, loadRegistrationConfig} from '../../functions/config';
+import {
+  ConfigError,
+  POLLER_ENV,
+  REGISTRATION_ENV,
+  isTrustedHost,
+  loadPollerConfig,
+  loadRegistrationConfig,
+} from '../../functions/config';
 
-const minimal = {GOOGLE_CLOUD_PROJECT: 'demo-opwatch', DEFAULT_TOPIC: 'notifications'};
+const minimal = {
+  GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+  DEFAULT_TOPIC: 'notifications',
+};
 
 describe('loadRegistrationConfig', () => {
   it('applies the defaults', () => {
@@ -18,7 +28,9 @@ describe('loadRegistrationConfig', () => {
       ...minimal,
       ENDPOINT_OVERRIDES: '{"spanner.googleapis.com":"http://127.0.0.1:9020/"}',
     });
-    expect(config.endpointOverrides.get('spanner.googleapis.com')).toBe('http://127.0.0.1:9020');
+    expect(config.endpointOverrides.get('spanner.googleapis.com')).toBe(
+      'http://127.0.0.1:9020',
+    );
   });
 
   it.each([
@@ -26,8 +38,14 @@ describe('loadRegistrationConfig', () => {
     [{GOOGLE_CLOUD_PROJECT: 'demo-opwatch'}, 'DEFAULT_TOPIC'],
     [{...minimal, DEFAULT_TOPIC: 'goog-x'}, 'DEFAULT_TOPIC'],
     [{...minimal, ENDPOINT_OVERRIDES: '{not json'}, 'ENDPOINT_OVERRIDES'],
-    [{...minimal, ENDPOINT_OVERRIDES: '{"Spanner.googleapis.com":"http://x"}'}, 'ENDPOINT_OVERRIDES'],
-    [{...minimal, ENDPOINT_OVERRIDES: '{"s.googleapis.com":"http://x/path"}'}, 'ENDPOINT_OVERRIDES'],
+    [
+      {...minimal, ENDPOINT_OVERRIDES: '{"Spanner.googleapis.com":"http://x"}'},
+      'ENDPOINT_OVERRIDES',
+    ],
+    [
+      {...minimal, ENDPOINT_OVERRIDES: '{"s.googleapis.com":"http://x/path"}'},
+      'ENDPOINT_OVERRIDES',
+    ],
     [{...minimal, RETENTION_DAYS: '-1'}, 'RETENTION_DAYS'],
     [{...minimal, OPERATIONS_COLLECTION: 'a/b'}, 'OPERATIONS_COLLECTION'],
   ])('fails naming the variable: %j', (env, variable) => {
@@ -38,19 +56,29 @@ describe('loadRegistrationConfig', () => {
 
 describe('loadPollerConfig', () => {
   it('applies the poll defaults and reads numbers', () => {
-    expect(loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch'})).toMatchObject({
+    expect(
+      loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch'}),
+    ).toMatchObject({
       budgetMs: 50_000,
       concurrency: 32,
       leaseMs: 15_000,
       requestTimeoutMs: 10_000,
     });
-    expect(loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch', POLL_CONCURRENCY: '8'}).concurrency).toBe(8);
+    expect(
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        POLL_CONCURRENCY: '8',
+      }).concurrency,
+    ).toBe(8);
   });
 
   it.each(['0', '1.5', 'many'])('rejects POLL_CONCURRENCY=%s', value => {
-    expect(() => loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch', POLL_CONCURRENCY: value})).toThrow(
-      'POLL_CONCURRENCY',
-    );
+    expect(() =>
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        POLL_CONCURRENCY: value,
+      }),
+    ).toThrow('POLL_CONCURRENCY');
   });
 
   it('lists the variables each function reads', () => {
@@ -69,6 +97,8 @@ describe('isTrustedHost', () => {
     ['firestore.googleapis.com.evil.test', false],
     ['local.test', true],
   ])('%s → %s', (host, trusted) => {
-    expect(isTrustedHost(host, new Map([['local.test', 'http://127.0.0.1:1']]))).toBe(trusted);
+    expect(
+      isTrustedHost(host, new Map([['local.test', 'http://127.0.0.1:1']])),
+    ).toBe(trusted);
   });
 });

@@ -1,4 +1,8 @@
-import {MAX_MESSAGE_BYTES, buildNotification, parseNotification} from '../../functions/notification';
+import {
+  MAX_MESSAGE_BYTES,
+  buildNotification,
+  parseNotification,
+} from '../../functions/notification';
 import type {Registration} from '../../functions/model';
 
 const registration: Registration = {
@@ -26,8 +30,17 @@ const finishedAt = Date.UTC(2026, 0, 1, 0, 5);
 
 describe('buildNotification', () => {
   it('carries the operation exactly as returned, with routing attributes', () => {
-    const operation = {name: 'projects/p/databases/(default)/operations/ABC', done: true, error: {code: 9, message: 'x', details: [{'@type': 't', n: [1, [2]]}]}};
-    const notification = buildNotification(registration, {outcome: 'failed', finishedAt, attempts: 4, operation});
+    const operation = {
+      name: 'projects/p/databases/(default)/operations/ABC',
+      done: true,
+      error: {code: 9, message: 'x', details: [{'@type': 't', n: [1, [2]]}]},
+    };
+    const notification = buildNotification(registration, {
+      outcome: 'failed',
+      finishedAt,
+      attempts: 4,
+      operation,
+    });
     expect(parseNotification(notification.data)).toEqual({
       registrationId: registration.id,
       outcome: 'failed',
@@ -52,7 +65,12 @@ describe('buildNotification', () => {
 
   it('has no errorCode when the operation succeeded, and a pollError when the watch ended without a result', () => {
     const pollError = {kind: 'http' as const, status: 404, message: 'HTTP 404'};
-    const notification = buildNotification(registration, {outcome: 'not_found', finishedAt, attempts: 3, pollError});
+    const notification = buildNotification(registration, {
+      outcome: 'not_found',
+      finishedAt,
+      attempts: 3,
+      pollError,
+    });
     expect(notification.attributes.errorCode).toBeUndefined();
     const payload = parseNotification(notification.data);
     expect(payload.pollError).toEqual(pollError);
@@ -62,23 +80,56 @@ describe('buildNotification', () => {
   it('drops response and metadata from a message over 10 MB and says so', () => {
     const big = 'x'.repeat(MAX_MESSAGE_BYTES);
     const operation = {name: 'o', done: true, metadata: {big}, response: {big}};
-    const notification = buildNotification(registration, {outcome: 'succeeded', finishedAt, attempts: 1, operation});
+    const notification = buildNotification(registration, {
+      outcome: 'succeeded',
+      finishedAt,
+      attempts: 1,
+      operation,
+    });
     expect(notification.attributes.truncated).toBe('true');
-    expect(parseNotification(notification.data).operation).toEqual({name: 'o', done: true});
+    expect(parseNotification(notification.data).operation).toEqual({
+      name: 'o',
+      done: true,
+    });
     expect(notification.data.byteLength).toBeLessThan(MAX_MESSAGE_BYTES);
   });
 
   it('keeps code and message when even the error is too large', () => {
     const details = [{'@type': 't', big: 'y'.repeat(MAX_MESSAGE_BYTES)}];
-    const operation = {name: 'o', done: true, error: {code: 13, message: 'internal', details}};
-    const notification = buildNotification(registration, {outcome: 'failed', finishedAt, attempts: 1, operation});
-    expect(parseNotification(notification.data).operation).toEqual({name: 'o', done: true, error: {code: 13, message: 'internal'}});
-    expect(notification.attributes).toMatchObject({truncated: 'true', errorCode: '13'});
+    const operation = {
+      name: 'o',
+      done: true,
+      error: {code: 13, message: 'internal', details},
+    };
+    const notification = buildNotification(registration, {
+      outcome: 'failed',
+      finishedAt,
+      attempts: 1,
+      operation,
+    });
+    expect(parseNotification(notification.data).operation).toEqual({
+      name: 'o',
+      done: true,
+      error: {code: 13, message: 'internal'},
+    });
+    expect(notification.attributes).toMatchObject({
+      truncated: 'true',
+      errorCode: '13',
+    });
   });
 
   it('leaves a message just under the limit whole', () => {
-    const operation = {name: 'o', done: true, response: {fill: 'z'.repeat(MAX_MESSAGE_BYTES - 10_000)}};
-    const notification = buildNotification(registration, {outcome: 'succeeded', finishedAt, attempts: 1, operation});
+    const operation = {
+      name: 'o',
+      done: true,
+      response: {fill: 'z'.repeat(MAX_MESSAGE_BYTES - 10_000)},
+    };
+    const notification = buildNotification(registration, {
+      outcome: 'succeeded',
+      finishedAt,
+      attempts: 1,
+      operation,
+    });
     expect(notification.attributes.truncated).toBeUndefined();
     expect(parseNotification(notification.data).operation).toEqual(operation);
   });
