@@ -39,7 +39,10 @@ const PAGE_SIZE = 300;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
 
-const OUTCOME_COUNTER: Record<Outcome, keyof TickCounts> = {
+const OUTCOME_COUNTER: Record<
+  Outcome,
+  'succeeded' | 'failed' | 'expired' | 'notFound' | 'pollErrors'
+> = {
   succeeded: 'succeeded',
   failed: 'failed',
   expired: 'expired',
