@@ -1,0 +1,460 @@
+/**
+ * The deployment in infra/ against the code and the security rules: what exists, what each function is told
+ * through its environment, and who may do what. Offline: the configuration is parsed, not planned.
+ */
+import {spawnSync} from 'node:child_process';
+import {readFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {POLLER_ENV, REGISTRATION_ENV} from '../../functions/config';
+import {
+  block,
+  blocks,
+  grantees,
+  INFRA_DIR,
+  isIamGrant,
+  loadTerraform,
+  REPO_ROOT,
+  resource,
+  resourcesOf,
+  strings,
+  variableReferences,
+  type Body,
+  type Declared,
+  type TerraformConfig,
+} from './terraform-config';
+
+let tf: TerraformConfig;
+
+beforeAll(async () => {
+  tf = await loadTerraform();
+});
+
+const ref = (expression: string) => `\${${expression}}`;
+const defaultOf = (name: string) => tf.variables.get(name)?.default;
+const grantsTo = (serviceAccount: string): Declared[] =>
+  tf.resources.filter(
+    entry =>
+      isIamGrant(entry.type) &&
+      grantees(entry.body).some(member =>
+        member.includes(`google_service_account.${serviceAccount}.`),
+      ),
+  );
+const describeGrant = (grant: Declared) =>
+  `${grant.type}.${grant.name}: ${String(grant.body.role)}`;
+
+describe('the deployment', () => {
+  test('enables the APIs the functions, their builds, Firestore, Pub/Sub and the scheduler need', () => {
+    const apis = resource(tf, 'google_project_service', 'apis');
+    expect(apis.for_each).toBe(ref('local.services'));
+    expect(apis.disable_on_destroy).toBe(false);
+    const services = [
+      ...String(tf.locals.get('services')).matchAll(
+        /"([a-z0-9]+\.googleapis\.com)"/g,
+      ),
+    ].map(m => m[1]);
+    expect(services).toEqual(
+      expect.arrayContaining([
+        'artifactregistry.googleapis.com',
+        'cloudbuild.googleapis.com',
+        'cloudfunctions.googleapis.com',
+        'cloudscheduler.googleapis.com',
+        'firestore.googleapis.com',
+        'iam.googleapis.com',
+        'pubsub.googleapis.com',
+        'run.googleapis.com',
+        'storage.googleapis.com',
+      ]),
+    );
+  });
+
+  test('has the (default) Firestore database in native mode, which is what the functions use', () => {
+    expect(tf.locals.get('firestore_database')).toBe('(default)');
+    const database = resource(tf, 'google_firestore_database', 'default');
+    expect(database.name).toBe(ref('local.firestore_database'));
+    expect(database.type).toBe('FIRESTORE_NATIVE');
+    expect(database.deletion_policy).toBe('ABANDON');
+  });
+
+  test("indexes the poller's query: state == pending, nextPollAt <= now, ordered by nextPollAt", () => {
+    const indexes = resourcesOf(tf, 'google_firestore_index');
+    const due = indexes.find(index =>
+      blocks(index.body, 'fields').some(
+        field => field.field_path === 'nextPollAt',
+      ),
+    )?.body;
+    expect(due).toBeDefined();
+    expect(due!.collection).toBe(ref('var.operations_collection'));
+    expect(due!.database).toBe(ref('local.firestore_database'));
+    expect(blocks(due!, 'fields')).toEqual([
+      {field_path: 'state', order: 'ASCENDING'},
+      {field_path: 'nextPollAt', order: 'ASCENDING'},
+    ]);
+    expect(defaultOf('operations_collection')).toBe('operations');
+  });
+
+  test('lets Firestore delete finished registrations by a TTL policy on expireAt', () => {
+    const ttl = resourcesOf(tf, 'google_firestore_field').find(
+      field => field.body.field === 'expireAt',
+    )?.body;
+    expect(ttl).toBeDefined();
+    expect(ttl!.collection).toBe(ref('var.operations_collection'));
+    expect(blocks(ttl!, 'ttl_config')).toHaveLength(1);
+    expect(defaultOf('retention_days')).toBe(30);
+  });
+
+  test('has the notification topic, a dead-letter topic and a subscription filtered on the outcome', () => {
+    const topic = resource(tf, 'google_pubsub_topic', 'notifications');
+    expect(topic.name).toBe(ref('var.default_topic'));
+    expect(defaultOf('default_topic')).toBe('opwatch-notifications');
+    resource(tf, 'google_pubsub_topic', 'dead_letter');
+
+    const subscription = resource(tf, 'google_pubsub_subscription', 'failures');
+    expect(subscription.topic).toBe(
+      ref('google_pubsub_topic.notifications.id'),
+    );
+    expect(subscription.filter).toBe(ref('var.failure_subscription_filter'));
+    expect(String(defaultOf('failure_subscription_filter'))).toMatch(
+      /^attributes\.outcome (=|!=) "[a-z_]+"$/,
+    );
+    expect(block(subscription, 'dead_letter_policy').dead_letter_topic).toBe(
+      ref('google_pubsub_topic.dead_letter.id'),
+    );
+    expect(block(subscription, 'expiration_policy').ttl).toBe('');
+  });
+
+  test('lets the Pub/Sub service agent dead-letter: publisher on the DLT, subscriber on the subscription', () => {
+    const agent = resource(tf, 'google_project_service_identity', 'pubsub');
+    expect(agent.service).toBe('pubsub.googleapis.com');
+    const isAgent = (body: Body) =>
+      grantees(body).some(m =>
+        m.includes('google_project_service_identity.pubsub.'),
+      );
+
+    const publisher = resourcesOf(tf, 'google_pubsub_topic_iam_member').filter(
+      grant => isAgent(grant.body),
+    );
+    expect(publisher.map(grant => [grant.body.topic, grant.body.role])).toEqual(
+      [[ref('google_pubsub_topic.dead_letter.name'), 'roles/pubsub.publisher']],
+    );
+    const subscriber = resourcesOf(
+      tf,
+      'google_pubsub_subscription_iam_member',
+    ).filter(grant => isAgent(grant.body));
+    expect(
+      subscriber.map(grant => [grant.body.subscription, grant.body.role]),
+    ).toEqual([
+      [
+        ref('google_pubsub_subscription.failures.name'),
+        'roles/pubsub.subscriber',
+      ],
+    ]);
+  });
+
+  test('uploads the source as a zip named by its MD5, without dependencies, build output or tooling', () => {
+    const archive = tf.data.find(
+      entry => entry.type === 'archive_file' && entry.name === 'source',
+    )?.body;
+    expect(archive).toBeDefined();
+    expect(archive!.type).toBe('zip');
+    expect(archive!.source_dir).toBe(ref('path.module') + '/..');
+    expect(archive!.excludes).toEqual(
+      expect.arrayContaining([
+        'node_modules',
+        'dist',
+        '.node22',
+        'infra',
+        'test',
+        'bench',
+        'docs',
+        '.git',
+      ]),
+    );
+
+    resource(tf, 'google_storage_bucket', 'source');
+    const object = resource(tf, 'google_storage_bucket_object', 'source');
+    expect(object.bucket).toBe(ref('google_storage_bucket.source.name'));
+    expect(object.source).toBe(ref('data.archive_file.source.output_path'));
+    expect(String(object.name)).toContain(
+      ref('data.archive_file.source.output_md5'),
+    );
+  });
+
+  test('deploys two gen2 functions on nodejs22 from the uploaded source, each as its own service account', () => {
+    const functions = resourcesOf(tf, 'google_cloudfunctions2_function');
+    expect(functions.map(fn => fn.name).sort()).toEqual(['operations', 'poll']);
+    for (const fn of functions) {
+      const build = block(fn.body, 'build_config');
+      expect(build.runtime).toBe('nodejs22');
+      expect(block(block(build, 'source'), 'storage_source')).toEqual({
+        bucket: ref('google_storage_bucket.source.name'),
+        object: ref('google_storage_bucket_object.source.name'),
+      });
+    }
+    const accountOf = (name: string) =>
+      block(
+        resource(tf, 'google_cloudfunctions2_function', name),
+        'service_config',
+      ).service_account_email;
+    expect(accountOf('operations')).toBe(
+      ref('google_service_account.registration.email'),
+    );
+    expect(accountOf('poll')).toBe(ref('google_service_account.poller.email'));
+  });
+
+  test('sets on each function exactly the environment variables its code reads', () => {
+    const envOf = (name: string) =>
+      Object.keys(
+        block(
+          block(
+            resource(tf, 'google_cloudfunctions2_function', name),
+            'service_config',
+          ),
+          'environment_variables',
+        ),
+      ).sort();
+    expect(envOf('operations')).toEqual([...REGISTRATION_ENV].sort());
+    expect(envOf('poll')).toEqual([...POLLER_ENV].sort());
+  });
+
+  test('passes the endpoint overrides as the JSON object the code parses', () => {
+    for (const name of ['operations', 'poll']) {
+      const env = block(
+        block(
+          resource(tf, 'google_cloudfunctions2_function', name),
+          'service_config',
+        ),
+        'environment_variables',
+      );
+      expect(env.ENDPOINT_OVERRIDES).toBe(
+        ref('jsonencode(var.endpoint_overrides)'),
+      );
+    }
+    expect(defaultOf('endpoint_overrides')).toEqual({});
+  });
+
+  test('gives a poll run time to finish: function timeout > budget + request timeout, scheduler waits longer', () => {
+    const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
+    expect(block(poll, 'service_config').timeout_seconds).toBe(
+      ref('var.poll_timeout_seconds'),
+    );
+    const timeout = Number(defaultOf('poll_timeout_seconds'));
+    expect(timeout).toBeGreaterThan(
+      Number(defaultOf('poll_budget_seconds')) +
+        Number(defaultOf('poll_request_timeout_seconds')),
+    );
+    const precondition = block(block(poll, 'lifecycle'), 'precondition');
+    expect(precondition.condition).toBe(
+      ref(
+        'var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds',
+      ),
+    );
+    const job = resource(tf, 'google_cloud_scheduler_job', 'poll');
+    expect(job.attempt_deadline).toBe(
+      ref('var.poll_timeout_seconds + 30') + 's',
+    );
+  });
+
+  test('runs the poller every minute from Cloud Scheduler with an OIDC token for its URL', () => {
+    const jobs = resourcesOf(tf, 'google_cloud_scheduler_job');
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0].body;
+    expect(job.schedule).toBe(ref('var.poll_schedule'));
+    expect(defaultOf('poll_schedule')).toBe('* * * * *');
+    const target = block(job, 'http_target');
+    const pollUri = ref(
+      'google_cloudfunctions2_function.poll.service_config[0].uri',
+    );
+    expect(target.uri).toBe(pollUri);
+    expect(block(target, 'oidc_token')).toEqual({
+      service_account_email: ref('google_service_account.scheduler.email'),
+      audience: pollUri,
+    });
+    expect(block(job, 'retry_config')).not.toEqual({});
+  });
+});
+
+describe('least privilege', () => {
+  const BROAD =
+    /^roles\/(owner|editor|viewer|[a-z]+\.admin|iam\.|resourcemanager\.)/;
+
+  test('grants additively only (no authoritative _iam_binding or _iam_policy)', () => {
+    const authoritative = tf.resources.filter(entry =>
+      /_iam_(binding|policy)$/.test(entry.type),
+    );
+    expect(authoritative.map(entry => `${entry.type}.${entry.name}`)).toEqual(
+      [],
+    );
+  });
+
+  test('makes nothing public: no allUsers or allAuthenticatedUsers outside the check that refuses them', () => {
+    const everything = strings(tf.nonVariableBlocks).join('\n');
+    expect(everything).not.toMatch(/allUsers|allAuthenticatedUsers/);
+    const refusal = strings(
+      tf.variables.get('registration_invokers')?.validation,
+    ).join('\n');
+    expect(refusal).toContain('allUsers');
+    expect(refusal).toContain('allAuthenticatedUsers');
+  });
+
+  test('lets the scheduler only invoke the poll function', () => {
+    const grants = grantsTo('scheduler');
+    expect(grants.map(describeGrant)).toEqual([
+      'google_cloud_run_service_iam_member.poll_invoker: roles/run.invoker',
+    ]);
+    expect(grants[0].body.service).toBe(
+      ref('google_cloudfunctions2_function.poll.name'),
+    );
+  });
+
+  test('keeps the registration function private, invokable by the listed principals only', () => {
+    const invokers = resourcesOf(
+      tf,
+      'google_cloud_run_service_iam_member',
+    ).filter(grant =>
+      String(grant.body.service).includes(
+        'google_cloudfunctions2_function.operations.',
+      ),
+    );
+    expect(invokers).toHaveLength(1);
+    expect(invokers[0].body.for_each).toBe(
+      ref('toset(var.registration_invokers)'),
+    );
+    expect(invokers[0].body.member).toBe(ref('each.value'));
+    expect(invokers[0].body.role).toBe('roles/run.invoker');
+    expect(defaultOf('registration_invokers')).toEqual([]);
+  });
+
+  test('gives the registration function Firestore access and nothing else', () => {
+    expect(grantsTo('registration').map(describeGrant)).toEqual([
+      'google_project_iam_member.registration_datastore_user: roles/datastore.user',
+    ]);
+  });
+
+  test('gives the poller Firestore, publishing on the notification topics, and the operator-listed read roles', () => {
+    const grants = grantsTo('poller');
+    const project = grants.filter(
+      grant => grant.type === 'google_project_iam_member',
+    );
+    const own = project.filter(
+      grant => grant.body.project === ref('var.project_id'),
+    );
+    expect(
+      own
+        .map(grant => grant.body.role)
+        .filter(role => role !== 'roles/logging.logWriter'),
+    ).toEqual(['roles/datastore.user']);
+
+    const watched = project.filter(
+      grant => grant.body.project !== ref('var.project_id'),
+    );
+    expect(
+      watched.map(grant => [
+        grant.body.for_each,
+        grant.body.project,
+        grant.body.role,
+      ]),
+    ).toEqual([
+      [
+        ref('local.watched_grants'),
+        ref('each.value.project'),
+        ref('each.value.role'),
+      ],
+    ]);
+    const watchedRule = strings(
+      tf.variables.get('watched_project_roles')?.validation,
+    ).join('\n');
+    for (const basic of ['roles/owner', 'roles/editor', 'roles/viewer'])
+      expect(watchedRule).toContain(basic);
+
+    const topics = grants.filter(
+      grant => grant.type === 'google_pubsub_topic_iam_member',
+    );
+    expect(
+      topics.map(grant => [
+        grant.body.for_each,
+        grant.body.topic,
+        grant.body.role,
+      ]),
+    ).toEqual([
+      [
+        ref('local.notification_topics'),
+        ref('each.value'),
+        'roles/pubsub.publisher',
+      ],
+    ]);
+    const notificationTopics = String(tf.locals.get('notification_topics'));
+    expect(notificationTopics).toContain(
+      'google_pubsub_topic.notifications.id',
+    );
+    expect(notificationTopics).toContain('var.extra_notification_topics');
+    expect(notificationTopics).not.toContain('dead_letter');
+
+    expect(grants.length).toBe(project.length + topics.length);
+    for (const grant of grants)
+      expect(String(grant.body.role)).not.toMatch(BROAD);
+  });
+
+  test('grants no service account a basic or admin role', () => {
+    const literalRoles = tf.resources
+      .filter(entry => isIamGrant(entry.type))
+      .map(entry => String(entry.body.role))
+      .filter(role => !role.startsWith('${'));
+    for (const role of literalRoles) expect(role).not.toMatch(BROAD);
+  });
+});
+
+describe('the configuration as text', () => {
+  test('declares every variable it uses and uses every variable it declares', () => {
+    const used = variableReferences(tf.nonVariableBlocks);
+    const declared = new Set(tf.variables.keys());
+    expect([...used].filter(name => !declared.has(name))).toEqual([]);
+    expect([...declared].filter(name => !used.has(name))).toEqual([]);
+  });
+
+  test('keeps the variables in variables.tf and the example tfvars in step with them', () => {
+    for (const [file, text] of tf.files) {
+      if (file !== 'variables.tf') expect(text).not.toMatch(/^variable\s/m);
+    }
+    const example = readFileSync(
+      join(INFRA_DIR, 'terraform.tfvars.example'),
+      'utf8',
+    );
+    const named = [...example.matchAll(/^#?\s*([a-z_][a-z0-9_]*)\s*=/gm)].map(
+      match => match[1],
+    );
+    expect(named.filter(name => !tf.variables.has(name))).toEqual([]);
+    expect(named).toContain('project_id');
+  });
+
+  test('pins Terraform and its providers', () => {
+    const versions = tf.files.get('versions.tf') ?? '';
+    expect(versions).toMatch(/required_version\s*=\s*">= 1\.5"/);
+    for (const provider of [
+      'hashicorp/google',
+      'hashicorp/google-beta',
+      'hashicorp/archive',
+    ]) {
+      expect(versions).toContain(`"${provider}"`);
+    }
+  });
+
+  const terraform = spawnSync('terraform', ['version'], {encoding: 'utf8'});
+  const hasTerraform = terraform.status === 0;
+  (hasTerraform ? test : test.skip)(
+    hasTerraform
+      ? 'is formatted canonically (terraform fmt)'
+      : 'is formatted canonically (skipped: no terraform on PATH)',
+    () => {
+      const fmt = spawnSync(
+        'terraform',
+        ['fmt', '-check', '-recursive', '-diff', 'infra'],
+        {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+        },
+      );
+      expect(fmt.stdout).toBe('');
+      expect(fmt.status).toBe(0);
+    },
+  );
+});
