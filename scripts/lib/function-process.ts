@@ -1,0 +1,112 @@
+/**
+ * One Functions Framework process serving one target, its output on our stdout with the target's name in front of
+ * every line, so the two functions' logs stay readable side by side.
+ */
+import {ChildProcess, spawn} from 'node:child_process';
+import {connect} from 'node:net';
+import {join} from 'node:path';
+import {createInterface} from 'node:readline';
+import type {ExitStatus} from './process-group';
+import {LOOPBACK} from './ports';
+
+/** A running function target. */
+export interface FunctionProcess {
+  readonly target: string;
+  readonly port: number;
+  /** Settles when the process has exited, for whatever reason. */
+  readonly exited: Promise<ExitStatus>;
+  /** Resolves once the process accepts connections; rejects if it exits first or takes over `timeoutMs`. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+function prefixLines(
+  stream: NodeJS.ReadableStream | null,
+  prefix: string,
+  out: NodeJS.WritableStream,
+): void {
+  if (!stream) return;
+  createInterface({input: stream, crlfDelay: Infinity}).on('line', line =>
+    out.write(`${prefix} ${line}\n`),
+  );
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    // A TCP connect, not an HTTP request: any request would run the function itself.
+    const socket = connect({host: LOOPBACK, port});
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts `functions-framework --target=TARGET --port=PORT` from `root`, where package.json's `main` registers the
+ * targets. The child runs under the same Node.js as this process and, unlike the emulators, stays in our process
+ * group: a Ctrl-C in the terminal reaches it too, and it shuts down with us.
+ */
+export function spawnFunction(options: {
+  root: string;
+  target: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+}): FunctionProcess {
+  const {root, target, port} = options;
+  const main = join(
+    root,
+    'node_modules/@google-cloud/functions-framework/build/src/main.js',
+  );
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [main, `--target=${target}`, `--port=${port}`],
+    {cwd: root, env: options.env, stdio: ['ignore', 'pipe', 'pipe']},
+  );
+  prefixLines(child.stdout, `[${target}]`, process.stdout);
+  prefixLines(child.stderr, `[${target}]`, process.stderr);
+  const exited = new Promise<ExitStatus>(resolve => {
+    child.once('exit', (code, signal) => resolve({code, signal}));
+    child.once('error', error => {
+      process.stderr.write(`[${target}] could not start: ${error.message}\n`);
+      resolve({code: null, signal: null});
+    });
+  });
+  let done = false;
+  void exited.then(() => (done = true));
+
+  return {
+    target,
+    port,
+    exited,
+    async ready(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await accepts(port))) {
+        if (done)
+          throw new Error(`${target} exited before listening on ${port}`);
+        if (Date.now() >= deadline) {
+          throw new Error(
+            `${target} did not listen on ${port} within ${timeoutMs / 1000} s`,
+          );
+        }
+        await sleep(100);
+      }
+    },
+    async stop(graceMs = 5000) {
+      if (done) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
