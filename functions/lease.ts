@@ -3,8 +3,12 @@
  *
  * One lease for the whole collection, rather than one per registration, keeps the cost of a poll at one read and
  * one write: overlapping ticks (Scheduler retries, a slow tick meeting the next one) find the lease held and
- * stand down, and a crashed tick's lease simply runs out. The holder renews it while it works; a tick that finds
- * its lease taken stops at once, and its writes carry update-time preconditions besides.
+ * stand down, and a crashed tick's lease simply runs out.
+ *
+ * No transactions: a tick that finds the lease held learns it from one plain read, and claims and renewals are
+ * writes with preconditions (the document must not exist, or must be exactly as last seen). Transactions would
+ * make the holder's renewals queue behind the losers' attempts, and a renewal that comes too late lets a second
+ * tick in while the first is still publishing.
  */
 import {
   Timestamp,
@@ -12,12 +16,23 @@ import {
   type Firestore,
 } from '@google-cloud/firestore';
 
+/** Firestore's codes for a write whose precondition failed. */
+const LOST_RACE = new Set([
+  6 /* ALREADY_EXISTS */, 9 /* FAILED_PRECONDITION */,
+]);
+
+function lostRace(error: unknown): boolean {
+  return LOST_RACE.has((error as {code?: number}).code ?? -1);
+}
+
 /** A lease on the poll work of one registration collection. */
 export class PollLease {
   private readonly ref: DocumentReference;
+  private lastWrite: Timestamp | undefined;
+  private heldUntil = 0;
 
   constructor(
-    private readonly firestore: Firestore,
+    firestore: Firestore,
     collection: string,
     /** Who asks: unique per tick. */
     readonly holder: string,
@@ -27,37 +42,69 @@ export class PollLease {
     this.ref = firestore.collection(`${collection}_leases`).doc('poller');
   }
 
-  /** Takes the lease if it is free or expired, or extends it if this holder has it. */
-  acquire(): Promise<boolean> {
-    return this.firestore.runTransaction(async transaction => {
-      const snapshot = await transaction.get(this.ref);
-      const now = this.now();
-      const heldUntil =
-        (snapshot.get('until') as Timestamp | undefined)?.toMillis() ?? 0;
-      if (
-        snapshot.exists &&
-        snapshot.get('holder') !== this.holder &&
-        heldUntil > now
-      )
-        return false;
-      transaction.set(this.ref, {
-        holder: this.holder,
-        until: Timestamp.fromMillis(now + this.durationMs),
-      });
-      return true;
-    });
+  /**
+   * Until when this holder may act: the lease's end as of its last successful claim or renewal, counted from
+   * before that write was sent, so never later than what the document says.
+   */
+  get validUntil(): number {
+    return this.heldUntil;
   }
 
-  /** Extends the lease; false when another holder has taken it meanwhile. */
-  renew(): Promise<boolean> {
-    return this.acquire();
+  /** Takes the lease if it is free or has run out. */
+  async acquire(): Promise<boolean> {
+    const askedAt = this.now();
+    const current = await this.ref.get();
+    const until =
+      (current.get('until') as Timestamp | undefined)?.toMillis() ?? 0;
+    if (current.exists && until > askedAt) return false;
+    const claim = {
+      holder: this.holder,
+      until: Timestamp.fromMillis(askedAt + this.durationMs),
+    };
+    try {
+      const written = current.exists
+        ? await this.ref.update(claim, {lastUpdateTime: current.updateTime!})
+        : await this.ref.create(claim);
+      this.held(written.writeTime, askedAt);
+      return true;
+    } catch (error) {
+      if (lostRace(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Extends the lease; false when it was lost (another tick took it after it ran out). */
+  async renew(): Promise<boolean> {
+    if (!this.lastWrite) return false;
+    const askedAt = this.now();
+    try {
+      const written = await this.ref.update(
+        {until: Timestamp.fromMillis(askedAt + this.durationMs)},
+        {lastUpdateTime: this.lastWrite},
+      );
+      this.held(written.writeTime, askedAt);
+      return true;
+    } catch (error) {
+      if (lostRace(error)) return false;
+      throw error;
+    }
   }
 
   /** Gives the lease up, so the next tick need not wait for it to run out. */
   async release(): Promise<void> {
-    await this.firestore.runTransaction(async transaction => {
-      const snapshot = await transaction.get(this.ref);
-      if (snapshot.get('holder') === this.holder) transaction.delete(this.ref);
-    });
+    if (!this.lastWrite) return;
+    try {
+      await this.ref.delete({lastUpdateTime: this.lastWrite});
+    } catch (error) {
+      if (!lostRace(error)) throw error;
+    } finally {
+      this.lastWrite = undefined;
+      this.heldUntil = 0;
+    }
+  }
+
+  private held(writeTime: Timestamp, askedAt: number): void {
+    this.lastWrite = writeTime;
+    this.heldUntil = askedAt + this.durationMs;
   }
 }
