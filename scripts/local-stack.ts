@@ -1,11 +1,21 @@
 /**
  * The local stack a newcomer runs with `npm start`: the real Firestore and Pub/Sub emulators, both functions under
- * the Functions Framework, a stand-in for Cloud Scheduler that triggers `poll`, and a subscriber that prints every
- * notification. Ctrl-C stops all of it.
+ * the Functions Framework, a stand-in for Cloud Scheduler that triggers `poll`, a subscriber that prints every
+ * notification, and a sandbox (scripts/lib/sandbox.ts). Ctrl-C stops all of it.
+ *
+ * The sandbox is on by default, because a newcomer usually has neither network access to Google APIs nor
+ * credentials, and without it a registered operation would never finish: a sandbox operations API stands in
+ * for firestore, workspaceevents and apigateway.googleapis.com (through ENDPOINT_OVERRIDES, the user's own
+ * overrides merged on top), and a metadata-server stand-in mints the functions' tokens, so they never use the
+ * user's real credentials (which would otherwise be sent to the sandbox). How a sandbox operation ends depends
+ * on its id; the banner lists the conventions. LOCAL_SANDBOX=0 turns both off: the functions then poll the real
+ * APIs with the user's Application Default Credentials.
  *
  * Environment (all optional): GOOGLE_CLOUD_PROJECT (demo-opwatch), LOCAL_TICK_SECONDS (10; 0 disables the
- * automatic poll), FIRESTORE_EMULATOR_PORT (8086), PUBSUB_EMULATOR_PORT (8085), OPERATIONS_PORT (8080),
- * POLL_PORT (8081). Everything else, ENDPOINT_OVERRIDES for one, passes through to the functions.
+ * automatic poll), LOCAL_SANDBOX (1; 0 turns the sandbox off), LOCAL_OPERATION_SECONDS (15, how long a sandbox
+ * operation runs), FIRESTORE_EMULATOR_PORT (8086), PUBSUB_EMULATOR_PORT (8085), OPERATIONS_PORT (8080),
+ * POLL_PORT (8081), SANDBOX_PORT (8082). Everything else, ENDPOINT_OVERRIDES for one, passes through to the
+ * functions.
  */
 import {PubSub} from '@google-cloud/pubsub';
 import {resolve} from 'node:path';
@@ -21,7 +31,13 @@ import {
   ensureTopicAndSubscription,
   printNotifications,
 } from './lib/notification-printer';
-import {assertPortFree, portFromEnv} from './lib/ports';
+import {assertPortFree, LOOPBACK, portFromEnv} from './lib/ports';
+import {
+  type Sandbox,
+  SANDBOX_HOSTS,
+  sandboxEndpointOverrides,
+  startSandbox,
+} from './lib/sandbox';
 import {startTicker} from './lib/scheduler';
 
 /** dist/scripts/local-stack.js -> the repository root, whose package.json `main` registers the targets. */
@@ -33,21 +49,46 @@ const say = (prefix: string) => (line: string) =>
   process.stdout.write(`[${prefix}] ${line}\n`);
 const log = say('local-stack');
 
-function readSettings() {
-  const tickText = process.env.LOCAL_TICK_SECONDS ?? '';
-  const tickSeconds = tickText === '' ? 10 : Number(tickText);
-  if (!Number.isFinite(tickSeconds) || tickSeconds < 0) {
+function secondsFromEnv(name: string, fallback: number): number {
+  const text = process.env[name] ?? '';
+  const seconds = text === '' ? fallback : Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
     throw new Error(
-      `LOCAL_TICK_SECONDS must be a number of seconds, not ${JSON.stringify(tickText)}`,
+      `${name} must be a number of seconds, not ${JSON.stringify(text)}`,
     );
   }
+  return seconds;
+}
+
+function flagFromEnv(name: string, fallback: boolean): boolean {
+  const text = (process.env[name] ?? '').trim().toLowerCase();
+  if (text === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['0', 'false', 'off', 'no'].includes(text)) return false;
+  throw new Error(`${name} must be 1 or 0, not ${JSON.stringify(text)}`);
+}
+
+function readSettings() {
+  const sandbox = flagFromEnv('LOCAL_SANDBOX', true);
+  const sandboxPort = portFromEnv('SANDBOX_PORT', 8082);
   return {
     project: process.env.GOOGLE_CLOUD_PROJECT || 'demo-opwatch',
-    tickSeconds,
+    tickSeconds: secondsFromEnv('LOCAL_TICK_SECONDS', 10),
     firestorePort: portFromEnv('FIRESTORE_EMULATOR_PORT', 8086),
     pubsubPort: portFromEnv('PUBSUB_EMULATOR_PORT', 8085),
     operationsPort: portFromEnv('OPERATIONS_PORT', 8080),
     pollPort: portFromEnv('POLL_PORT', 8081),
+    sandbox: sandbox
+      ? {
+          port: sandboxPort,
+          operationSeconds: secondsFromEnv('LOCAL_OPERATION_SECONDS', 15),
+          // Checked here, before anything starts, rather than by the functions on their first request.
+          endpointOverrides: sandboxEndpointOverrides(
+            process.env.ENDPOINT_OVERRIDES,
+            `http://${LOOPBACK}:${sandboxPort}`,
+          ),
+        }
+      : undefined,
   };
 }
 type Settings = ReturnType<typeof readSettings>;
@@ -92,6 +133,13 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     [operationsPort, 'operations function', 'OPERATIONS_PORT'],
     [pollPort, 'poll function', 'POLL_PORT'],
   ];
+  if (settings.sandbox) {
+    ports.push([
+      settings.sandbox.port,
+      'sandbox operations API',
+      'SANDBOX_PORT',
+    ]);
+  }
   for (const [port, what, variable] of ports) {
     await assertPortFree(port, what, `set ${variable} to use another`);
   }
@@ -120,13 +168,29 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     printNotifications(subscription, say('notification')),
   );
 
-  const env: NodeJS.ProcessEnv = {
+  let env: NodeJS.ProcessEnv = {
     ...process.env,
     FIRESTORE_EMULATOR_HOST: firestore.host,
     PUBSUB_EMULATOR_HOST: pubsubEmulator.host,
     GOOGLE_CLOUD_PROJECT: project,
     DEFAULT_TOPIC: TOPIC,
   };
+  let sandbox: Sandbox | undefined;
+  if (settings.sandbox) {
+    // Started before the functions, so it is stopped after them: no poll in flight meets a closed port.
+    const started = await startSandbox({
+      port: settings.sandbox.port,
+      projectId: project,
+      operationMs: settings.sandbox.operationSeconds * 1000,
+      log: say('sandbox'),
+    });
+    sandbox = started;
+    stack.defer('sandbox', () => started.stop());
+    env = sandbox.functionEnv({
+      ...env,
+      ENDPOINT_OVERRIDES: JSON.stringify(settings.sandbox.endpointOverrides),
+    });
+  }
   const targets: Array<[string, number]> = [
     ['operations', operationsPort],
     ['poll', pollPort],
@@ -156,16 +220,61 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     });
     stack.defer('scheduler', async () => ticker.stop());
   }
-  printBanner(settings, firestore, pubsubEmulator);
+  printBanner(settings, firestore, pubsubEmulator, sandbox);
+}
+
+/** The banner's sandbox rows, what a sandbox operation does, and the operations its examples register. */
+function sandboxText(
+  settings: Settings,
+  sandbox: Sandbox | undefined,
+): {rows: string; conventions: string; examples: string[]} {
+  const firestoreOperation = (id: string) =>
+    `https://firestore.googleapis.com/v1/projects/${settings.project}/databases/(default)/operations/${id}`;
+  if (!settings.sandbox || !sandbox) {
+    return {
+      rows: `  sandbox     off (LOCAL_SANDBOX=0): the real Google APIs, polled with your Application Default
+              Credentials (gcloud auth application-default login)
+`,
+      conventions: '',
+      examples: [firestoreOperation('ABC')],
+    };
+  }
+  const seconds = settings.sandbox.operationSeconds;
+  const overrides = settings.sandbox.endpointOverrides;
+  // A user's own ENDPOINT_OVERRIDES entry takes a host away from the sandbox.
+  const hosts = SANDBOX_HOSTS.filter(
+    host => overrides[host] === sandbox.operationsApi.baseUrl,
+  );
+  return {
+    rows: `  sandbox     ${sandbox.operationsApi.baseUrl} stands in for ${hosts.join(', ')}
+              tokens from a metadata-server stand-in at ${sandbox.metadata.host}, never your own credentials
+              LOCAL_SANDBOX=0 turns it off: the real APIs, with your own credentials
+`,
+    conventions: `
+A sandbox operation's id (its last path segment) says how it ends, timed from its first poll:
+  contains "fail"     fails after ${seconds} s (error code 9, FAILED_PRECONDITION)
+  contains "never"    never finishes (until the registration times out)
+  contains "missing"  answers 404: ends as not_found after a few polls
+  anything else       finishes after ${seconds} s with a response (LOCAL_OPERATION_SECONDS)
+`,
+    examples: [
+      firestoreOperation('ABC'),
+      firestoreOperation('fail-1'),
+      'https://workspaceevents.googleapis.com/v1beta/operations/demo-subscription',
+    ],
+  };
 }
 
 function printBanner(
   settings: Settings,
   firestore: Emulator,
   pubsub: Emulator,
+  sandbox: Sandbox | undefined,
 ): void {
   const {project, operationsPort, pollPort, tickSeconds} = settings;
-  const operation = `https://firestore.googleapis.com/v1/projects/${project}/databases/(default)/operations/ABC`;
+  const {rows, conventions, examples} = sandboxText(settings, sandbox);
+  const register = (operation: string) =>
+    `  curl -s -X POST localhost:${operationsPort}/operations -H 'content-type: application/json' -d '{"operation":"${operation}"}'`;
   const scheduled =
     tickSeconds > 0
       ? `POSTed every ${tickSeconds} s, as Cloud Scheduler would`
@@ -177,9 +286,9 @@ opwatch local stack is up (project ${project})
   Firestore   ${firestore.host}  log: ${firestore.logFile}
   Pub/Sub     ${pubsub.host}  log: ${pubsub.logFile}
               topic ${TOPIC}, subscription ${SUBSCRIPTION} (printed below as [notification])
-
+${rows}${conventions}
 Register an operation:
-  curl -s -X POST localhost:${operationsPort}/operations -H 'content-type: application/json' -d '{"operation":"${operation}"}'
+${examples.map(register).join('\n')}
 Trigger a poll now:
   curl -s -X POST localhost:${pollPort}/ -H 'content-type: application/json' -d '{}'
 Use these emulators from another shell:

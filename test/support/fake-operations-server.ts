@@ -5,7 +5,8 @@
  * Requests are `GET /{version}/{name}`, where the version is one segment (`v1`) or two (`compute/v1`); the
  * name is found by dropping the first segment, then the first two. Times in a behaviour (`afterMs`) count
  * from `define()`, nested ones too. Compute-style operations (`status: 'DONE'`) can be served with
- * `{kind: 'status', status: 200, body}`.
+ * `{kind: 'status', status: 200, body}`. With a `resolve` option, names nobody defined are defined on the
+ * fly (the local stack's sandbox works that way).
  */
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
@@ -69,6 +70,14 @@ export interface FakeOperationsServerOptions {
   latencyMs?: number;
   /** Seed of the chaos PRNG, so a storm is the same from run to run (given the same request order). */
   seed?: number;
+  /** Port on 127.0.0.1; a free one when omitted. */
+  port?: number;
+  /**
+   * The behaviour of a name no definition matches, asked on the first GET for it with each candidate name in
+   * turn (see the file header); the first answer is {@link FakeOperationsServer.define}d then, so its clock
+   * starts at that first poll. `undefined` leaves the name unknown (404). Called again after a reset.
+   */
+  resolve?: (name: string) => Behavior | undefined;
 }
 
 interface Reply {
@@ -200,14 +209,19 @@ export class FakeOperationsServer {
     server.on('request', (req, res) => this.handle(req, res));
   }
 
-  /** Starts a server on 127.0.0.1 and a free port. */
+  /** Starts a server on 127.0.0.1 and `options.port`, or a free port. */
   static async start(
     options: FakeOperationsServerOptions = {},
   ): Promise<FakeOperationsServer> {
     const fake = new FakeOperationsServer(createServer(), options);
-    await new Promise<void>(resolve =>
-      fake.server.listen(0, '127.0.0.1', resolve),
-    );
+    // A fixed port may be taken: reject instead of leaving an unhandled 'error' event.
+    await new Promise<void>((resolve, reject) => {
+      fake.server.once('error', reject);
+      fake.server.listen(options.port ?? 0, '127.0.0.1', () => {
+        fake.server.off('error', reject);
+        resolve();
+      });
+    });
     return fake;
   }
 
@@ -262,7 +276,7 @@ export class FakeOperationsServer {
     await closed;
   }
 
-  private resolve(pathname: string): string | undefined {
+  private resolve(pathname: string, method: string): string | undefined {
     let decoded = pathname;
     try {
       decoded = decodeURIComponent(pathname);
@@ -270,14 +284,28 @@ export class FakeOperationsServer {
       // A malformed escape cannot name a defined operation; the raw path then simply matches nothing.
     }
     const segments = decoded.split('/').slice(1);
-    return [segments.slice(1).join('/'), segments.slice(2).join('/')].find(n =>
-      this.definitions.has(n),
-    );
+    const candidates = [
+      segments.slice(1).join('/'),
+      segments.slice(2).join('/'),
+    ];
+    const defined = candidates.find(n => this.definitions.has(n));
+    const fallback = this.options.resolve;
+    // Only a GET starts a clock: a stray POST must not make an operation look older at its first poll.
+    if (defined !== undefined || !fallback || method !== 'GET') return defined;
+    for (const candidate of candidates) {
+      if (candidate === '') continue;
+      const behavior = fallback(candidate);
+      if (behavior) {
+        this.define(candidate, behavior);
+        return candidate.replace(/^\/+/, '');
+      }
+    }
+    return undefined;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url ?? '/';
-    const name = this.resolve(path.split('?')[0]);
+    const name = this.resolve(path.split('?')[0], req.method ?? '');
     const record: RecordedRequest = {
       method: req.method ?? '',
       path,
