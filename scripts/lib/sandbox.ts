@@ -19,7 +19,10 @@ import {
   FakeOperationsServer,
   googleError,
 } from '../../test/support/fake-operations-server';
-import {FakeMetadataServer} from '../../test/support/metadata-server';
+import {
+  CREDENTIAL_VARIABLES,
+  FakeMetadataServer,
+} from '../../test/support/metadata-server';
 
 /** The Google API hosts the sandbox stands in for (those of the README's examples). */
 export const SANDBOX_HOSTS: readonly string[] = [
@@ -115,21 +118,6 @@ export function sandboxEndpointOverrides(
   );
   return {...sandbox, ...(user as Record<string, string>)};
 }
-
-/**
- * Variables that would make google-auth-library look elsewhere than the metadata server, or run `gcloud` for a
- * project id (as FakeMetadataServer.install() clears them in the tests' own process).
- */
-const CREDENTIAL_VARIABLES = [
-  'GCE_METADATA_IP',
-  'GOOGLE_APPLICATION_CREDENTIALS',
-  'google_application_credentials',
-  'METADATA_SERVER_DETECTION',
-  'GCLOUD_PROJECT',
-  'gcloud_project',
-  'google_cloud_project',
-  'GOOGLE_CLOUD_QUOTA_PROJECT',
-];
 
 /** A running sandbox. */
 export interface Sandbox {

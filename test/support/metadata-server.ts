@@ -56,8 +56,11 @@ export interface IdentityRequest {
   token: string;
 }
 
-/** Variables that would make google-auth-library look elsewhere than the metadata server. */
-const CLEARED = [
+/**
+ * Variables that would make google-auth-library look elsewhere than the metadata server, or run `gcloud` for a
+ * project id; whoever points a process at this stand-in clears them.
+ */
+export const CREDENTIAL_VARIABLES: readonly string[] = [
   'GCE_METADATA_IP',
   'GOOGLE_APPLICATION_CREDENTIALS',
   'google_application_credentials',
@@ -128,7 +131,7 @@ export class FakeMetadataServer {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     };
-    for (const key of CLEARED) set(key, undefined);
+    for (const key of CREDENTIAL_VARIABLES) set(key, undefined);
     set('GCE_METADATA_HOST', this.host);
     set('GOOGLE_CLOUD_PROJECT', this.projectId);
     // A directory that does not exist holds no application_default_credentials.json.
