@@ -25,6 +25,35 @@ export interface TokenSource {
 export class PermanentTokenError extends Error {}
 
 /**
+ * Token-endpoint refusals (RFC 6749 section 5.2) that asking again will not change. With a subject they are the
+ * usual domain-wide delegation mistakes: `unauthorized_client` when the admin console does not authorise the client
+ * for every scope asked, `invalid_grant` for a subject outside the domain or a deleted key. Treated as transient,
+ * they would keep a watch polling until its timeout instead of ending it with `poll_error`.
+ */
+const PERMANENT_OAUTH_ERRORS = new Set([
+  'unauthorized_client',
+  'invalid_grant',
+  'invalid_scope',
+  'access_denied',
+]);
+
+/** The OAuth error of a permanent token-endpoint refusal, as `error: description`; else undefined. */
+function permanentOAuthError(error: unknown): string | undefined {
+  const response = (
+    error as {response?: {status?: number; data?: unknown}} | undefined
+  )?.response;
+  const data = response?.data as
+    {error?: unknown; error_description?: unknown} | undefined;
+  const status = response?.status ?? 0;
+  if (status < 400 || status >= 500 || typeof data?.error !== 'string')
+    return undefined;
+  if (!PERMANENT_OAUTH_ERRORS.has(data.error)) return undefined;
+  return typeof data.error_description === 'string'
+    ? `${data.error}: ${data.error_description}`
+    : data.error;
+}
+
+/**
  * Tokens from google-auth-library's Application Default Credentials (on Cloud Functions, the metadata server),
  * one cached client per set of scopes and subject; the library refreshes each token before it expires.
  */
@@ -54,7 +83,14 @@ export class AdcTokenSource implements TokenSource {
         );
       }
     }
-    const token = await auth.getAccessToken();
+    let token: string | null | undefined;
+    try {
+      token = await auth.getAccessToken();
+    } catch (error) {
+      const oauthError = permanentOAuthError(error);
+      if (oauthError) throw new PermanentTokenError(oauthError);
+      throw error;
+    }
     if (!token)
       throw new Error(
         'Application Default Credentials returned no access token',

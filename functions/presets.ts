@@ -81,6 +81,8 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
       'projects/*/global/operations/*',
       'projects/*/regions/*/operations/*',
       'projects/*/zones/*/operations/*',
+      // globalOrganizationOperations: organization-level operations (firewall policies) have no project.
+      'locations/global/operations/*',
     ],
     acceptedScopes: [
       CLOUD_PLATFORM,
@@ -111,9 +113,11 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     defaultVersion: 'v1',
     namePatterns: [
       'projects/*/instanceConfigs/*/operations/*',
+      'projects/*/instanceConfigs/*/ssdCaches/*/operations/*',
       'projects/*/instances/*/operations/*',
       'projects/*/instances/*/backups/*/operations/*',
       'projects/*/instances/*/databases/*/operations/*',
+      'projects/*/instances/*/instancePartitions/*/operations/*',
     ],
     acceptedScopes: [CLOUD_PLATFORM, `${AUTH}spanner.admin`],
     defaultScopes: [CLOUD_PLATFORM],

@@ -5,6 +5,7 @@
  *   GET    /operations          a page of registrations (`state`, `pageSize`, `pageToken`)
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
+ *   GET    /openapi.json        the OpenAPI description of all of this (functions/openapi.ts)
  *
  * Bad input always gets a JSON error and a 4xx, and is never stored.
  */
@@ -14,6 +15,7 @@ import type {RegistrationConfig} from './config';
 import type {Logger} from './log';
 import {traceFields} from './log';
 import {STATES, type Registration} from './model';
+import {OPENAPI_DOCUMENT} from './openapi';
 import {InvalidPageTokenError, type RegistrationStore} from './store';
 import {sendError, sendInvalid} from './http/responses';
 import {formatDuration, validateRegistration} from './validation';
@@ -146,13 +148,19 @@ export function createRegistrationHandler(deps: {
 
   const collection: Route = {methods: {POST: register, GET: list}};
   const item: Route = {methods: {GET: show, DELETE: cancel}};
+  const openapi: Route = {
+    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
+  };
+  const fixedPaths = new Map([
+    ['/operations', collection],
+    ['/openapi.json', openapi],
+  ]);
 
   return async (req, res) => {
     const log = deps.log.child(traceFields(req.headers, config.projectId));
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
-    const route =
-      path === '/operations' ? collection : itemMatch ? item : undefined;
+    const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
     if (!route || (itemMatch && !ID.test(itemMatch[1]))) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }

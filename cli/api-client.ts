@@ -1,0 +1,189 @@
+/**
+ * A client of the registration API (functions/registration-api.ts, described by functions/openapi.ts): one method
+ * per route, JSON in and out, API errors as {@link ApiError} and an endpoint that does not answer usably as
+ * {@link UnreachableError}.
+ */
+import type {Authorizer} from './auth';
+
+/** A registration as the API shows it (schema Registration). */
+export interface RegistrationView {
+  id: string;
+  state: string;
+  operationUrl: string;
+  service: string;
+  version: string;
+  name: string;
+  topic: string;
+  labels: Record<string, string>;
+  timeout: string;
+  scopes: string[];
+  subject?: string;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  deadline: string;
+  lastPolledAt?: string;
+  nextPollAt?: string;
+  finishedAt?: string;
+  lastError?: {kind: string; status?: number; message: string; body?: string};
+  lastOperation?: Record<string, unknown>;
+}
+
+/** A page of registrations (schema RegistrationList). */
+export interface RegistrationPage {
+  registrations: RegistrationView[];
+  nextPageToken?: string;
+}
+
+/** The `error` of an error answer (schema Error). */
+export interface ApiErrorDetail {
+  code: number;
+  status: string;
+  message: string;
+  field?: string;
+  details?: {field: string; message: string}[];
+}
+
+/** The API answered with an error. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: ApiErrorDetail,
+  ) {
+    super(detail.message);
+    this.name = 'ApiError';
+  }
+}
+
+/** No usable answer: the endpoint could not be reached, timed out, or answered something that is not the API. */
+export class UnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** The list filter and page. */
+export interface ListQuery {
+  state?: string;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+/** Options of {@link OpwatchApi}. */
+export interface OpwatchApiOptions {
+  authorize: Authorizer;
+  /** Per request; a long-running wait makes many short requests. */
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+/** The registration API at one endpoint. */
+export class OpwatchApi {
+  private readonly base: string;
+
+  constructor(
+    readonly endpoint: URL,
+    private readonly options: OpwatchApiOptions,
+  ) {
+    this.base = endpoint.href.replace(/\/+$/, '');
+  }
+
+  /** POST /operations: `created` is false when the operation was already registered (200). */
+  async register(
+    body: object,
+  ): Promise<{created: boolean; registration: RegistrationView}> {
+    const {status, json} = await this.send('POST', '/operations', body);
+    return {created: status === 201, registration: json as RegistrationView};
+  }
+
+  /** GET /operations/{id}. */
+  async get(id: string): Promise<RegistrationView> {
+    const {json} = await this.send(
+      'GET',
+      `/operations/${encodeURIComponent(id)}`,
+    );
+    return json as RegistrationView;
+  }
+
+  /** GET /operations: one page. */
+  async list(query: ListQuery): Promise<RegistrationPage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const search = params.size > 0 ? `?${params}` : '';
+    const {json} = await this.send('GET', `/operations${search}`);
+    return json as RegistrationPage;
+  }
+
+  /** DELETE /operations/{id}. */
+  async cancel(id: string): Promise<void> {
+    await this.send('DELETE', `/operations/${encodeURIComponent(id)}`);
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body?: object,
+  ): Promise<{status: number; json: unknown}> {
+    const url = `${this.base}${path}`;
+    let authorization: string | undefined;
+    try {
+      authorization = await this.options.authorize();
+    } catch (error) {
+      throw new UnreachableError(
+        `no ID token for ${this.base}: ${(error as Error).message} ` +
+          '(set OPWATCH_ID_TOKEN, e.g. to $(gcloud auth print-identity-token))',
+      );
+    }
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          accept: 'application/json',
+          'user-agent': this.options.userAgent ?? 'opwatch-cli',
+          ...(body !== undefined && {'content-type': 'application/json'}),
+          ...(authorization && {authorization}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+      text = await response.text();
+    } catch (error) {
+      // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, "bad port").
+      const cause = (error as {cause?: {code?: string; message?: string}})
+        .cause;
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? 'timed out'
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
+      throw new UnreachableError(`cannot reach ${this.base}: ${reason}`);
+    }
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (response.ok) {
+      if (response.status !== 204 && json === undefined) {
+        throw new UnreachableError(
+          `${method} ${url} answered ${response.status} without JSON: is ${this.base} the opwatch operations function?`,
+        );
+      }
+      return {status: response.status, json};
+    }
+    const detail = (json as {error?: ApiErrorDetail} | undefined)?.error;
+    if (detail && typeof detail.message === 'string')
+      throw new ApiError(response.status, detail);
+    // Not opwatch's own error shape: Cloud Run's 401/403 page, a proxy, or another service.
+    throw new ApiError(response.status, {
+      code: response.status,
+      status: 'HTTP_ERROR',
+      message: `${method} ${url} answered ${response.status}${text ? `: ${text.slice(0, 200).trim()}` : ''}`,
+    });
+  }
+}
