@@ -286,10 +286,12 @@ const schemas: Record<string, Schema> = {
         format: 'email',
         maxLength: 254,
         description:
-          'A user the poller acts as through domain-wide delegation (Google Workspace APIs). Needs key-based ' +
-          'service-account credentials; others end the watch with poll_error.',
+          'A user the poller acts as through domain-wide delegation (Google Workspace APIs); requires "scopes" ' +
+          '(those the admin authorised). Needs key-based service-account credentials; others end the watch ' +
+          'with poll_error.',
       },
     },
+    dependentRequired: {subject: ['scopes']},
     oneOf: [
       {
         required: ['operation'],

@@ -375,6 +375,20 @@ export function validateRegistration(
       ],
     };
   }
+  if (request.subject !== undefined && request.scopes === undefined) {
+    // Google refuses a delegated token unless the Workspace admin authorised every scope asked for, so asking for
+    // a preset's whole list would fail; the caller knows which scopes were authorised.
+    return {
+      ok: false,
+      problems: [
+        {
+          field: 'scopes',
+          message:
+            'required with "subject": list the scopes the Workspace admin authorised for domain-wide delegation',
+        },
+      ],
+    };
+  }
   const scopes = request.scopes ?? [...preset.defaultScopes];
   const unaccepted = scopes.filter(scope =>
     known

@@ -183,6 +183,7 @@ describe('optional fields', () => {
         jitter: 0,
       },
       subject: 'admin@example.com',
+      scopes: ['https://www.googleapis.com/auth/datastore'],
     });
     expect(registration.labels).toEqual({team: 'data', 'job_id-2': '42'});
     expect(registration.timeoutMs).toBe(3_600_000);
@@ -365,6 +366,7 @@ describe('rejections name the field', () => {
     ],
     [{operation: `${base}A`, pollPolicy: {every: '1s'}}, 'pollPolicy'],
     [{operation: `${base}A`, subject: 'not-an-email'}, 'subject'],
+    [{operation: `${base}A`, subject: 'admin@example.com'}, 'scopes'],
     [
       {
         operation: `${base}A`,
