@@ -3,6 +3,7 @@
  * for `gcloud ... operations wait`; every command uses 2 for a request opwatch refused and 7 when opwatch could
  * not be reached.
  */
+import {STATES, type State} from '../functions/model';
 
 /** Exit code by outcome or failure. */
 export const EXIT = {
@@ -28,18 +29,11 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** The exit code for a registration's final state. */
+/** The exit code for a registration's final state (a state with no code of its own, as `pending`, is 1). */
 export function exitCodeFor(state: string): ExitCode {
-  const outcomes = [
-    'succeeded',
-    'failed',
-    'expired',
-    'not_found',
-    'poll_error',
-    'cancelled',
-  ] as const;
-  const outcome = outcomes.find(known => known === state);
-  return outcome ? EXIT[outcome] : EXIT.failed;
+  const final = STATES.find(known => known === state && known in EXIT) as
+    Exclude<State, 'pending'> | undefined;
+  return final ? EXIT[final] : EXIT.failed;
 }
 
 /** An error that ends the CLI with a given exit code and a message for stderr. */

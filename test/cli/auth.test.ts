@@ -3,7 +3,7 @@
  * the endpoint URL from Application Default Credentials (here the metadata-server stand-in).
  */
 import {createAuthorizer, isLocalEndpoint} from '../../cli/auth';
-import {FakeMetadataServer} from '../support/metadata-server';
+import {useFakeMetadataServer} from '../support/use-metadata-server';
 
 describe('isLocalEndpoint', () => {
   it.each([
@@ -20,23 +20,12 @@ describe('isLocalEndpoint', () => {
 });
 
 describe('createAuthorizer', () => {
-  let metadata: FakeMetadataServer;
-  let uninstall: () => void;
-
-  beforeAll(async () => {
-    metadata = await FakeMetadataServer.start({projectId: 'demo-opwatch'});
-    uninstall = metadata.install();
-  });
-
-  afterAll(async () => {
-    uninstall();
-    await metadata.stop();
-  });
+  const metadata = useFakeMetadataServer();
 
   it('sends nothing to the local stack, and asks for no token', async () => {
     const authorize = createAuthorizer(new URL('http://localhost:8080'), {});
     await expect(authorize()).resolves.toBeUndefined();
-    expect(metadata.identityRequests).toEqual([]);
+    expect(metadata().identityRequests).toEqual([]);
   });
 
   it('uses OPWATCH_ID_TOKEN when set, for any endpoint', async () => {
@@ -55,8 +44,8 @@ describe('createAuthorizer', () => {
     const header = await authorize();
     await authorize();
 
-    expect(metadata.identityRequests).toHaveLength(1);
-    const [minted] = metadata.identityRequests;
+    expect(metadata().identityRequests).toHaveLength(1);
+    const [minted] = metadata().identityRequests;
     expect(minted.audience).toBe(endpoint);
     expect(header).toBe(`Bearer ${minted.token}`);
   });

@@ -26,7 +26,7 @@ import {
   PermanentTokenError,
 } from '../../functions/operations-client';
 import {validateRegistration} from '../../functions/validation';
-import {FakeMetadataServer} from '../support/metadata-server';
+import {useFakeMetadataServer} from '../support/use-metadata-server';
 import {FakeOperationsServer} from '../support/fake-operations-server';
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -271,18 +271,7 @@ describe('a subject with a service-account key file', () => {
 });
 
 describe('a subject with metadata-server (Compute) credentials', () => {
-  let metadata: FakeMetadataServer;
-  let uninstall: () => void;
-
-  beforeAll(async () => {
-    metadata = await FakeMetadataServer.start({projectId: 'demo-opwatch'});
-    uninstall = metadata.install();
-  });
-
-  afterAll(async () => {
-    uninstall();
-    await metadata.stop();
-  });
+  const metadata = useFakeMetadataServer();
 
   it('is refused with PermanentTokenError, and no token is minted for it', async () => {
     const source = new AdcTokenSource();
@@ -290,7 +279,7 @@ describe('a subject with metadata-server (Compute) credentials', () => {
     await expect(source.accessToken([CHAT_READ], SUBJECT)).rejects.toThrow(
       PermanentTokenError,
     );
-    expect(metadata.tokenRequests).toEqual([]);
+    expect(metadata().tokenRequests).toEqual([]);
     // The same credentials without a subject do work: the refusal is about the subject.
     await expect(source.accessToken([CHAT_READ])).resolves.toMatch(/^ya29\./);
   });
