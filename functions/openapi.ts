@@ -35,6 +35,8 @@ export interface Schema {
   maxItems?: number;
   properties?: Record<string, Schema>;
   required?: readonly string[];
+  /** Properties that require others when present (JSON Schema 2020-12). */
+  dependentRequired?: Record<string, readonly string[]>;
   additionalProperties?: boolean | Schema;
   patternProperties?: Record<string, Schema>;
   propertyNames?: Schema;
