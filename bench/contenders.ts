@@ -1,0 +1,120 @@
+/**
+ * The polling policies the benchmark compares, as data: opwatch's default and what its peers do out of the box.
+ *
+ * A peer's backoff is written as a {@link PollPolicy}, so opwatch's own `decide()` runs it: each library waits
+ * `initial x multiplier^(n-1)`, capped, after its n-th poll, which is `backoffDelay`'s formula; "full jitter" (a
+ * uniform draw between 0 and that wait) is `jitter: 1`. Only the scheduler-tick design is a fixed period instead.
+ */
+import {DEFAULT_POLICY, type PollPolicy} from '../functions/policy';
+
+/** When a contender polls next: a backoff run through opwatch's `decide()`, or every `everyMs` on the clock. */
+export type Schedule = {policy: PollPolicy} | {everyMs: number};
+
+/**
+ * Who makes the polls: `client`, an in-process loop that polls the moment a poll is due (the client libraries,
+ * Workflows, a cron job); `opwatch`, opwatch as deployed (Cloud Scheduler calls `poll` every 60 s and each tick
+ * polls what falls due within its 50 s budget).
+ */
+export type Runtime = 'client' | 'opwatch';
+
+/** One policy in the comparison. */
+export interface Contender {
+  /** Short id, used in labels and files. */
+  key: string;
+  name: string;
+  /** Where the numbers come from. */
+  source: string;
+  runtime: Runtime;
+  schedule: Schedule;
+}
+
+/** opwatch as deployed, with its default policy. */
+export const OPWATCH: Contender = {
+  key: 'opwatch',
+  name: 'opwatch default',
+  source:
+    'functions/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 50 s budget',
+  runtime: 'opwatch',
+  schedule: {policy: DEFAULT_POLICY},
+};
+
+/** What opwatch's peers do by default, each in its own runtime. */
+export const PEERS: readonly Contender[] = [
+  {
+    key: 'gax-node',
+    name: 'google-gax (Node)',
+    source:
+      'createDefaultBackoffSettings(): 100 ms x1.3 <= 60 s; longrunning.ts waits, then multiplies; no jitter',
+    runtime: 'client',
+    schedule: {
+      policy: {
+        initialDelayMs: 100,
+        multiplier: 1.3,
+        maxDelayMs: 60_000,
+        jitter: 0,
+      },
+    },
+  },
+  {
+    key: 'api-core-py',
+    name: 'google-api-core (Python)',
+    source:
+      'polling.DEFAULT_POLLING: 1 s x1.5 <= 20 s; exponential_sleep_generator yields uniform(0, delay): full jitter',
+    runtime: 'client',
+    schedule: {
+      policy: {
+        initialDelayMs: 1000,
+        multiplier: 1.5,
+        maxDelayMs: 20_000,
+        jitter: 1,
+      },
+    },
+  },
+  {
+    key: 'workflows',
+    name: 'Cloud Workflows connectors',
+    source: 'documented connector polling: 1 s x1.25 <= 60 s, no jitter',
+    runtime: 'client',
+    schedule: {
+      policy: {
+        initialDelayMs: 1000,
+        multiplier: 1.25,
+        maxDelayMs: 60_000,
+        jitter: 0,
+      },
+    },
+  },
+  {
+    key: 'gax-go',
+    name: 'Go (gax-go Backoff)',
+    source:
+      'longrunning Wait: Backoff{Initial: 1 s, Max: 60 s}, Multiplier 2; Pause() = 1 + rand(cur) ns: full jitter',
+    runtime: 'client',
+    schedule: {
+      policy: {
+        initialDelayMs: 1000,
+        multiplier: 2,
+        maxDelayMs: 60_000,
+        jitter: 1,
+      },
+    },
+  },
+  {
+    key: 'cron-2min',
+    name: 'scheduler tick (prediction_framework)',
+    source:
+      'LONG_RUNNING_TASKS_POLLER_CONFIG "*/2 * * * *": every pending task polled once per tick',
+    runtime: 'client',
+    schedule: {everyMs: 120_000},
+  },
+];
+
+/** The same contender run by another runtime (to tell the policy's share from the runtime's). */
+export function under(contender: Contender, runtime: Runtime): Contender {
+  return {
+    ...contender,
+    key: `${contender.key}@${runtime}`,
+    name: `${contender.name} @ ${runtime}`,
+    runtime,
+  };
+}

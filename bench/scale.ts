@@ -1,0 +1,166 @@
+/**
+ * Stage 4: N pending registrations whose due times are spread evenly over one minute, as in a steady state where
+ * each is polled about once a minute (the default policy's cap), with operations that never finish. Ticks every
+ * 60 s, as Cloud Scheduler would, until every registration has been polled once: how long the sweep takes, and how
+ * late each first poll is after its due time.
+ */
+import {measureCpu, type CpuUse} from './cpu';
+import {PROJECT, uniqueName, type BenchEnv} from './env';
+import type {ProbeReport} from './probe';
+import {seeded} from './prng';
+import {operationName, seed} from './seed';
+import {DEFAULT_TIMING} from './simulate';
+import {quantile} from './stats';
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+/** 1 s x 1.25^(n-1) passes the 60 s cap at n = 20. */
+const STEADY_ATTEMPTS = 40;
+
+/** What a sweep found. */
+export interface Sweep {
+  registrations: number;
+  concurrency: number;
+  seedMs: number;
+  ticks: number;
+  polled: number;
+  /** Distinct registrations polled at least once. */
+  swept: number;
+  /** From the first tick to the last first poll; undefined when the sweep did not finish. */
+  sweepSeconds?: number;
+  /** Polls per second while ticks ran. */
+  pollsPerSecond: number;
+  lateness: {p50: number; p99: number; max: number; within5sPct: number};
+  /** The same, for registrations due while a tick runs (not in the gap between ticks). */
+  latenessInBudget: {p99: number; within5sPct: number};
+  probe: ProbeReport;
+  cpu: CpuUse;
+}
+
+/** Seeds, ticks and measures; `seedPerSecond` estimates how long seeding takes, so due times start after it. */
+export async function sweep(
+  env: BenchEnv,
+  options: {
+    registrations: number;
+    concurrency: number;
+    maxTicks: number;
+    seedPerSecond: number;
+    log: (line: string) => void;
+  },
+): Promise<Sweep> {
+  const {registrations, concurrency} = options;
+  const period = DEFAULT_TIMING.tickEveryMs;
+  await env.clearFirestore();
+  env.fake.reset();
+  const collection = uniqueName('bench-scale');
+  const topicId = uniqueName('bench-scale');
+  const [topic] = await env.pubsub.createTopic(topicId);
+  const random = seeded(42);
+  const lead = (1.3 * registrations * 1000) / options.seedPerSecond + 10_000;
+  const start = Date.now() + lead;
+  const due = Array.from(
+    {length: registrations},
+    () => start + random() * period,
+  );
+  const index = new Map<string, number>();
+  for (let i = 0; i < registrations; i++) {
+    const name = operationName(collection, i);
+    index.set(name, i);
+    env.fake.define(name, {kind: 'never'});
+  }
+  const seedMs = await seed(env.firestore, {
+    collection,
+    topic: `projects/${PROJECT}/topics/${topicId}`,
+    prefix: collection,
+    count: registrations,
+    dueAt: i => due[i],
+    // Polled often enough that the default backoff is at its 60 s cap: the next polls come a minute apart.
+    attempts: STEADY_ATTEMPTS,
+  });
+  const child = await env.startFunction(
+    'poll',
+    {OPERATIONS_COLLECTION: collection, POLL_CONCURRENCY: String(concurrency)},
+    true,
+  );
+  if (Date.now() > start)
+    options.log(`seeding overran the due times by ${Date.now() - start} ms`);
+  await sleep(start - Date.now());
+
+  const stopCpu = measureCpu(
+    new Map([
+      ...env.emulatorPids,
+      ['poll function', child.pid],
+      ['bench (fake API)', process.pid],
+    ]),
+  );
+  const firstPoll = new Array<number>(registrations).fill(NaN);
+  let swept = 0;
+  let read = 0;
+  let polled = 0;
+  let busyMs = 0;
+  let ticks = 0;
+  while (ticks < options.maxTicks && swept < registrations) {
+    await sleep(start + ticks * period - Date.now());
+    ticks++;
+    const response = await fetch(child.url, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: '{}',
+    });
+    const counts = (await response.json()) as {
+      polled: number;
+      durationMs: number;
+    };
+    polled += counts.polled;
+    busyMs += counts.durationMs;
+    for (; read < env.fake.requests.length; read++) {
+      const {name, at} = env.fake.requests[read];
+      const i = index.get(name ?? '');
+      if (i !== undefined && Number.isNaN(firstPoll[i])) {
+        firstPoll[i] = at;
+        swept++;
+      }
+    }
+    options.log(
+      `tick ${ticks}: ${counts.polled} polls in ${(counts.durationMs / 1000).toFixed(1)} s; ${swept}/${registrations} swept`,
+    );
+  }
+  const cpu = stopCpu();
+  const probe = (await child.stop())!;
+  await topic.delete();
+
+  const late = (i: number) => (firstPoll[i] - due[i]) / 1000;
+  const all = due.map((_, i) => i).filter(i => !Number.isNaN(firstPoll[i]));
+  const inBudget = all.filter(
+    i => (due[i] - start) % period < DEFAULT_TIMING.budgetMs,
+  );
+  const share = (ids: number[]) =>
+    (100 * ids.filter(i => late(i) <= 5).length) / registrations;
+  const lateness = all.map(late);
+  return {
+    registrations,
+    concurrency,
+    seedMs,
+    ticks,
+    polled,
+    swept,
+    sweepSeconds:
+      swept === registrations
+        ? (firstPoll.reduce((a, b) => Math.max(a, b)) - start) / 1000
+        : undefined,
+    pollsPerSecond: polled / (busyMs / 1000),
+    lateness: {
+      p50: quantile(lateness, 0.5),
+      p99: quantile(lateness, 0.99),
+      max: lateness.reduce((a, b) => Math.max(a, b), -Infinity),
+      within5sPct: share(all),
+    },
+    latenessInBudget: {
+      p99: quantile(inBudget.map(late), 0.99),
+      within5sPct:
+        (100 * inBudget.filter(i => late(i) <= 5).length) /
+        Math.max(1, inBudget.length),
+    },
+    probe,
+    cpu,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Pending registrations written straight to Firestore, through the store's own `toDocument`, so they have exactly
+ * the shape the registration API stores.
+ */
+import type {Firestore} from '@google-cloud/firestore';
+import {registrationId, type Registration} from '../functions/model';
+import {CLOUD_PLATFORM} from '../functions/presets';
+import {toDocument} from '../functions/store';
+import {DEFAULT_TIMEOUT_MS} from '../functions/validation';
+import {PROJECT, SERVICE} from './env';
+
+/** RETENTION_DAYS' default. */
+export const RETENTION_MS = 30 * 86_400_000;
+const BATCH = 500;
+const BATCHES_IN_FLIGHT = 4;
+
+/** The operation name of the `index`-th seeded registration of a run. */
+export function operationName(prefix: string, index: number): string {
+  return `projects/${PROJECT}/databases/(default)/operations/${prefix}-${index}`;
+}
+
+/** A pending registration of `name`, due at `nextPollAt`, polled `attempts` times so far. */
+export function pendingRegistration(
+  name: string,
+  topic: string,
+  nextPollAt: number,
+  now: number,
+  attempts = 0,
+): Registration {
+  const url = `https://${SERVICE}/v1/${name}`;
+  return {
+    operation: {service: SERVICE, version: 'v1', name, url},
+    topic,
+    labels: {},
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    scopes: [CLOUD_PLATFORM],
+    style: 'longrunning',
+    id: registrationId(url, topic),
+    state: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    deadline: now + DEFAULT_TIMEOUT_MS,
+    nextPollAt,
+    attempts,
+    errorStreak: 0,
+  };
+}
+
+/**
+ * Writes `count` pending registrations of operations `prefix-0`, `prefix-1`, ..., the i-th due at `dueAt(i)`,
+ * each polled `attempts` times so far (0 unless given).
+ * @returns how long it took, in milliseconds.
+ */
+export async function seed(
+  firestore: Firestore,
+  options: {
+    collection: string;
+    topic: string;
+    prefix: string;
+    count: number;
+    dueAt: (index: number) => number;
+    attempts?: number;
+  },
+): Promise<number> {
+  const began = Date.now();
+  const collection = firestore.collection(options.collection);
+  let commits: Promise<unknown>[] = [];
+  for (let start = 0; start < options.count; start += BATCH) {
+    const batch = firestore.batch();
+    const end = Math.min(options.count, start + BATCH);
+    for (let i = start; i < end; i++) {
+      const registration = pendingRegistration(
+        operationName(options.prefix, i),
+        options.topic,
+        options.dueAt(i),
+        began,
+        options.attempts,
+      );
+      batch.create(
+        collection.doc(registration.id),
+        toDocument(registration, RETENTION_MS),
+      );
+    }
+    commits.push(batch.commit());
+    if (commits.length >= BATCHES_IN_FLIGHT) {
+      await Promise.all(commits);
+      commits = [];
+    }
+  }
+  await Promise.all(commits);
+  return Date.now() - began;
+}

@@ -1,0 +1,218 @@
+/**
+ * A discrete-event simulation of polling: when each poll of each operation goes out, and when its notification
+ * is published, in uncompressed time.
+ *
+ * A policy's next poll comes from opwatch's own `decide()` (functions/policy.ts). The `opwatch` runtime follows
+ * functions/poller.ts: Cloud Scheduler starts a tick every 60 s; the tick takes the lease, then reads the due
+ * registrations, polls them, sleeps 1 s and reads again, until its budget is spent or (nothing in flight) nothing
+ * falls due before it is; what falls due after that waits for the next tick.
+ */
+import {decide, type PolicyInput} from '../functions/policy';
+import {DEFAULT_TIMEOUT_MS} from '../functions/validation';
+import type {Contender, Schedule} from './contenders';
+import {logUniform} from './prng';
+import {mean, quantile} from './stats';
+
+/** An operation of the workload: registered (and started) at `arrivalMs`, done `durationMs` later. */
+export interface Job {
+  arrivalMs: number;
+  durationMs: number;
+}
+
+/** The clock of the runtimes, in milliseconds. */
+export interface Timing {
+  /** One `operations.get`. */
+  latencyMs: number;
+  /** Cloud Scheduler's period. */
+  tickEveryMs: number;
+  /** POLL_BUDGET_SECONDS. */
+  budgetMs: number;
+  /** The poller's sleep between two reads of due registrations. */
+  recheckMs: number;
+  /** One Firestore round trip: the lease, a page of due registrations, the next due time. */
+  firestoreMs: number;
+  /** POLL_CONCURRENCY. */
+  concurrency: number;
+}
+
+/** opwatch's defaults, 50 ms per poll and 10 ms per Firestore round trip. */
+export const DEFAULT_TIMING: Timing = {
+  latencyMs: 50,
+  tickEveryMs: 60_000,
+  budgetMs: 50_000,
+  recheckMs: 1000,
+  firestoreMs: 10,
+  concurrency: 32,
+};
+
+/** How one operation's watch went. */
+export interface Watched {
+  polls: number;
+  /** From the moment the operation was done to the publish of its notification. */
+  delayMs: number;
+  durationMs: number;
+}
+
+/** The figures the benchmark reports for a policy. */
+export interface Figures {
+  operations: number;
+  pollsMean: number;
+  delayP50S: number;
+  delayP99S: number;
+  /** Delay over the operation's duration. */
+  relativeP50: number;
+  relativeP99: number;
+}
+
+/** `count` operations arriving uniformly over `windowMs`, lasting 2 s to 30 min, log-uniformly. */
+export function drawWorkload(
+  count: number,
+  windowMs: number,
+  random: () => number,
+): Job[] {
+  return Array.from({length: count}, () => ({
+    arrivalMs: random() * windowMs,
+    durationMs: logUniform(random, 2000, 1_800_000),
+  }));
+}
+
+interface Watch {
+  job: Job;
+  registration: PolicyInput;
+  nextPollAt: number;
+  polls: number;
+  finished: boolean;
+}
+
+/** When a schedule polls first, and what follows a poll: the next poll's time, or undefined once it ends. */
+interface Stepper {
+  first(arrivalMs: number): number;
+  after(
+    watch: Watch,
+    done: boolean,
+    answeredAt: number,
+    random: () => number,
+  ): number | undefined;
+}
+
+function stepper(schedule: Schedule): Stepper {
+  if ('everyMs' in schedule) {
+    const next = (at: number) =>
+      Math.ceil(at / schedule.everyMs) * schedule.everyMs;
+    return {
+      first: next,
+      after: (_watch, done, answeredAt) =>
+        done ? undefined : next(answeredAt),
+    };
+  }
+  return {
+    // store.ts registers with nextPollAt = now.
+    first: arrivalMs => arrivalMs,
+    after(watch, done, answeredAt, random) {
+      const result = {kind: 'operation' as const, operation: {done}};
+      const transition = decide(watch.registration, result, answeredAt, random);
+      watch.registration.attempts = transition.attempts;
+      return transition.outcome ? undefined : transition.nextPollAt;
+    },
+  };
+}
+
+/** Simulates every job under a contender; the results come in no particular order. */
+export function simulate(
+  contender: Contender,
+  jobs: readonly Job[],
+  timing: Timing,
+  random: () => number,
+): Watched[] {
+  if (!Object.values(timing).every(Number.isFinite))
+    throw new Error(`timing must be finite: ${JSON.stringify(timing)}`);
+  const steps = stepper(contender.schedule);
+  const policy =
+    'policy' in contender.schedule ? contender.schedule.policy : undefined;
+  const results: Watched[] = [];
+  const watch = (job: Job): Watch => ({
+    job,
+    registration: {
+      attempts: 0,
+      errorStreak: 0,
+      deadline: job.arrivalMs + DEFAULT_TIMEOUT_MS,
+      pollPolicy: policy,
+      style: 'longrunning',
+    },
+    nextPollAt: steps.first(job.arrivalMs),
+    polls: 0,
+    finished: false,
+  });
+  // The fake operations API decides `done` when the request arrives and answers `latencyMs` later.
+  const poll = (w: Watch, at: number) => {
+    w.polls++;
+    const doneAt = w.job.arrivalMs + w.job.durationMs;
+    const answeredAt = at + timing.latencyMs;
+    const next = steps.after(w, at >= doneAt, answeredAt, random);
+    if (next !== undefined) {
+      w.nextPollAt = next;
+      return;
+    }
+    w.finished = true;
+    results.push({
+      polls: w.polls,
+      delayMs: answeredAt - doneAt,
+      durationMs: w.job.durationMs,
+    });
+  };
+
+  if (contender.runtime === 'client') {
+    for (const job of jobs) {
+      const w = watch(job);
+      while (!w.finished) poll(w, w.nextPollAt);
+    }
+    return results;
+  }
+
+  const arrivals = [...jobs].sort((a, b) => a.arrivalMs - b.arrivalMs);
+  let admitted = 0;
+  let pending: Watch[] = [];
+  const admit = (by: number) => {
+    while (admitted < arrivals.length && arrivals[admitted].arrivalMs <= by)
+      pending.push(watch(arrivals[admitted++]));
+  };
+  for (let tick = 0; results.length < jobs.length; tick += timing.tickEveryMs) {
+    const deadline = tick + timing.budgetMs;
+    let now = tick + timing.firestoreMs; // the lease
+    while (now < deadline) {
+      const dueBy = now;
+      now += timing.firestoreMs; // a page of due registrations
+      admit(dueBy);
+      const due = pending
+        .filter(w => w.nextPollAt <= dueBy)
+        .sort((a, b) => a.nextPollAt - b.nextPollAt);
+      due.forEach((w, i) => {
+        const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
+        poll(w, now + queued);
+      });
+      pending = pending.filter(w => !w.finished);
+      if (due.length === 0) {
+        now += timing.firestoreMs; // when the next registration falls due
+        admit(now);
+        const nextDue = Math.min(...pending.map(w => w.nextPollAt));
+        if (!(nextDue < deadline)) break;
+      }
+      now += Math.min(timing.recheckMs, deadline - now);
+    }
+  }
+  return results;
+}
+
+/** The reported figures of a set of watches. */
+export function figures(watched: readonly Watched[]): Figures {
+  const delays = watched.map(w => w.delayMs / 1000);
+  const relative = watched.map(w => w.delayMs / w.durationMs);
+  return {
+    operations: watched.length,
+    pollsMean: mean(watched.map(w => w.polls)),
+    delayP50S: quantile(delays, 0.5),
+    delayP99S: quantile(delays, 0.99),
+    relativeP50: quantile(relative, 0.5),
+    relativeP99: quantile(relative, 0.99),
+  };
+}
