@@ -1,3 +1,5 @@
+const globals = require('globals');
+
 module.exports = [
   {ignores: ['dist/', 'node_modules/', '.node22/', 'coverage/', '.local/']},
   ...require('gts'),
@@ -7,5 +9,10 @@ module.exports = [
     languageOptions: {
       parserOptions: {project: ['./tsconfig.json', './test/tsconfig.json']},
     },
+  },
+  {
+    // Jest's configuration and reporter are plain CommonJS run by Node.
+    files: ['jest*.config.js', 'test/support/*.js'],
+    languageOptions: {sourceType: 'commonjs', globals: globals.node},
   },
 ];
