@@ -6,7 +6,9 @@ class SummaryReporter {
     const skipped = results.numPendingTests + results.numTodoTests;
     // Suites that failed to run (syntax errors, failing hooks) have no failed tests of their own; count them too.
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    process.stdout.write(`\nTests: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`);
+    process.stdout.write(
+      `\nTests: ${results.numPassedTests} passed, ${failed} failed, ${skipped} skipped\n`,
+    );
   }
 }
 module.exports = SummaryReporter;
