@@ -7,6 +7,7 @@
  */
 import {GoogleAuth} from 'google-auth-library';
 import {isTrustedHost, type EndpointOverrides} from './config';
+import {redact} from './log';
 import type {Operation, Registration} from './model';
 import type {PollResult} from './policy';
 
@@ -122,6 +123,19 @@ async function readCapped(response: Response): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The start of an answer's body, fit to keep: it is stored, shown by the API and published with the outcome, and
+ * an API may echo the request's credentials back in an error. The token sent goes first, whatever its shape,
+ * then anything else shaped like a credential.
+ */
+function scrub(body: string, token: string): string {
+  const head = body
+    .slice(0, 2 * ERROR_BODY_CHARS)
+    .split(token)
+    .join('[redacted]');
+  return redact(head).slice(0, ERROR_BODY_CHARS);
+}
+
 function isOperation(value: unknown): value is Operation {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -221,7 +235,7 @@ export class OperationsClient {
       kind: 'http' as const,
       status,
       message: `HTTP ${status}`,
-      body: body.slice(0, ERROR_BODY_CHARS),
+      body: scrub(body, token),
     };
     if (status === 200) {
       try {

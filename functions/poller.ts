@@ -44,6 +44,23 @@ const LEASE_FENCE_SHARE = 0.25;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
 
+/**
+ * `work`, or a rejection once `ms` pass without it settling. The Firestore client retries an unreachable backend
+ * silently for as long as it is away (one query waited out a whole 30 s outage), so every Firestore call of a tick
+ * gets the lease's length: past that the tick could not trust its lease anyway, and must fail, not stall. The call
+ * itself goes on; whatever it does late is guarded by the lease and the write preconditions.
+ */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: no answer from Firestore in ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 const OUTCOME_COUNTER: Record<
   Outcome,
   'succeeded' | 'failed' | 'expired' | 'notFound' | 'pollErrors'
@@ -100,7 +117,8 @@ export class Poller {
       durationMs: 0,
     };
     const lease = this.deps.lease(randomUUID());
-    if (!(await lease.acquire())) {
+    const leaseMs = this.deps.leaseMs;
+    if (!(await within(lease.acquire(), leaseMs, 'claiming the lease'))) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     const run = new TickRun(
@@ -111,8 +129,9 @@ export class Poller {
       this.now,
       this.random,
     );
+    let renewing: Promise<unknown> = Promise.resolve();
     const renewal = setInterval(() => {
-      lease.renew().then(
+      renewing = within(lease.renew(), leaseMs, 'renewing the lease').then(
         held => held || run.stop('lease taken by another tick'),
         (error: Error) => run.stop(`lease renewal failed: ${error.message}`),
       );
@@ -121,9 +140,14 @@ export class Poller {
       await run.execute();
     } finally {
       clearInterval(renewal);
-      await lease.release().catch(() => {
-        // It runs out by itself; releasing only spares the next tick the wait.
-      });
+      // A renewal still under way would change the lease under the release's precondition, and a whole new
+      // lease would be left for the next tick to wait out.
+      await renewing;
+      await within(lease.release(), leaseMs, 'releasing the lease').catch(
+        () => {
+          // It runs out by itself; releasing only spares the next tick the wait.
+        },
+      );
     }
     counts.durationMs = this.now() - started;
     return counts;
@@ -135,7 +159,7 @@ class TickRun {
   private readonly limit: pLimit.Limit;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Update times of this tick's writes, to skip a page read before the write landed. */
-  private readonly written = new Map<string, number>();
+  private readonly written = new Map<string, Timestamp>();
   private stopReason: string | undefined;
   private fatal: Error | undefined;
 
@@ -172,12 +196,13 @@ class TickRun {
         await Promise.race(this.inFlight.values());
         continue;
       }
-      const {docs: page, readTime} = await this.deps.due.page(
-        this.now(),
-        PAGE_SIZE,
-        cursor,
+      const read = await this.store(
+        this.deps.due.page(this.now(), PAGE_SIZE, cursor),
+        'reading due registrations',
       );
-      this.forgetWritesBefore(readTime.toMillis());
+      if (!read) break;
+      const {docs: page, readTime} = read;
+      this.forgetWritesBefore(readTime);
       for (const snapshot of page) this.start(snapshot);
       if (page.length === PAGE_SIZE) {
         cursor = page[page.length - 1];
@@ -185,23 +210,42 @@ class TickRun {
       }
       cursor = undefined;
       if (this.inFlight.size === 0) {
-        const nextDue = await this.deps.due.nextDueAt();
-        if (nextDue === undefined || nextDue >= this.deadline) break;
+        const next = await this.store(
+          this.deps.due.nextDueAt().then(at => ({at})),
+          'reading the next due time',
+        );
+        if (!next || next.at === undefined || next.at >= this.deadline) break;
       }
       const recheckMs = this.deps.idleRecheckMs ?? IDLE_RECHECK_MS;
       await this.sleep(Math.min(recheckMs, this.deadline - this.now()));
     }
+    // Polls under way finish (each write has its deadline) before the tick answers, even a failing one.
     await Promise.all(this.inFlight.values());
-    await this.deps.due.flush();
+    await this.store(this.deps.due.flush(), 'writing poll results');
     if (this.stopReason)
       this.deps.log.warn(`tick stopped early: ${this.stopReason}`);
     if (this.fatal) throw this.fatal;
   }
 
+  /** A Firestore call within its deadline; undefined, and the tick fails, when it fails or comes too late. */
+  private async store<T>(
+    work: Promise<T>,
+    what: string,
+  ): Promise<T | undefined> {
+    try {
+      return await within(work, this.deps.leaseMs, what);
+    } catch (error) {
+      this.fatal ??= error as Error;
+      this.stop(`Firestore failed: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
   /** Writes older than a page's read time show in that page and every later one: no need to remember them. */
-  private forgetWritesBefore(readTime: number): void {
+  private forgetWritesBefore(readTime: Timestamp): void {
+    // Timestamps compare by their valueOf() strings, to the nanosecond: two writes a millisecond apart are common.
     for (const [id, writeTime] of this.written) {
-      if (writeTime <= readTime) this.written.delete(id);
+      if (writeTime.valueOf() <= readTime.valueOf()) this.written.delete(id);
     }
   }
 
@@ -209,17 +253,31 @@ class TickRun {
     const id = snapshot.id;
     if (this.inFlight.has(id)) return;
     // A page read before this tick's own write landed shows the registration as it was: skip it.
-    if ((this.written.get(id) ?? 0) > snapshot.updateTime.toMillis()) return;
-    const work = this.limit(() => this.pollOne(snapshot)).finally(() =>
-      this.inFlight.delete(id),
-    );
+    const written = this.written.get(id);
+    if (written && written.valueOf() > snapshot.updateTime.valueOf()) return;
+    const work = this.pollOne(snapshot).finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, work);
   }
 
+  /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
+  private mayStart(): boolean {
+    // A poll queued within the budget but reached after it is left for the next tick: with Pub/Sub slow or away,
+    // each started poll can take a publish timeout, and a tick that started them all ran for minutes.
+    return (
+      this.stopReason === undefined &&
+      this.now() < this.deadline &&
+      !this.fenced()
+    );
+  }
+
   private async pollOne(snapshot: QueryDocumentSnapshot): Promise<void> {
-    if (this.stopReason !== undefined || this.fenced()) return;
     const registration = fromDocument(snapshot);
-    const result = await this.deps.client.get(registration);
+    // Only the request holds one of the POLL_CONCURRENCY slots: with the publish and the write inside it too, a
+    // slot was held about three times the API's latency (benchmark, stage 2).
+    const result = await this.limit(() =>
+      this.mayStart() ? this.deps.client.get(registration) : undefined,
+    );
+    if (!result) return;
     const now = this.now();
     this.counts.polled++;
     if (result.kind === 'transient') this.counts.retried++;
@@ -282,24 +340,28 @@ class TickRun {
   ): Promise<void> {
     const state = transition.outcome ?? 'pending';
     try {
-      const result = await this.deps.due.save(
-        snapshot.ref,
-        {
-          state,
-          attempts: transition.attempts,
-          errorStreak: transition.errorStreak,
-          nextPollAt: transition.nextPollAt,
-          lastPolledAt: now,
-          updatedAt: now,
-          lastError: transition.lastError,
-          ...(transition.lastOperation && {
-            lastOperation: transition.lastOperation,
-          }),
-          ...(state !== 'pending' && {finishedAt: now}),
-        },
-        snapshot.updateTime as Timestamp,
+      const result = await within(
+        this.deps.due.save(
+          snapshot.ref,
+          {
+            state,
+            attempts: transition.attempts,
+            errorStreak: transition.errorStreak,
+            nextPollAt: transition.nextPollAt,
+            lastPolledAt: now,
+            updatedAt: now,
+            lastError: transition.lastError,
+            ...(transition.lastOperation && {
+              lastOperation: transition.lastOperation,
+            }),
+            ...(state !== 'pending' && {finishedAt: now}),
+          },
+          snapshot.updateTime as Timestamp,
+        ),
+        this.deps.leaseMs,
+        'writing a poll result',
       );
-      this.written.set(registration.id, result.writeTime.toMillis());
+      this.written.set(registration.id, result.writeTime);
     } catch (error) {
       // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
       // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.

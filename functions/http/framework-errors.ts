@@ -34,11 +34,16 @@ function answer(error: unknown, res: Response): void {
     res.end();
     return;
   }
-  const type = (error as {type?: string} | undefined)?.type;
+  const {type, status} = (error ?? {}) as {type?: string; status?: number};
+  // body-parser gives some failures only a status: a body that does not decompress as its Content-Encoding says.
+  const unreadable: [number, string] | undefined =
+    status !== undefined && status >= 400 && status < 500
+      ? [status, 'the body could not be read']
+      : undefined;
   const [code, message] =
     error === undefined
       ? [404, 'not found']
-      : (BODY_ERRORS[type ?? ''] ?? [500, 'internal error']);
+      : (BODY_ERRORS[type ?? ''] ?? unreadable ?? [500, 'internal error']);
   res.status(code).json(errorBody(code, message));
 }
 
