@@ -3,11 +3,10 @@
  * every line, so the two functions' logs stay readable side by side.
  */
 import {ChildProcess, spawn} from 'node:child_process';
-import {connect} from 'node:net';
 import {join} from 'node:path';
 import {createInterface} from 'node:readline';
 import type {ExitStatus} from './process-group';
-import {LOOPBACK} from './ports';
+import {acceptsConnections} from './ports';
 
 /** A running function target. */
 export interface FunctionProcess {
@@ -32,23 +31,6 @@ function prefixLines(
   createInterface({input: stream, crlfDelay: Infinity}).on('line', line =>
     out.write(`${prefix} ${line}\n`),
   );
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    // A TCP connect, not an HTTP request: any request would run the function itself.
-    const socket = connect({host: LOOPBACK, port});
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -90,7 +72,7 @@ export function spawnFunction(options: {
     exited,
     async ready(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!(await accepts(port))) {
+      while (!(await acceptsConnections(port))) {
         if (done)
           throw new Error(`${target} exited before listening on ${port}`);
         if (Date.now() >= deadline) {

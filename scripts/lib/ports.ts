@@ -1,7 +1,7 @@
 /**
  * Loopback ports: finding a free one and making sure a chosen one is free before a server needs it.
  */
-import {createServer} from 'node:net';
+import {connect, createServer} from 'node:net';
 
 /** Loopback only: nothing the local tools start is meant to be reachable from other machines. */
 export const LOOPBACK = '127.0.0.1';
@@ -65,4 +65,21 @@ export function portFromEnv(name: string, fallback: number): number {
     );
   }
   return port;
+}
+
+/** True when something accepts TCP connections on `port`: a connect, not an HTTP request, which would run a function. */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = connect({host: LOOPBACK, port});
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -24,11 +24,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import {request as httpRequest} from 'node:http';
-import {connect, createServer, type AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, relative, resolve} from 'node:path';
 import {createInterface} from 'node:readline';
 import {promisify} from 'node:util';
+import {LOOPBACK, acceptsConnections, freePort} from '../../scripts/lib/ports';
 
 /** The repository root. */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -38,7 +38,6 @@ const FRAMEWORK_MAIN = join(
   REPO_ROOT,
   'node_modules/@google-cloud/functions-framework/build/src/main.js',
 );
-const LOOPBACK = '127.0.0.1';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -188,34 +187,6 @@ export interface SpawnOptions {
   port?: number;
   /** A compiled `index.js` to serve instead of {@link buildFunctions}' (an instrumented copy, say). */
   source?: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const {port} = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    // A TCP connect, not an HTTP request: a request would run the function.
-    const socket = connect({host: LOOPBACK, port});
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function parse(text: string): unknown {
@@ -432,7 +403,7 @@ export class SpawnedFunction {
     });
 
     const deadline = Date.now() + 30_000;
-    while (!(await accepts(this.port))) {
+    while (!(await acceptsConnections(this.port))) {
       if (this.child !== child) {
         throw new Error(
           `${this.target} exited before listening:\n${this.text().slice(-2000)}`,
