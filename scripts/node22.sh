@@ -22,8 +22,8 @@ stamp="$root/node_modules/.opwatch-install-stamp"
 want=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "opwatch: installing dependencies with node $(node --version)" >&2
-  # `npm ci` would insist on lock entries for other platforms' optional binaries, which this registry lacks.
-  npm install --loglevel=error --no-audit --no-fund >&2
+  # Exactly the lock, as Cloud Functions' build and CI install it: a lock out of step with package.json fails here.
+  npm ci --loglevel=error --no-audit --no-fund >&2
   echo "$want" >"$stamp"
 fi
 
