@@ -5,7 +5,7 @@
  * `initial x multiplier^(n-1)`, capped, after its n-th poll, which is `backoffDelay`'s formula; "full jitter" (a
  * uniform draw between 0 and that wait) is `jitter: 1`. Only the scheduler-tick design is a fixed period instead.
  */
-import {DEFAULT_POLICY, type PollPolicy} from '../functions/policy';
+import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
 
 /** When a contender polls next: a backoff run through opwatch's `decide()`, or every `everyMs` on the clock. */
 export type Schedule = {policy: PollPolicy} | {everyMs: number};
@@ -33,7 +33,7 @@ export const OPWATCH: Contender = {
   key: 'opwatch',
   name: 'opwatch default',
   source:
-    'functions/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 50 s budget',
+    'functions/polling/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 50 s budget',
   runtime: 'opwatch',
   schedule: {policy: DEFAULT_POLICY},
 };

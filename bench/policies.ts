@@ -3,7 +3,7 @@
  * other runtime (to tell the policy's share of a figure from the runtime's), and a search for a default that
  * dominates more peers.
  */
-import {DEFAULT_POLICY, type PollPolicy} from '../functions/policy';
+import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
 import {OPWATCH, PEERS, under, type Contender} from './contenders';
 import {seeded} from './prng';
 import {

@@ -3,20 +3,23 @@
  * operations API, with time compressed by a factor F (every duration, delay, budget, tick period and the API's
  * latency divided by F), then read back in uncompressed seconds and set beside the simulation of the same jobs.
  *
- * Registrations go through the real validation and store; the poller is functions/poller.ts wired as
+ * Registrations go through the real validation and store; the poller is functions/polling/poller.ts wired as
  * functions/index.ts wires it, with `idleRecheckMs` scaled too. What cannot be compressed (a Firestore round
  * trip, an HTTP request's own overhead) is measured and reported, and the simulation is re-run with it.
  */
-import {DueRegistrations} from '../functions/due-registrations';
-import {PollLease} from '../functions/lease';
+import {DueRegistrations} from '../functions/polling/due-registrations';
+import {PollLease} from '../functions/polling/lease';
 import {createLogger} from '../functions/log';
-import type {NotificationPayload} from '../functions/notification';
-import {OperationsClient} from '../functions/operations-client';
-import type {PollPolicy} from '../functions/policy';
-import {Poller} from '../functions/poller';
-import {PubSubPublisher} from '../functions/publisher';
-import {RegistrationStore} from '../functions/store';
-import {formatDuration, validateRegistration} from '../functions/validation';
+import type {NotificationPayload} from '../functions/notify/notification';
+import {OperationsClient} from '../functions/google/operations-client';
+import type {PollPolicy} from '../functions/polling/policy';
+import {Poller} from '../functions/polling/poller';
+import {PubSubPublisher} from '../functions/notify/publisher';
+import {RegistrationStore} from '../functions/registration/store';
+import {
+  formatDuration,
+  validateRegistration,
+} from '../functions/registration/validation';
 import {PubSub} from '@google-cloud/pubsub';
 import type {Contender} from './contenders';
 import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';

@@ -117,7 +117,7 @@ function policySection(
     "### 1. Polling policy: opwatch's default against its peers",
     '',
     `Workload: ${comparison.jobs} operations arriving uniformly over ${fmt(comparison.windowMs / 3_600_000)} h, durations log-uniform between 2 s and 30 min (seeded), ${latencyMs} ms per \`operations.get\`. ` +
-      `opwatch runs through functions/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, reads of due registrations every ${DEFAULT_TIMING.recheckMs / 1000} s, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a registration due after a tick's last read waits for the next tick. ` +
+      `opwatch runs through functions/polling/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/polling/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, reads of due registrations every ${DEFAULT_TIMING.recheckMs / 1000} s, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a registration due after a tick's last read waits for the next tick. ` +
       'Each peer runs in its own runtime: a loop that polls the moment a poll is due (the first poll at once, as every client library does), its backoff written as a `PollPolicy` and run by the same `decide()`; the scheduler-tick design polls every pending operation on each even minute. The delay runs from the moment the operation was done to the publish of its notification.',
     '',
     policyTable(comparison.rows),

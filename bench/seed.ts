@@ -4,9 +4,9 @@
  */
 import type {Firestore} from '@google-cloud/firestore';
 import {registrationId, type Registration} from '../functions/model';
-import {CLOUD_PLATFORM} from '../functions/presets';
-import {toDocument} from '../functions/store';
-import {DEFAULT_TIMEOUT_MS} from '../functions/validation';
+import {CLOUD_PLATFORM} from '../functions/google/presets';
+import {toDocument} from '../functions/registration/store';
+import {DEFAULT_TIMEOUT_MS} from '../functions/registration/validation';
 import {PROJECT, SERVICE} from './env';
 
 /** RETENTION_DAYS' default. */

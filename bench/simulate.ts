@@ -2,13 +2,13 @@
  * A discrete-event simulation of polling: when each poll of each operation goes out, and when its notification
  * is published, in uncompressed time.
  *
- * A policy's next poll comes from opwatch's own `decide()` (functions/policy.ts). The `opwatch` runtime follows
- * functions/poller.ts: Cloud Scheduler starts a tick every 60 s; the tick takes the lease, then reads the due
+ * A policy's next poll comes from opwatch's own `decide()` (functions/polling/policy.ts). The `opwatch` runtime follows
+ * functions/polling/poller.ts: Cloud Scheduler starts a tick every 60 s; the tick takes the lease, then reads the due
  * registrations, polls them, sleeps 1 s and reads again, until its budget is spent or (nothing in flight) nothing
  * falls due before it is; what falls due after that waits for the next tick.
  */
-import {decide, type PolicyInput} from '../functions/policy';
-import {DEFAULT_TIMEOUT_MS} from '../functions/validation';
+import {decide, type PolicyInput} from '../functions/polling/policy';
+import {DEFAULT_TIMEOUT_MS} from '../functions/registration/validation';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
 import {mean, quantile} from './stats';

@@ -1,5 +1,5 @@
 /**
- * A client of the registration API (functions/registration-api.ts, described by functions/openapi.ts): one method
+ * A client of the registration API (functions/registration/api.ts, described by functions/registration/openapi.ts): one method
  * per route, JSON in and out, API errors as {@link ApiError} and an endpoint that does not answer usably as
  * {@link UnreachableError}.
  */

@@ -16,7 +16,7 @@
  */
 import type {PubSub} from '@google-cloud/pubsub';
 import {registrationId} from '../functions/model';
-import {GENERIC_PRESET, presetFor} from '../functions/presets';
+import {GENERIC_PRESET, presetFor} from '../functions/google/presets';
 import {
   ApiError,
   UnreachableError,

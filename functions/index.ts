@@ -10,16 +10,16 @@ import {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {loadPollerConfig, loadRegistrationConfig} from './config';
-import {DueRegistrations} from './due-registrations';
+import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
-import {PollLease} from './lease';
+import {PollLease} from './polling/lease';
 import {createLogger} from './log';
-import {OperationsClient} from './operations-client';
-import {createPollHandler} from './poll-endpoint';
-import {Poller} from './poller';
-import {PubSubPublisher} from './publisher';
-import {createRegistrationHandler} from './registration-api';
-import {RegistrationStore} from './store';
+import {OperationsClient} from './google/operations-client';
+import {createPollHandler} from './polling/endpoint';
+import {Poller} from './polling/poller';
+import {PubSubPublisher} from './notify/publisher';
+import {createRegistrationHandler} from './registration/api';
+import {RegistrationStore} from './registration/store';
 
 /** The function targets this package serves, as deployed. */
 export const FUNCTION_TARGETS = ['operations', 'poll'] as const;

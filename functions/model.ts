@@ -3,8 +3,8 @@
  * watches.
  */
 import {createHash} from 'node:crypto';
-import type {OperationStyle} from './presets';
-import type {PollPolicy} from './policy';
+import type {OperationStyle} from './google/presets';
+import type {PollPolicy} from './polling/policy';
 
 /** Where a watch stands. Everything but `pending` is final. */
 export const STATES = [

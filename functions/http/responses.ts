@@ -3,7 +3,7 @@
  * a caller's error handling for Google APIs reads opwatch's too.
  */
 import type {Response} from 'express';
-import type {FieldProblem} from '../validation';
+import type {FieldProblem} from '../registration/validation';
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',

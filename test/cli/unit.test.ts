@@ -7,7 +7,7 @@ import {describeProgress, formatElapsed} from '../../cli/progress';
 import {parseTimeout, registrationBody} from '../../cli/registration-input';
 import {predictRegistrationId} from '../../cli/wait';
 import {registrationId} from '../../functions/model';
-import {validateRegistration} from '../../functions/validation';
+import {validateRegistration} from '../../functions/registration/validation';
 
 const TOPIC = 'projects/demo-opwatch/topics/opwatch-notifications';
 const context = {

@@ -5,7 +5,7 @@
  * Nothing may be lost; no operation may be polled again before the Retry-After its previous answer gave; and
  * throttling must not multiply the polls: their total stays under a bound computed from the policy.
  */
-import {DEFAULT_POLICY, type PollPolicy} from '../../functions/policy';
+import {DEFAULT_POLICY, type PollPolicy} from '../../functions/polling/policy';
 import {startStack, type TestStack} from '../support/stack';
 import {startPollProcess, type SpawnedFunction} from '../support/poll-process';
 import {

@@ -1,5 +1,5 @@
 /**
- * Checks values against the schemas of functions/openapi.ts with a standard JSON Schema 2020-12 validator (Ajv in
+ * Checks values against the schemas of functions/registration/openapi.ts with a standard JSON Schema 2020-12 validator (Ajv in
  * strict mode, so a misspelt keyword in the document is an error rather than a constraint silently not applied).
  *
  * The component schemas are loaded as `$defs` of one schema, their `#/components/schemas/` references rewritten
@@ -13,7 +13,7 @@ import {
   type OpenApiDocument,
   type ResponseObject,
   type Schema,
-} from '../../functions/openapi';
+} from '../../functions/registration/openapi';
 
 const ROOT = 'opwatch-openapi';
 

@@ -24,10 +24,10 @@ import {
   AdcTokenSource,
   OperationsClient,
   PermanentTokenError,
-} from '../../functions/operations-client';
-import {validateRegistration} from '../../functions/validation';
-import {useFakeMetadataServer} from '../support/use-metadata-server';
-import {FakeOperationsServer} from '../support/fake-operations-server';
+} from '../../../functions/google/operations-client';
+import {validateRegistration} from '../../../functions/registration/validation';
+import {useFakeMetadataServer} from '../../support/use-metadata-server';
+import {FakeOperationsServer} from '../../support/fake-operations-server';
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const AUTH = 'https://www.googleapis.com/auth/';

@@ -5,19 +5,19 @@
  *   GET    /operations          a page of registrations (`state`, `pageSize`, `pageToken`)
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
- *   GET    /openapi.json        the OpenAPI description of all of this (functions/openapi.ts)
+ *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
  * Bad input always gets a JSON error and a 4xx, and is never stored.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {z} from 'zod';
-import type {RegistrationConfig} from './config';
-import type {Logger} from './log';
-import {traceFields} from './log';
-import {STATES, type Registration} from './model';
+import type {RegistrationConfig} from '../config';
+import type {Logger} from '../log';
+import {traceFields} from '../log';
+import {STATES, type Registration} from '../model';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {InvalidPageTokenError, type RegistrationStore} from './store';
-import {sendError, sendInvalid} from './http/responses';
+import {sendError, sendInvalid} from '../http/responses';
 import {formatDuration, validateRegistration} from './validation';
 
 /** The largest registration body accepted. */

@@ -4,7 +4,7 @@
  * One Pub/Sub message per finished registration. `data` is UTF-8 JSON ({@link NotificationPayload}); the
  * attributes repeat what subscription filters route on. Pure: building a message does no I/O.
  */
-import type {Operation, Outcome, PollError, Registration} from './model';
+import type {Operation, Outcome, PollError, Registration} from '../model';
 
 /** Pub/Sub's limit on one message (data plus attributes). */
 export const MAX_MESSAGE_BYTES = 10_000_000;

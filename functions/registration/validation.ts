@@ -8,10 +8,10 @@
  * quietly turn `googleapis\u3002com` or `host%2fpath` into something else than what was checked.
  */
 import {z} from 'zod';
-import {fullTopicName, isTrustedHost, type EndpointOverrides} from './config';
-import {GENERIC_PRESET, nameMatches, presetFor} from './presets';
-import type {NewRegistration, OperationRef} from './model';
-import {DEFAULT_POLICY, type PollPolicy} from './policy';
+import {fullTopicName, isTrustedHost, type EndpointOverrides} from '../config';
+import {GENERIC_PRESET, nameMatches, presetFor} from '../google/presets';
+import type {NewRegistration, OperationRef} from '../model';
+import {DEFAULT_POLICY, type PollPolicy} from '../polling/policy';
 
 /** A request field that failed validation, with a message a caller can act on. */
 export interface FieldProblem {

@@ -5,13 +5,13 @@
  * A crash may repeat a message (one published, its state write lost with the process) but must never drop one,
  * and must leave nothing pending for good: the killed tick's lease runs out and the next tick takes over.
  */
-import {TEST_PROJECT, type PulledMessage} from '../support/emulator-env';
-import {FAKED_SERVICES, startStack, type TestStack} from '../support/stack';
+import {TEST_PROJECT, type PulledMessage} from '../../support/emulator-env';
+import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
 import {
   functionEnv,
   startPollProcess,
   type SpawnedFunction,
-} from '../support/poll-process';
+} from '../../support/poll-process';
 
 const COUNT = 50;
 /** Operations finish this far apart, so a tick is always mid-way through some of them. */

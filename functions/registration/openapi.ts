@@ -6,7 +6,7 @@
  * them: the tests hold this document to the handler (every route it serves, every answer's shape) and to the
  * notification builder. Limits come from the code that enforces them where it exports them.
  */
-import {STATES, type PollError} from './model';
+import {STATES, type PollError} from '../model';
 import {
   MAX_LABELS,
   MAX_NAME_LENGTH,

@@ -13,7 +13,7 @@ import {
   type QueryDocumentSnapshot,
   type WriteResult,
 } from '@google-cloud/firestore';
-import {toDocument, type PollUpdate} from './store';
+import {toDocument, type PollUpdate} from '../registration/store';
 
 /** How long a write waits for others to share its request. */
 const WRITE_BATCH_WINDOW_MS = 5;

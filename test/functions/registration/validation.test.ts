@@ -3,8 +3,8 @@ import {
   parseDuration,
   validateRegistration,
   type ValidationContext,
-} from '../../functions/validation';
-import {CLOUD_PLATFORM} from '../../functions/presets';
+} from '../../../functions/registration/validation';
+import {CLOUD_PLATFORM} from '../../../functions/google/presets';
 
 const context: ValidationContext = {
   projectId: 'demo-opwatch',

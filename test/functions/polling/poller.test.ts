@@ -2,9 +2,9 @@
  * End to end: register, tick, and a message on a real Pub/Sub emulator subscription with exactly the contract,
  * for every outcome; tokens minted by google-auth-library's real ADC path reach only the operations host.
  */
-import {startStack, type TestStack} from '../support/stack';
-import type {PulledMessage} from '../support/emulator-env';
-import {FakeOperationsServer} from '../support/fake-operations-server';
+import {startStack, type TestStack} from '../../support/stack';
+import type {PulledMessage} from '../../support/emulator-env';
+import {FakeOperationsServer} from '../../support/fake-operations-server';
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const API = 'https://firestore.googleapis.com/v1';

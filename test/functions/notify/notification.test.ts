@@ -2,8 +2,8 @@ import {
   MAX_MESSAGE_BYTES,
   buildNotification,
   parseNotification,
-} from '../../functions/notification';
-import type {Registration} from '../../functions/model';
+} from '../../../functions/notify/notification';
+import type {Registration} from '../../../functions/model';
 
 const registration: Registration = {
   id: '0123456789abcdef0123456789abcdef',

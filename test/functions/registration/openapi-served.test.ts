@@ -11,9 +11,9 @@ import {
   HTTP_METHODS,
   OPENAPI_DOCUMENT,
   type HttpMethod,
-} from '../../functions/openapi';
-import {OpenApiValidator} from '../support/openapi-validator';
-import {startStack, type TestStack} from '../support/stack';
+} from '../../../functions/registration/openapi';
+import {OpenApiValidator} from '../../support/openapi-validator';
+import {startStack, type TestStack} from '../../support/stack';
 
 const validator = new OpenApiValidator();
 const API = 'https://firestore.googleapis.com/v1';

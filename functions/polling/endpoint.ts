@@ -3,10 +3,10 @@
  * is one tick. It answers the tick's counts, or a 5xx when Firestore could not be reached so Scheduler retries.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
-import type {Logger} from './log';
-import {traceFields} from './log';
+import type {Logger} from '../log';
+import {traceFields} from '../log';
 import type {Poller} from './poller';
-import {sendError} from './http/responses';
+import {sendError} from '../http/responses';
 
 /** Builds the `poll` function's handler. */
 export function createPollHandler(deps: {

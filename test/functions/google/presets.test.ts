@@ -10,11 +10,11 @@ import {
   nameMatches,
   presetFor,
   type ServicePreset,
-} from '../../functions/presets';
+} from '../../../functions/google/presets';
 import {
   validateRegistration,
   type ValidationContext,
-} from '../../functions/validation';
+} from '../../../functions/registration/validation';
 
 const AUTH = 'https://www.googleapis.com/auth/';
 const context: ValidationContext = {

@@ -13,7 +13,7 @@ process.env.DEFAULT_TOPIC = 'opwatch-notifications';
 process.env.RETENTION_DAYS = '30';
 process.env.ENDPOINT_OVERRIDES = '';
 
-require('../../functions/index');
+require('../../../functions/index');
 
 const FIRESTORE_OP =
   'https://firestore.googleapis.com/v1/projects/p/databases/(default)/operations/ABC';

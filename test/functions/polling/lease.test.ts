@@ -1,7 +1,7 @@
 /** The poller's lease on the real Firestore emulator. */
 import {Firestore} from '@google-cloud/firestore';
-import {PollLease} from '../../functions/lease';
-import {TEST_PROJECT, uniqueName} from '../support/emulator-env';
+import {PollLease} from '../../../functions/polling/lease';
+import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
 
 const firestore = new Firestore({projectId: TEST_PROJECT});
 let clock = Date.now();

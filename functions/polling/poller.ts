@@ -11,13 +11,13 @@ import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import {FAILED_PRECONDITION, type DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
-import type {Logger} from './log';
-import type {Outcome, PollError, Registration} from './model';
-import {buildNotification} from './notification';
-import type {OperationsClient} from './operations-client';
+import type {Logger} from '../log';
+import type {Outcome, PollError, Registration} from '../model';
+import {buildNotification} from '../notify/notification';
+import type {OperationsClient} from '../google/operations-client';
 import {afterPublishFailure, decide, type Transition} from './policy';
-import type {NotificationSink} from './publisher';
-import {fromDocument} from './store';
+import type {NotificationSink} from '../notify/publisher';
+import {fromDocument} from '../registration/store';
 
 /** What a tick did: the poll function's answer. */
 export interface TickCounts {

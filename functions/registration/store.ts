@@ -15,7 +15,7 @@ import {
   type NewRegistration,
   type Registration,
   type State,
-} from './model';
+} from '../model';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;

@@ -7,7 +7,7 @@ import {
   readOperation,
   type PolicyInput,
   type PollResult,
-} from '../../functions/policy';
+} from '../../../functions/polling/policy';
 
 const NOW = 1_800_000_000_000;
 const noJitter = () => 0;

@@ -4,8 +4,8 @@
  * No I/O and no clock here: the poller passes `now` and a random source, so the policy is exact to test and the
  * benchmark runs the very same code.
  */
-import type {Operation, Outcome, PollError, Registration} from './model';
-import type {OperationStyle} from './presets';
+import type {Operation, Outcome, PollError, Registration} from '../model';
+import type {OperationStyle} from '../google/presets';
 
 /** Exponential backoff with jitter, in milliseconds. */
 export interface PollPolicy {

@@ -6,10 +6,10 @@
  * never followed: a 3xx is an answer, not a hop to wherever the `Location` points.
  */
 import {GoogleAuth} from 'google-auth-library';
-import {isTrustedHost, type EndpointOverrides} from './config';
-import {redact} from './log';
-import type {Operation, Registration} from './model';
-import type {PollResult} from './policy';
+import {isTrustedHost, type EndpointOverrides} from '../config';
+import {redact} from '../log';
+import type {Operation, Registration} from '../model';
+import type {PollResult} from '../polling/policy';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;

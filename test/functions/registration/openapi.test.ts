@@ -1,23 +1,26 @@
 /**
  * The OpenAPI document against the code that produces what it describes: the API view of a registration, the
  * error bodies, the notification message, and the request validation. Answers of the running function are checked
- * in test/integration/openapi.test.ts.
+ * in test/functions/registration/openapi-served.test.ts.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import express from 'express';
 import request from 'supertest';
-import {errorBody} from '../../functions/http/responses';
-import {createLogger} from '../../functions/log';
-import {STATES, type Registration} from '../../functions/model';
-import {buildNotification} from '../../functions/notification';
-import {HTTP_METHODS, OPENAPI_DOCUMENT} from '../../functions/openapi';
+import {errorBody} from '../../../functions/http/responses';
+import {createLogger} from '../../../functions/log';
+import {STATES, type Registration} from '../../../functions/model';
+import {buildNotification} from '../../../functions/notify/notification';
+import {
+  HTTP_METHODS,
+  OPENAPI_DOCUMENT,
+} from '../../../functions/registration/openapi';
 import {
   createRegistrationHandler,
   toApiView,
-} from '../../functions/registration-api';
-import type {RegistrationStore} from '../../functions/store';
-import {validateRegistration} from '../../functions/validation';
-import {OpenApiValidator} from '../support/openapi-validator';
+} from '../../../functions/registration/api';
+import type {RegistrationStore} from '../../../functions/registration/store';
+import {validateRegistration} from '../../../functions/registration/validation';
+import {OpenApiValidator} from '../../support/openapi-validator';
 
 const validator = new OpenApiValidator();
 const AUTH = 'https://www.googleapis.com/auth/';
