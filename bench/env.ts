@@ -25,8 +25,8 @@ import {
   type FakeOperationsServer,
 } from './support';
 
-/** dist/bench/ -> the repository root, whose package.json `main` registers the function targets. */
-const ROOT = resolve(__dirname, '..', '..');
+/** dist/bench/ -> the deploy artifact (`npm run package`), whose package.json `main` registers the targets. */
+const ARTIFACT = resolve(__dirname, '..', '..', 'build', 'function-source');
 /** `demo-` project ids are never real ones: nothing here can reach Google Cloud. */
 export const PROJECT = 'demo-opwatch';
 /** The API host the fake operations server stands in for (through ENDPOINT_OVERRIDES). */
@@ -106,7 +106,7 @@ export async function startEnv(
       const port = await freePort();
       const probeFile = join(probeDir, `${target}-${port}.json`);
       const child = spawnFunction({
-        root: ROOT,
+        source: ARTIFACT,
         target,
         port,
         env: {

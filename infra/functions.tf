@@ -1,24 +1,24 @@
-# The source package of both functions: the repository without dependencies, build output, tests and tooling.
-# Cloud Build installs the dependencies and runs `gcp-build` (npm run build). The object's name carries the
-# archive's MD5, so any source change uploads a new object and redeploys both functions.
+# The deploy artifact of both functions, built by `npm run package` into build/function-source/: the compiled
+# functions/ code, a package.json with the runtime dependencies only, and its own lock. Cloud Functions' build
+# runs `npm ci` there and has nothing to compile. The object's name carries the archive's MD5, so any change to
+# the artifact uploads a new object and redeploys both functions.
 data "archive_file" "source" {
   type             = "zip"
-  source_dir       = "${path.module}/.."
+  source_dir       = local.artifact_dir
   output_path      = "${path.module}/.terraform/opwatch-source.zip"
   output_file_mode = "0644"
-  excludes = [
-    ".ci",
-    ".git",
-    ".local",
-    ".node22",
-    "bench",
-    "coverage",
-    "dist",
-    "docs",
-    "infra",
-    "node_modules",
-    "test",
-  ]
+  excludes         = ["node_modules"]
+
+  lifecycle {
+    precondition {
+      condition     = fileexists("${local.artifact_dir}/package-lock.json")
+      error_message = "No deploy artifact in build/function-source: run `npm run package` before terraform apply."
+    }
+  }
+}
+
+locals {
+  artifact_dir = "${path.module}/../build/function-source"
 }
 
 resource "google_storage_bucket" "source" {

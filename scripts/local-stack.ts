@@ -40,8 +40,8 @@ import {
 } from './lib/sandbox';
 import {startTicker} from './lib/scheduler';
 
-/** dist/scripts/local-stack.js -> the repository root, whose package.json `main` registers the targets. */
-const ROOT = resolve(__dirname, '..', '..');
+/** dist/scripts/local-stack.js -> the deploy artifact (`npm run package`), whose package.json `main` registers the targets. */
+const ARTIFACT = resolve(__dirname, '..', '..', 'build', 'function-source');
 const TOPIC = 'opwatch-notifications';
 const SUBSCRIPTION = 'opwatch-notifications-local';
 
@@ -196,7 +196,7 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     ['poll', pollPort],
   ];
   const functions = targets.map(([target, port]) => {
-    const child = spawnFunction({root: ROOT, target, port, env});
+    const child = spawnFunction({source: ARTIFACT, target, port, env});
     stack.defer(`${target} function`, () => child.stop());
     void child.exited.then(status =>
       // Give a Ctrl-C that reached the child too a moment to reach us first.

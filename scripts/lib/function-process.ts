@@ -3,7 +3,8 @@
  * every line, so the two functions' logs stay readable side by side.
  */
 import {ChildProcess, spawn} from 'node:child_process';
-import {join} from 'node:path';
+import {existsSync} from 'node:fs';
+import {dirname, join} from 'node:path';
 import {createInterface} from 'node:readline';
 import type {ExitStatus} from './process-group';
 import {acceptsConnections} from './ports';
@@ -33,26 +34,44 @@ function prefixLines(
   );
 }
 
+const FRAMEWORK_MAIN =
+  'node_modules/@google-cloud/functions-framework/build/src/main.js';
+
 /**
- * Starts `functions-framework --target=TARGET --port=PORT` from `root`, where package.json's `main` registers the
- * targets. The child runs under the same Node.js as this process and, unlike the emulators, stays in our process
- * group: a Ctrl-C in the terminal reaches it too, and it shuts down with us.
+ * The Functions Framework that `source` would load, found as Node finds packages: in its own node_modules
+ * (an installed artifact), or in a parent folder's (the build inside the repository).
+ */
+export function frameworkMainFor(source: string): string {
+  for (let dir = source; ; dir = dirname(dir)) {
+    const main = join(dir, FRAMEWORK_MAIN);
+    if (existsSync(main)) return main;
+    if (dirname(dir) === dir)
+      throw new Error(`no Functions Framework installed for ${source}`);
+  }
+}
+
+/**
+ * Starts `functions-framework --target=TARGET --port=PORT --source=SOURCE`, where SOURCE is a folder whose
+ * package.json `main` registers the targets: the deploy artifact (`npm run package`). The child runs under the
+ * same Node.js as this process and, unlike the emulators, stays in our process group: a Ctrl-C in the terminal
+ * reaches it too, and it shuts down with us.
  */
 export function spawnFunction(options: {
-  root: string;
+  source: string;
   target: string;
   port: number;
   env: NodeJS.ProcessEnv;
 }): FunctionProcess {
-  const {root, target, port} = options;
-  const main = join(
-    root,
-    'node_modules/@google-cloud/functions-framework/build/src/main.js',
-  );
+  const {source, target, port} = options;
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, `--target=${target}`, `--port=${port}`],
-    {cwd: root, env: options.env, stdio: ['ignore', 'pipe', 'pipe']},
+    [
+      frameworkMainFor(source),
+      `--target=${target}`,
+      `--port=${port}`,
+      `--source=${source}`,
+    ],
+    {cwd: source, env: options.env, stdio: ['ignore', 'pipe', 'pipe']},
   );
   prefixLines(child.stdout, `[${target}]`, process.stdout);
   prefixLines(child.stderr, `[${target}]`, process.stderr);

@@ -86,11 +86,20 @@ test('lints before it deploys', () => {
   expect(lints).toBeLessThan(apply);
 });
 
-test('compiles as the functions build will (npm run build)', () => {
+test('builds the deploy artifact from the lock before Terraform uploads it', () => {
+  const packageStep = build.steps.findIndex(step =>
+    commandLines(step).includes('npm run package'),
+  );
+  const apply = build.steps.findIndex(step => step.args?.includes('apply'));
+  expect(packageStep).toBeGreaterThanOrEqual(0);
+  expect(packageStep).toBeLessThan(apply);
   expect(
-    build.steps.some(step => commandLines(step).includes('npm run build')),
+    commandLines(build.steps[packageStep]).some(line =>
+      line.startsWith('npm ci'),
+    ),
   ).toBe(true);
-  expect(packageScripts['gcp-build']).toBe('npm run build');
+  // The root package is the CLI; what Cloud Functions builds is the artifact, which has nothing to compile.
+  expect(packageScripts['gcp-build']).toBeUndefined();
 });
 
 test('deploys with Terraform for the build project and the _REGION substitution, state in _TF_STATE_BUCKET', () => {

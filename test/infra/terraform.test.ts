@@ -150,25 +150,19 @@ describe('the deployment', () => {
     ]);
   });
 
-  test('uploads the source as a zip named by its MD5, without dependencies, build output or tooling', () => {
+  test('uploads the deploy artifact (npm run package) as a zip named by its MD5, and refuses to run without it', () => {
     const archive = tf.data.find(
       entry => entry.type === 'archive_file' && entry.name === 'source',
     )?.body;
     expect(archive).toBeDefined();
     expect(archive!.type).toBe('zip');
-    expect(archive!.source_dir).toBe(ref('path.module') + '/..');
-    expect(archive!.excludes).toEqual(
-      expect.arrayContaining([
-        'node_modules',
-        'dist',
-        '.node22',
-        'infra',
-        'test',
-        'bench',
-        'docs',
-        '.git',
-      ]),
+    expect(archive!.source_dir).toBe(ref('local.artifact_dir'));
+    expect(tf.locals.get('artifact_dir')).toBe(
+      ref('path.module') + '/../build/function-source',
     );
+    const precondition = block(block(archive!, 'lifecycle'), 'precondition');
+    expect(String(precondition.condition)).toContain('/package-lock.json');
+    expect(String(precondition.error_message)).toContain('npm run package');
 
     resource(tf, 'google_storage_bucket', 'source');
     const object = resource(tf, 'google_storage_bucket_object', 'source');

@@ -25,19 +25,16 @@ import {
 } from 'node:fs';
 import {request as httpRequest} from 'node:http';
 import {tmpdir} from 'node:os';
-import {join, relative, resolve} from 'node:path';
+import {dirname, join, relative, resolve} from 'node:path';
 import {createInterface} from 'node:readline';
 import {promisify} from 'node:util';
+import {frameworkMainFor} from '../../scripts/lib/function-process';
 import {LOOPBACK, acceptsConnections, freePort} from '../../scripts/lib/ports';
 
 /** The repository root. */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const BUILD_ROOT = join(REPO_ROOT, '.local', 'functions-build');
 const LOG_ROOT = join(REPO_ROOT, '.local', 'function-logs');
-const FRAMEWORK_MAIN = join(
-  REPO_ROOT,
-  'node_modules/@google-cloud/functions-framework/build/src/main.js',
-);
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -60,7 +57,8 @@ function pruneOld(dir: string): void {
 /** Every file the build reads: the sources and the configuration they compile with. */
 function buildInputs(): string[] {
   const files: string[] = [
-    join(REPO_ROOT, 'tsconfig.json'),
+    join(REPO_ROOT, 'tsconfig.base.json'),
+    join(REPO_ROOT, 'functions', 'tsconfig.json'),
     join(REPO_ROOT, 'package-lock.json'),
   ];
   const walk = (dir: string) => {
@@ -87,7 +85,7 @@ export async function buildFunctions(): Promise<string> {
   }
   const version = hash.digest('hex').slice(0, 16);
   const target = join(BUILD_ROOT, version);
-  const entry = join(target, 'functions', 'index.js');
+  const entry = join(target, 'index.js');
   if (existsSync(entry)) return entry;
 
   mkdirSync(BUILD_ROOT, {recursive: true});
@@ -100,13 +98,10 @@ export async function buildFunctions(): Promise<string> {
   writeFileSync(
     config,
     JSON.stringify({
-      extends: relative(scratch, join(REPO_ROOT, 'tsconfig.json')),
+      extends: relative(scratch, join(REPO_ROOT, 'functions', 'tsconfig.json')),
       compilerOptions: {
-        rootDir: relative(scratch, REPO_ROOT),
+        rootDir: relative(scratch, join(REPO_ROOT, 'functions')),
         outDir: '.',
-        composite: false,
-        incremental: false,
-        declaration: false,
         noEmitOnError: false,
       },
       include: [relative(scratch, join(REPO_ROOT, 'functions/**/*.ts'))],
@@ -119,7 +114,7 @@ export async function buildFunctions(): Promise<string> {
     // tsc emits despite type errors. Type checking is lint's job (and others may be mid-edit elsewhere in
     // functions/): only a build that produced no entry point is a failure here.
     const {stdout, stderr} = error as {stdout?: string; stderr?: string};
-    if (!existsSync(join(scratch, 'functions', 'index.js'))) {
+    if (!existsSync(join(scratch, 'index.js'))) {
       rmSync(scratch, {recursive: true, force: true});
       throw new Error(`compiling functions/ failed:\n${stdout}${stderr}`);
     }
@@ -185,7 +180,11 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Loopback port; a free one when omitted. It stays the same across restarts. */
   port?: number;
-  /** A compiled `index.js` to serve instead of {@link buildFunctions}' (an instrumented copy, say). */
+  /**
+   * A compiled `index.js`, or a folder whose package.json `main` is one, to serve instead of
+   * {@link buildFunctions}' (an instrumented copy, an installed deploy artifact). It runs with the Functions
+   * Framework it would load itself: its own node_modules' first.
+   */
   source?: string;
 }
 
@@ -361,13 +360,15 @@ export class SpawnedFunction {
     const child = spawn(
       process.execPath,
       [
-        FRAMEWORK_MAIN,
+        frameworkMainFor(this.source),
         `--target=${this.options.target}`,
         `--port=${this.port}`,
         `--source=${this.source}`,
       ],
       {
-        cwd: REPO_ROOT,
+        cwd: statSync(this.source).isDirectory()
+          ? this.source
+          : dirname(this.source),
         env: this.options.env,
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -3,7 +3,7 @@
  * `operations` function listening on a loopback port, the Pub/Sub emulator, and a poller ticking in the
  * background the way Cloud Scheduler would.
  *
- * The CLI is compiled with the project's tsconfig.json (what `npm run build` does), into a directory of this test
+ * The CLI is compiled with cli/tsconfig.json (what `npm pack` does), into a directory of this test
  * file's own under .local/ rather than dist/, so parallel test files and a developer's dist/ never race. Node
  * resolves its dependencies from the repository's node_modules, as it would from dist/.
  */
@@ -37,7 +37,7 @@ export async function buildCli(): Promise<BuiltCli> {
   try {
     await promisify(execFile)(
       process.execPath,
-      [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', outDir],
+      [tsc, '-p', join(ROOT, 'cli', 'tsconfig.json'), '--outDir', outDir],
       {cwd: ROOT},
     );
   } catch (error) {
