@@ -55,7 +55,8 @@ test('google-auth-library mints access and ID tokens from the fake metadata serv
 test('the fake operations server answers a finishing operation running, then done', async () => {
   operations.define(NAME, {
     kind: 'finish',
-    afterMs: 150,
+    // Long enough that the first request lands before it on a loaded 2-core machine (150 ms did not).
+    afterMs: 2000,
     response: {'@type': 'x.Done', ok: true},
   });
   const get = async () => {
@@ -67,7 +68,7 @@ test('the fake operations server answers a finishing operation running, then don
   };
 
   expect(await get()).toMatchObject({name: NAME, done: false});
-  await new Promise(resolve => setTimeout(resolve, 200));
+  await new Promise(resolve => setTimeout(resolve, 2100));
   expect(await get()).toEqual({
     name: NAME,
     done: true,
