@@ -5,6 +5,7 @@
  * `initial x multiplier^(n-1)`, capped, after its n-th poll, which is `backoffDelay`'s formula; "full jitter" (a
  * uniform draw between 0 and that wait) is `jitter: 1`. Only the scheduler-tick design is a fixed period instead.
  */
+import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
 import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
 
 /** When a contender polls next: a backoff run through opwatch's `decide()`, or every `everyMs` on the clock. */
@@ -26,6 +27,8 @@ export interface Contender {
   source: string;
   runtime: Runtime;
   schedule: Schedule;
+  /** Completion events are on: each operation's completion entry gets it polled at once (opwatch only). */
+  events?: boolean;
 }
 
 /** opwatch as deployed, with its default policy. */
@@ -36,6 +39,17 @@ export const OPWATCH: Contender = {
     'functions/polling/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 50 s budget',
   runtime: 'opwatch',
   schedule: {policy: DEFAULT_POLICY},
+};
+
+/** opwatch with completion events on, and the lazier default backoff that COMPLETION_EVENTS=true gives. */
+export const OPWATCH_EVENTS: Contender = {
+  key: 'opwatch-events',
+  name: 'opwatch + completion events',
+  source:
+    'functions/completions/: the completion entry makes the registration due now; COMPLETION_EVENTS_POLICY 60 s x4 <= 30 min, 20 % jitter',
+  runtime: 'opwatch',
+  schedule: {policy: COMPLETION_EVENTS_POLICY},
+  events: true,
 };
 
 /** What opwatch's peers do by default, each in its own runtime. */

@@ -22,6 +22,7 @@ import {
 } from '../functions/registration/validation';
 import {PubSub} from '@google-cloud/pubsub';
 import type {Contender} from './contenders';
+import {startCompletionEvents} from './events';
 import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';
 import {seeded} from './prng';
 import {operationName, RETENTION_MS} from './seed';
@@ -125,18 +126,30 @@ export async function realRun(
   client.get = timed(client.get.bind(client), pollMs);
 
   const publisherClient = new PubSub({projectId: PROJECT});
-  const poller = new Poller({
-    due,
-    // The lease is not compressed: ticks here never overlap, and a shorter one would only add lease writes.
-    lease: holder => new PollLease(env.firestore, collection, holder, 15_000),
-    client,
-    sink: new PubSubPublisher(publisherClient),
-    log: createLogger(() => {}),
-    budgetMs: DEFAULT_TIMING.budgetMs / factor,
-    concurrency: DEFAULT_TIMING.concurrency,
-    leaseMs: 15_000,
-    idleRecheckMs: DEFAULT_TIMING.recheckMs / factor,
-  });
+  const makePoller = (budgetMs: number) =>
+    new Poller({
+      due,
+      // The lease is not compressed: ticks here never overlap, and a shorter one would only add lease writes.
+      lease: holder => new PollLease(env.firestore, collection, holder, 15_000),
+      client,
+      sink: new PubSubPublisher(publisherClient),
+      log: createLogger(() => {}),
+      budgetMs,
+      concurrency: DEFAULT_TIMING.concurrency,
+      leaseMs: 15_000,
+      idleRecheckMs: DEFAULT_TIMING.recheckMs / factor,
+    });
+  const poller = makePoller(DEFAULT_TIMING.budgetMs / factor);
+  const events = contenders.some(contender => contender.events)
+    ? await startCompletionEvents({
+        pubsub: env.pubsub,
+        firestore: env.firestore,
+        collection,
+        poller: makePoller,
+        factor,
+      })
+    : undefined;
+  const announcements: NodeJS.Timeout[] = [];
   const store = new RegistrationStore(env.firestore, collection, RETENTION_MS);
   const context = {
     projectId: PROJECT,
@@ -176,6 +189,11 @@ export async function realRun(
       env.fake.define(name, {kind: 'never'});
       await store.register(validated.value, Date.now());
       env.fake.define(name, {kind: 'finish', afterMs: job.durationMs / factor});
+      if (contender.events && events) {
+        announcements.push(
+          setTimeout(() => events.announce(name), job.durationMs / factor),
+        );
+      }
       doneAt.set(
         `${contender.key}/${index}`,
         Date.now() + job.durationMs / factor,
@@ -228,6 +246,8 @@ export async function realRun(
   } finally {
     stopped = true;
     await scheduler;
+    for (const timer of announcements) clearTimeout(timer);
+    await events?.stop();
     await publisherClient.close();
     await subscription.delete();
     await topic.delete();

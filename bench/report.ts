@@ -10,6 +10,8 @@ import {
   type SimulatedComparison,
 } from './policies';
 import type {RealRun} from './real-run';
+import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
+import {EVENT_TARGETS} from './events';
 import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
 import {DEFAULT_TIMING, type Figures} from './simulate';
@@ -35,6 +37,8 @@ export interface Results {
   machine: Machine;
   latencyMs: number;
   policy?: {comparison: SimulatedComparison; real?: RealRun};
+  /** opwatch with completion events beside the peers (the first two rows: opwatch, then with events). */
+  events?: {simulated: Row[]; real?: RealRun};
   throughput?: {
     atDefault: TickMeasurement;
     atHigh: TickMeasurement;
@@ -80,6 +84,55 @@ function policyTable(rows: readonly Row[]): string {
       }),
     ]),
   );
+}
+
+function eventsSection(
+  {simulated, real}: NonNullable<Results['events']>,
+  policyReal: RealRun | undefined,
+): string {
+  const row = simulated[1];
+  const realRow = real?.rows[0];
+  const targets = (f: Figures) =>
+    [
+      `delay p50 ${fmt(f.delayP50S)} s <= ${EVENT_TARGETS.delayP50S} s ${verdict(f.delayP50S <= EVENT_TARGETS.delayP50S)}`,
+      `p99 ${fmt(f.delayP99S)} s <= ${EVENT_TARGETS.delayP99S} s ${verdict(f.delayP99S <= EVENT_TARGETS.delayP99S)}`,
+      `${fmt(f.pollsMean)} polls/op <= ${EVENT_TARGETS.pollsMean} ${verdict(f.pollsMean <= EVENT_TARGETS.pollsMean)}`,
+    ].join(', ');
+  const lines = [
+    '### 1b. opwatch + completion events',
+    '',
+    `With completion events (functions/completions/, \`completion_events = true\`), an operation's Admin Activity completion entry makes its registration due now and it is polled at once: by the running tick at its next read, or between ticks by a tick the \`completions\` function runs itself. Registrations back off lazily then (COMPLETION_EVENTS=true: ${COMPLETION_EVENTS_POLICY.initialDelayMs / 1000} s x${COMPLETION_EVENTS_POLICY.multiplier} <= ${COMPLETION_EVENTS_POLICY.maxDelayMs / 60_000} min, jitter ${COMPLETION_EVENTS_POLICY.jitter}), the polls being only the fallback for a lost entry. Same workload and runtime model as above; the entry reaches \`completions\` ${DEFAULT_TIMING.eventDelayMs} ms after the operation ends (the Pub/Sub push). **Cloud Logging's own routing of the entry to the sink is not included**: it is Google's, typically seconds, and adds to every delay of this row (docs/deploy.md).`,
+    '',
+    policyTable(simulated),
+    '',
+    `Targets, simulated: ${targets(row.figures)}.`,
+  ];
+  if (realRow && real) {
+    lines.push(
+      '',
+      `**Real run.** The same ${real.jobsPerContender} operations as the policy stage's real run, compressed ${real.factor}x (${fmt(real.wallMs / 1000)} s of wall time, ${real.ticks} scheduled ticks), in a collection of their own: each completion entry is published to an audit topic on the Pub/Sub emulator when the fake API starts answering \`done\`, and handed to the real \`completions\` handler (as the CloudEvent of a push), which runs the real poller's ticks. Notifications missing: ${real.missing}; extra notifications: ${real.duplicated}.`,
+      '',
+      table(
+        ['policy', 'run', ...FIGURES.map(key => HEADERS[key])],
+        [
+          ...(policyReal?.rows ?? []).map(
+            r => [r.contender.name, r.real] as const,
+          ),
+          [realRow.contender.name, realRow.real] as const,
+        ].map(([name, f]) => [
+          name,
+          'real',
+          ...FIGURES.map(key => fmt(f[key])),
+        ]),
+      ),
+      '',
+      `Targets, real run: ${targets(realRow.real)}.`,
+      '',
+      `Read the real run's delays with care: the event path (publish, delivery, the lookup and its write, the lease, a page, the poll, the publish) is Firestore and Pub/Sub round trips, which compression cannot shrink, so multiplied by ${real.factor} they are overstated. Unscaled, as measured on the wall clock, the delay was p50 ${fmt((realRow.real.delayP50S * 1000) / real.factor)} ms and p99 ${fmt((realRow.real.delayP99S * 1000) / real.factor)} ms (this machine, shared, with emulators).`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 function describePolicy(f: Figures): string {
@@ -437,6 +490,8 @@ export function report(results: Results): string {
   ];
   if (results.policy)
     sections.push(policySection(results.policy, results.latencyMs));
+  if (results.events)
+    sections.push(eventsSection(results.events, results.policy?.real));
   if (results.throughput)
     sections.push(throughputSection(results.throughput, results.latencyMs));
   if (results.registration)

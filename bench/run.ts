@@ -14,7 +14,8 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {cpus, totalmem} from 'node:os';
 import {dirname, join, resolve} from 'node:path';
 import {parseArgs} from 'node:util';
-import {OPWATCH, PEERS} from './contenders';
+import {OPWATCH, OPWATCH_EVENTS, PEERS} from './contenders';
+import {simulateWithEvents} from './events';
 import {startEnv} from './env';
 import {comparePolicies} from './policies';
 import {policyPlot} from './plot';
@@ -26,7 +27,13 @@ import {fmt} from './stats';
 import {measureTick} from './throughput';
 
 const ROOT = resolve(__dirname, '..', '..');
-const STAGES = ['policy', 'throughput', 'registration', 'scale'] as const;
+const STAGES = [
+  'policy',
+  'events',
+  'throughput',
+  'registration',
+  'scale',
+] as const;
 
 /** Sizes of a full run, and of `--quick`. */
 const PROFILES = {
@@ -171,6 +178,20 @@ async function main(): Promise<void> {
     results.policy = {comparison};
   }
 
+  if (has('events')) {
+    const log = say('events');
+    const simulated = simulateWithEvents({
+      jobCount: sizes.simJobs,
+      windowMs: sizes.simHours * 3_600_000,
+      seed: 1,
+    });
+    const [, events] = simulated;
+    log(
+      `${events.contender.name}: ${fmt(events.figures.pollsMean)} polls/op, delay p50 ${fmt(events.figures.delayP50S)} s p99 ${fmt(events.figures.delayP99S)} s`,
+    );
+    results.events = {simulated};
+  }
+
   const env = await startEnv(latencyMs, say('env'));
   try {
     if (results.policy) {
@@ -184,6 +205,22 @@ async function main(): Promise<void> {
       );
       results.policy.real = await realRun(env, {
         contenders,
+        jobsPerContender: sizes.realJobs,
+        windowMs: sizes.realMinutes * 60_000,
+        factor: sizes.factor,
+        latencyMs,
+        seed: 2,
+        log,
+      });
+    }
+    if (results.events) {
+      const log = say('events (real)');
+      log(
+        `${sizes.realJobs} operations for ${OPWATCH_EVENTS.name}, time compressed ${sizes.factor}x...`,
+      );
+      // Its own run, on the policy stage's jobs: its completions ticks would poll the other contenders' too.
+      results.events.real = await realRun(env, {
+        contenders: [OPWATCH_EVENTS],
         jobsPerContender: sizes.realJobs,
         windowMs: sizes.realMinutes * 60_000,
         factor: sizes.factor,

@@ -2,7 +2,7 @@
  * Configuration from the environment, validated once at start.
  *
  * Each function reads only the variables it uses, so a deployment sets exactly those and nothing more; the
- * infrastructure tests hold `infra/` to {@link REGISTRATION_ENV} and {@link POLLER_ENV}.
+ * infrastructure tests hold `infra/` to {@link REGISTRATION_ENV}, {@link POLLER_ENV} and {@link COMPLETIONS_ENV}.
  */
 import {z} from 'zod';
 
@@ -74,11 +74,17 @@ const shared = {
   RETENTION_DAYS: positiveNumber(30, 3650),
 };
 
+const flag = z
+  .enum(['true', 'false'], {message: 'must be true or false'})
+  .default('false')
+  .transform(text => text === 'true');
+
 const registrationSchema = z.object({
   ...shared,
   DEFAULT_TOPIC: z
     .string()
     .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
+  COMPLETION_EVENTS: flag,
 });
 
 const pollerSchema = z.object({
@@ -89,10 +95,16 @@ const pollerSchema = z.object({
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
 });
 
+const completionsSchema = pollerSchema.extend({
+  COMPLETION_POLL_BUDGET_SECONDS: positiveNumber(10, 3600),
+});
+
 /** The variables the registration function reads. */
 export const REGISTRATION_ENV = Object.keys(registrationSchema.shape);
 /** The variables the poll function reads. */
 export const POLLER_ENV = Object.keys(pollerSchema.shape);
+/** The variables the completions function reads. */
+export const COMPLETIONS_ENV = Object.keys(completionsSchema.shape);
 
 /** What both functions share. */
 export interface CommonConfig {
@@ -106,6 +118,11 @@ export interface CommonConfig {
 export interface RegistrationConfig extends CommonConfig {
   /** Full topic name, `projects/P/topics/T`. */
   defaultTopic: string;
+  /**
+   * Completion events are routed to this deployment: registrations of services whose audit entries name their
+   * operations get the lazier default backoff, since the event, not the backoff, brings their notification.
+   */
+  completionEvents: boolean;
 }
 
 /** Configuration of the poll function. */
@@ -114,6 +131,11 @@ export interface PollerConfig extends CommonConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
+}
+
+/** Configuration of the completions function: the poller's, and the budget of the tick an event starts. */
+export interface CompletionsConfig extends PollerConfig {
+  completionBudgetMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -173,12 +195,30 @@ export function loadRegistrationConfig(
       'invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T',
     );
   }
-  return {...common(parsed), defaultTopic};
+  return {
+    ...common(parsed),
+    defaultTopic,
+    completionEvents: parsed.COMPLETION_EVENTS,
+  };
 }
 
 /** Reads the poll function's configuration; throws {@link ConfigError} naming the bad variable. */
 export function loadPollerConfig(env: Env = process.env): PollerConfig {
-  const parsed = parse(pollerSchema, env);
+  return pollerConfig(parse(pollerSchema, env));
+}
+
+/** Reads the completions function's configuration; throws {@link ConfigError} naming the bad variable. */
+export function loadCompletionsConfig(
+  env: Env = process.env,
+): CompletionsConfig {
+  const parsed = parse(completionsSchema, env);
+  return {
+    ...pollerConfig(parsed),
+    completionBudgetMs: parsed.COMPLETION_POLL_BUDGET_SECONDS * 1000,
+  };
+}
+
+function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
   return {
     ...common(parsed),
     budgetMs: parsed.POLL_BUDGET_SECONDS * 1000,

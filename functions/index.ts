@@ -8,8 +8,19 @@
 import * as functions from '@google-cloud/functions-framework';
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
-import type {Request, Response} from '@google-cloud/functions-framework';
-import {loadPollerConfig, loadRegistrationConfig} from './config';
+import type {
+  CloudEvent,
+  Request,
+  Response,
+} from '@google-cloud/functions-framework';
+import {
+  loadCompletionsConfig,
+  loadPollerConfig,
+  loadRegistrationConfig,
+  type PollerConfig,
+} from './config';
+import {createCompletionsHandler} from './completions/handler';
+import {DueNow} from './completions/due-now';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
 import {PollLease} from './polling/lease';
@@ -22,16 +33,16 @@ import {createRegistrationHandler} from './registration/api';
 import {RegistrationStore} from './registration/store';
 
 /** The function targets this package serves, as deployed. */
-export const FUNCTION_TARGETS = ['operations', 'poll'] as const;
+export const FUNCTION_TARGETS = ['operations', 'poll', 'completions'] as const;
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-/** Defers building a handler to its first request, and builds it once. */
-function lazy(build: () => Handler): Handler {
-  let handler: Handler | undefined;
-  return (req, res) => {
+/** Defers building a handler to its first call, and builds it once. */
+function lazy<Args extends unknown[]>(
+  build: () => (...args: Args) => Promise<void>,
+): (...args: Args) => Promise<void> {
+  let handler: ((...args: Args) => Promise<void>) | undefined;
+  return (...args) => {
     handler ??= build();
-    return handler(req, res);
+    return handler(...args);
   };
 }
 
@@ -45,7 +56,7 @@ installFrameworkErrorHandler();
 
 functions.http(
   'operations',
-  lazy(() => {
+  lazy((): ((req: Request, res: Response) => Promise<void>) => {
     const config = loadRegistrationConfig();
     const store = new RegistrationStore(
       firestore(config.projectId),
@@ -56,22 +67,44 @@ functions.http(
   }),
 );
 
+/** The poller of `config`, with ticks of `budgetMs`. */
+function poller(config: PollerConfig, db: Firestore, budgetMs: number) {
+  return new Poller({
+    due: new DueRegistrations(db, config.collection, config.retentionMs),
+    lease: holder =>
+      new PollLease(db, config.collection, holder, config.leaseMs),
+    client: new OperationsClient(config),
+    sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
+    log,
+    budgetMs,
+    concurrency: config.concurrency,
+    leaseMs: config.leaseMs,
+  });
+}
+
 functions.http(
   'poll',
-  lazy(() => {
+  lazy((): ((req: Request, res: Response) => Promise<void>) => {
     const config = loadPollerConfig();
-    const db = firestore(config.projectId);
-    const poller = new Poller({
-      due: new DueRegistrations(db, config.collection, config.retentionMs),
-      lease: holder =>
-        new PollLease(db, config.collection, holder, config.leaseMs),
-      client: new OperationsClient(config),
-      sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
+    return createPollHandler({
+      poller: poller(config, firestore(config.projectId), config.budgetMs),
       log,
-      budgetMs: config.budgetMs,
-      concurrency: config.concurrency,
-      leaseMs: config.leaseMs,
+      projectId: config.projectId,
     });
-    return createPollHandler({poller, log, projectId: config.projectId});
+  }),
+);
+
+functions.cloudEvent(
+  'completions',
+  lazy((): ((event: CloudEvent<unknown>) => Promise<void>) => {
+    const config = loadCompletionsConfig();
+    const db = firestore(config.projectId);
+    return createCompletionsHandler({
+      due: new DueNow(db, config.collection, config.retentionMs),
+      poller: poller(config, db, config.completionBudgetMs),
+      log,
+      budgetMs: config.completionBudgetMs,
+      firestoreTimeoutMs: config.leaseMs,
+    });
   }),
 );

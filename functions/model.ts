@@ -95,6 +95,8 @@ export interface Registration extends NewRegistration {
   lastError?: PollError;
   /** The latest Operation the API returned (while running: its name, metadata and done). */
   lastOperation?: Operation;
+  /** Where completion events find it (functions/completions/lookup-key.ts); absent for services without them. */
+  completionKey?: string;
 }
 
 /**

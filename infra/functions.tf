@@ -1,4 +1,4 @@
-# The deploy artifact of both functions, built by `npm run package` into build/function-source/: the compiled
+# The deploy artifact of every function, built by `npm run package` into build/function-source/: the compiled
 # functions/ code, a package.json with the runtime dependencies only, and its own lock. Cloud Functions' build
 # runs `npm ci` there and has nothing to compile. The object's name carries the archive's MD5, so any change to
 # the artifact uploads a new object and redeploys both functions.
@@ -73,6 +73,7 @@ resource "google_cloudfunctions2_function" "operations" {
       ENDPOINT_OVERRIDES    = jsonencode(var.endpoint_overrides)
       RETENTION_DAYS        = tostring(var.retention_days)
       DEFAULT_TOPIC         = google_pubsub_topic.notifications.id
+      COMPLETION_EVENTS     = tostring(var.completion_events)
     }
   }
 

@@ -52,3 +52,8 @@ output "build_service_account" {
   description = "Service account Cloud Build builds the functions as."
   value       = google_service_account.build.email
 }
+
+output "completions_topic" {
+  description = "Topic the completion-events sink writes to (null unless completion_events)."
+  value       = one(google_pubsub_topic.completions[*].id)
+}

@@ -165,3 +165,20 @@ variable "watched_project_roles" {
     error_message = "watched_project_roles must hold predefined or custom role names, and no basic role (owner, editor, viewer)."
   }
 }
+
+variable "completion_events" {
+  description = "Route operations' audit-log completion entries to opwatch (a Logging sink, a topic, a push subscription and the completions function), so they are polled as soon as they end; registrations of those services then back off lazily (COMPLETION_EVENTS). See docs/deploy.md."
+  type        = bool
+  default     = false
+}
+
+variable "completion_poll_budget_seconds" {
+  description = "Seconds the tick a completion event starts may run (COMPLETION_POLL_BUDGET_SECONDS)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.completion_poll_budget_seconds > 0 && var.completion_poll_budget_seconds <= 300
+    error_message = "completion_poll_budget_seconds must be in (0, 300]."
+  }
+}

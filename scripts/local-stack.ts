@@ -1,7 +1,9 @@
 /**
- * The local stack a newcomer runs with `npm start`: the real Firestore and Pub/Sub emulators, both functions under
+ * The local stack a newcomer runs with `npm start`: the real Firestore and Pub/Sub emulators, the functions under
  * the Functions Framework, a stand-in for Cloud Scheduler that triggers `poll`, a subscriber that prints every
- * notification, and a sandbox (scripts/lib/sandbox.ts). Ctrl-C stops all of it.
+ * notification, and a sandbox (scripts/lib/sandbox.ts). Ctrl-C stops all of it. A sandbox operation's completion
+ * entry goes to a local audit topic that a push subscription delivers to `completions`, as completion events do
+ * when deployed, so its notification comes about a second after it ends.
  *
  * The sandbox is on by default, because a newcomer usually has neither network access to Google APIs nor
  * credentials, and without it a registered operation would never finish: a sandbox operations API stands in
@@ -14,7 +16,7 @@
  * Environment (all optional): GOOGLE_CLOUD_PROJECT (demo-opwatch), LOCAL_TICK_SECONDS (10; 0 disables the
  * automatic poll), LOCAL_SANDBOX (1; 0 turns the sandbox off), LOCAL_OPERATION_SECONDS (15, how long a sandbox
  * operation runs), FIRESTORE_EMULATOR_PORT (8086), PUBSUB_EMULATOR_PORT (8085), OPERATIONS_PORT (8080),
- * POLL_PORT (8081), SANDBOX_PORT (8082). Everything else, ENDPOINT_OVERRIDES for one, passes through to the
+ * POLL_PORT (8081), SANDBOX_PORT (8082), COMPLETIONS_PORT (8083). Everything else, ENDPOINT_OVERRIDES for one, passes through to the
  * functions.
  */
 import {PubSub} from '@google-cloud/pubsub';
@@ -44,6 +46,8 @@ import {startTicker} from './lib/scheduler';
 const ARTIFACT = resolve(__dirname, '..', '..', 'build', 'function-source');
 const TOPIC = 'opwatch-notifications';
 const SUBSCRIPTION = 'opwatch-notifications-local';
+/** Where the sandbox writes completion entries, as a Logging sink would. */
+const AUDIT_TOPIC = 'opwatch-audit-local';
 
 const say = (prefix: string) => (line: string) =>
   process.stdout.write(`[${prefix}] ${line}\n`);
@@ -78,6 +82,7 @@ function readSettings() {
     pubsubPort: portFromEnv('PUBSUB_EMULATOR_PORT', 8085),
     operationsPort: portFromEnv('OPERATIONS_PORT', 8080),
     pollPort: portFromEnv('POLL_PORT', 8081),
+    completionsPort: portFromEnv('COMPLETIONS_PORT', 8083),
     sandbox: sandbox
       ? {
           port: sandboxPort,
@@ -132,6 +137,7 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     [settings.pubsubPort, 'Pub/Sub emulator', 'PUBSUB_EMULATOR_PORT'],
     [operationsPort, 'operations function', 'OPERATIONS_PORT'],
     [pollPort, 'poll function', 'POLL_PORT'],
+    [settings.completionsPort, 'completions function', 'COMPLETIONS_PORT'],
   ];
   if (settings.sandbox) {
     ports.push([
@@ -178,22 +184,32 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
   let sandbox: Sandbox | undefined;
   if (settings.sandbox) {
     // Started before the functions, so it is stopped after them: no poll in flight meets a closed port.
+    const audit = await auditTopic(pubsub, settings);
     const started = await startSandbox({
       port: settings.sandbox.port,
       projectId: project,
       operationMs: settings.sandbox.operationSeconds * 1000,
       log: say('sandbox'),
+      onCompleted: entry =>
+        void audit
+          .publishMessage({json: entry})
+          .catch((error: Error) =>
+            say('sandbox')(`publishing a completion entry: ${error.message}`),
+          ),
     });
     sandbox = started;
     stack.defer('sandbox', () => started.stop());
     env = sandbox.functionEnv({
       ...env,
       ENDPOINT_OVERRIDES: JSON.stringify(settings.sandbox.endpointOverrides),
+      // The sandbox announces its operations' completion: registrations may back off lazily.
+      COMPLETION_EVENTS: 'true',
     });
   }
   const targets: Array<[string, number]> = [
     ['operations', operationsPort],
     ['poll', pollPort],
+    ['completions', settings.completionsPort],
   ];
   const functions = targets.map(([target, port]) => {
     const child = spawnFunction({source: ARTIFACT, target, port, env});
@@ -223,6 +239,27 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
   printBanner(settings, firestore, pubsubEmulator, sandbox);
 }
 
+/**
+ * The local audit topic and its push subscription to `completions`: Cloud Logging's sink and Eventarc's (or the
+ * OIDC push subscription's) delivery, on the Pub/Sub emulator. The push path names the topic, as the Functions
+ * Framework expects of a raw push request.
+ */
+async function auditTopic(pubsub: PubSub, settings: Settings) {
+  const topic = pubsub.topic(AUDIT_TOPIC);
+  const [exists] = await topic.exists();
+  if (!exists) await topic.create();
+  const subscription = topic.subscription(`${AUDIT_TOPIC}-push`);
+  const [subscribed] = await subscription.exists();
+  if (!subscribed) {
+    await subscription.create({
+      pushConfig: {
+        pushEndpoint: `http://${LOOPBACK}:${settings.completionsPort}/projects/${settings.project}/topics/${AUDIT_TOPIC}`,
+      },
+    });
+  }
+  return topic;
+}
+
 /** The banner's sandbox rows, what a sandbox operation does, and the operations its examples register. */
 function sandboxText(
   settings: Settings,
@@ -249,6 +286,8 @@ function sandboxText(
     rows: `  sandbox     ${sandbox.operationsApi.baseUrl} stands in for ${hosts.join(', ')}
               tokens from a metadata-server stand-in at ${sandbox.metadata.host}, never your own credentials
               LOCAL_SANDBOX=0 turns it off: the real APIs, with your own credentials
+  events      a finished sandbox operation's audit entry goes to topic ${AUDIT_TOPIC}, pushed to completions:
+              its notification comes about a second after it ends (Firestore and API Gateway names)
 `,
     conventions: `
 A sandbox operation's id (its last path segment) says how it ends, timed from its first poll:
@@ -283,6 +322,7 @@ function printBanner(
 opwatch local stack is up (project ${project})
   operations  http://127.0.0.1:${operationsPort}/operations
   poll        http://127.0.0.1:${pollPort}/  (${scheduled})
+  completions http://127.0.0.1:${settings.completionsPort}/  (completion events, CloudEvents)
   Firestore   ${firestore.host}  log: ${firestore.logFile}
   Pub/Sub     ${pubsub.host}  log: ${pubsub.logFile}
               topic ${TOPIC}, subscription ${SUBSCRIPTION} (printed below as [notification])

@@ -15,6 +15,21 @@ export type OperationStyle =
   /** Compute Engine and Cloud SQL Admin: `status: "DONE"`, then `error.errors[]` when it failed. */
   | 'status-done';
 
+/**
+ * How a service's Admin Activity audit entries name the operation they report, in `operation.id`:
+ * - `name`: the full operation name, as `operations.get` takes it;
+ * - `short-id`: Compute's bare `operation-…` id; the project and the zone or region come from the entry's
+ *   `resource.labels` (`project_id`, `zone` or `region`; neither is a global operation).
+ */
+export type AuditOperationId = 'name' | 'short-id';
+
+/** What a service's completion entries (`operation.last == true`) look like, for services that write them. */
+export interface CompletionEvents {
+  /** `protoPayload.serviceName` of its entries (a regional host's entries carry the global name). */
+  serviceName: string;
+  operationId: AuditOperationId;
+}
+
 /** One known service. */
 export interface ServicePreset {
   /** Host names it answers on; `*` in the first label stands for a region (e.g. `us-central1-aiplatform`). */
@@ -27,6 +42,8 @@ export interface ServicePreset {
   /** What the poller asks for unless the registration narrows it. */
   defaultScopes: readonly string[];
   style: OperationStyle;
+  /** Set when the service's audit entries announce its operations' completion (see docs/deploy.md). */
+  completionEvents?: CompletionEvents;
 }
 
 const AUTH = 'https://www.googleapis.com/auth/';
@@ -65,6 +82,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     acceptedScopes: [CLOUD_PLATFORM],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'longrunning',
+    completionEvents: {
+      serviceName: 'aiplatform.googleapis.com',
+      operationId: 'name',
+    },
   },
   {
     hosts: ['apigateway.googleapis.com'],
@@ -73,6 +94,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     acceptedScopes: [CLOUD_PLATFORM],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'longrunning',
+    completionEvents: {
+      serviceName: 'apigateway.googleapis.com',
+      operationId: 'name',
+    },
   },
   {
     hosts: ['compute.googleapis.com'],
@@ -91,6 +116,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     ],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'status-done',
+    completionEvents: {
+      serviceName: 'compute.googleapis.com',
+      operationId: 'short-id',
+    },
   },
   {
     hosts: ['firestore.googleapis.com'],
@@ -99,6 +128,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     acceptedScopes: [`${AUTH}datastore`, CLOUD_PLATFORM],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'longrunning',
+    completionEvents: {
+      serviceName: 'firestore.googleapis.com',
+      operationId: 'name',
+    },
   },
   {
     hosts: ['run.googleapis.com'],
@@ -122,6 +155,10 @@ export const SERVICE_PRESETS: readonly ServicePreset[] = [
     acceptedScopes: [CLOUD_PLATFORM, `${AUTH}spanner.admin`],
     defaultScopes: [CLOUD_PLATFORM],
     style: 'longrunning',
+    completionEvents: {
+      serviceName: 'spanner.googleapis.com',
+      operationId: 'name',
+    },
   },
   {
     hosts: ['sqladmin.googleapis.com'],

@@ -50,7 +50,11 @@ const IDLE_RECHECK_MS = 1000;
  * gets the lease's length: past that the tick could not trust its lease anyway, and must fail, not stall. The call
  * itself goes on; whatever it does late is guarded by the lease and the write preconditions.
  */
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(
+  work: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -12,6 +12,7 @@
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {z} from 'zod';
 import type {RegistrationConfig} from '../config';
+import {defaultPollPolicy} from '../completions/backoff';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
 import {STATES, type Registration} from '../model';
@@ -101,8 +102,14 @@ export function createRegistrationHandler(deps: {
       return sendError(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`);
     const validated = validateRegistration(req.body, config);
     if (!validated.ok) return sendInvalid(res, validated.problems);
+    const request = validated.value;
     const {registration, created} = await store.register(
-      validated.value,
+      {
+        ...request,
+        pollPolicy:
+          request.pollPolicy ??
+          defaultPollPolicy(request.operation, config.completionEvents),
+      },
       now(),
     );
     res

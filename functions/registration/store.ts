@@ -16,6 +16,7 @@ import {
   type Registration,
   type State,
 } from '../model';
+import {completionKeyOf} from '../completions/lookup-key';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
@@ -146,6 +147,7 @@ export class RegistrationStore {
       nextPollAt: now,
       attempts: 0,
       errorStreak: 0,
+      completionKey: completionKeyOf(request.operation),
     };
     const ref = this.collection.doc(id);
     try {

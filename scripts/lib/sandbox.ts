@@ -7,6 +7,9 @@
  *   is asked about by a naming convention on the operation id (the last path segment): see
  *   {@link sandboxBehavior}. An operation's clock starts at its first poll.
  * - The functions reach it through ENDPOINT_OVERRIDES ({@link sandboxEndpointOverrides}).
+ * - When an operation finishes, the sandbox announces it as Cloud Audit Logs would, with its completion entry
+ *   (`onCompleted`, for services whose preset reads such entries); the local stack publishes it to a local audit
+ *   topic, from which a push subscription delivers it to `completions`.
  * - Their tokens come from the metadata-server stand-in, through google-auth-library's real Application Default
  *   Credentials path ({@link Sandbox.functionEnv}). That path must never find the user's own credentials: the
  *   poller would send a real token to the sandbox, and a token must only go to a host opwatch trusts for it.
@@ -14,6 +17,8 @@
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {nameMatches, presetFor} from '../../functions/google/presets';
+import {auditEntry, type AuditEntry} from './audit-entry';
 import {
   type Behavior,
   FakeOperationsServer,
@@ -119,6 +124,21 @@ export function sandboxEndpointOverrides(
   return {...sandbox, ...(user as Record<string, string>)};
 }
 
+/**
+ * The completion entry Cloud Logging would write when the sandbox operation `name` ends: of the sandbox's hosts
+ * whose preset reads completion entries, the one whose name patterns fit. Undefined when none does.
+ */
+export function sandboxCompletionEntry(name: string): AuditEntry | undefined {
+  const host = SANDBOX_HOSTS.find(candidate => {
+    const preset = presetFor(candidate);
+    return (
+      preset?.completionEvents !== undefined &&
+      preset.namePatterns.some(pattern => nameMatches(pattern, name))
+    );
+  });
+  return host === undefined ? undefined : auditEntry(host, name);
+}
+
 /** A running sandbox. */
 export interface Sandbox {
   readonly operationsApi: FakeOperationsServer;
@@ -143,13 +163,27 @@ export async function startSandbox(options: {
   projectId: string;
   operationMs: number;
   log: (line: string) => void;
+  /** Gets an operation's completion entry when it finishes or fails (see {@link sandboxCompletionEntry}). */
+  onCompleted?: (entry: AuditEntry) => void;
 }): Promise<Sandbox> {
-  const {operationMs, log} = options;
+  const {operationMs, log, onCompleted} = options;
+  const announcements = new Set<NodeJS.Timeout>();
+  const announce = (name: string, behavior: Behavior) => {
+    if (!onCompleted || !sandboxCompletionEntry(name)) return;
+    if (behavior.kind !== 'finish' && behavior.kind !== 'fail') return;
+    const timer = setTimeout(() => {
+      announcements.delete(timer);
+      // Built now, so its timestamp is the completion's.
+      onCompleted(sandboxCompletionEntry(name)!);
+    }, behavior.afterMs);
+    announcements.add(timer);
+  };
   const operationsApi = await FakeOperationsServer.start({
     port: options.port,
     resolve: name => {
       const behavior = sandboxBehavior(name, operationMs);
       log(`${name}: ${describeBehavior(behavior)}`);
+      announce(name, behavior);
       return behavior;
     },
   });
@@ -175,6 +209,7 @@ export async function startSandbox(options: {
       return env;
     },
     async stop() {
+      for (const timer of announcements) clearTimeout(timer);
       await Promise.all([operationsApi.stop(), metadata.stop()]);
       rmSync(scratch, {recursive: true, force: true});
     },

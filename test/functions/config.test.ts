@@ -1,4 +1,6 @@
 import {
+  COMPLETIONS_ENV,
+  loadCompletionsConfig,
   ConfigError,
   POLLER_ENV,
   REGISTRATION_ENV,
@@ -20,6 +22,7 @@ describe('loadRegistrationConfig', () => {
       endpointOverrides: new Map(),
       retentionMs: 30 * 86_400_000,
       defaultTopic: 'projects/demo-opwatch/topics/notifications',
+      completionEvents: false,
     });
   });
 
@@ -85,6 +88,40 @@ describe('loadPollerConfig', () => {
     expect(REGISTRATION_ENV).toContain('DEFAULT_TOPIC');
     expect(POLLER_ENV).not.toContain('DEFAULT_TOPIC');
     expect(POLLER_ENV).toContain('POLL_BUDGET_SECONDS');
+    expect(COMPLETIONS_ENV).toEqual([
+      ...POLLER_ENV,
+      'COMPLETION_POLL_BUDGET_SECONDS',
+    ]);
+    expect(REGISTRATION_ENV).toContain('COMPLETION_EVENTS');
+  });
+});
+
+describe('completion events settings', () => {
+  const base = {
+    GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+    DEFAULT_TOPIC: 'notifications',
+  };
+
+  it('COMPLETION_EVENTS is off unless set to true', () => {
+    expect(loadRegistrationConfig(base).completionEvents).toBe(false);
+    expect(
+      loadRegistrationConfig({...base, COMPLETION_EVENTS: 'true'})
+        .completionEvents,
+    ).toBe(true);
+    expect(() =>
+      loadRegistrationConfig({...base, COMPLETION_EVENTS: 'yes'}),
+    ).toThrow('COMPLETION_EVENTS');
+  });
+
+  it('the completions tick lasts COMPLETION_POLL_BUDGET_SECONDS, 10 s unless set', () => {
+    expect(loadCompletionsConfig(base).completionBudgetMs).toBe(10_000);
+    expect(
+      loadCompletionsConfig({...base, COMPLETION_POLL_BUDGET_SECONDS: '4'})
+        .completionBudgetMs,
+    ).toBe(4000);
+    expect(() =>
+      loadCompletionsConfig({...base, COMPLETION_POLL_BUDGET_SECONDS: '0'}),
+    ).toThrow('COMPLETION_POLL_BUDGET_SECONDS');
   });
 });
 

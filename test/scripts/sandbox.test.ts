@@ -1,7 +1,11 @@
+import {freePort} from '../../scripts/lib/ports';
+import type {AuditEntry} from '../../scripts/lib/audit-entry';
 import {
   SANDBOX_HOSTS,
   sandboxBehavior,
+  sandboxCompletionEntry,
   sandboxEndpointOverrides,
+  startSandbox,
 } from '../../scripts/lib/sandbox';
 
 describe('sandboxBehavior', () => {
@@ -44,5 +48,49 @@ describe('sandboxEndpointOverrides', () => {
     expect(() =>
       sandboxEndpointOverrides('[1]', 'http://127.0.0.1:8082'),
     ).toThrow('ENDPOINT_OVERRIDES');
+  });
+});
+
+describe('completion entries', () => {
+  it('names the operation as the service whose name patterns fit, for services with completion events', () => {
+    expect(
+      sandboxCompletionEntry('projects/p/databases/(default)/operations/A'),
+    ).toMatchObject({
+      operation: {
+        id: 'projects/p/databases/(default)/operations/A',
+        last: true,
+      },
+      protoPayload: {serviceName: 'firestore.googleapis.com'},
+    });
+    expect(
+      sandboxCompletionEntry('projects/p/locations/global/operations/B'),
+    ).toMatchObject({protoPayload: {serviceName: 'apigateway.googleapis.com'}});
+    // Workspace Events writes no Cloud Audit Logs completion entries.
+    expect(sandboxCompletionEntry('operations/demo')).toBeUndefined();
+  });
+
+  it('announces a finishing operation when it ends, timed from its first poll', async () => {
+    const entries: AuditEntry[] = [];
+    const sandbox = await startSandbox({
+      port: await freePort(),
+      projectId: 'demo-opwatch',
+      operationMs: 300,
+      log: () => {},
+      onCompleted: entry => entries.push(entry),
+    });
+    try {
+      const name = 'projects/p/databases/(default)/operations/ends';
+      const polled = Date.now();
+      await fetch(`${sandbox.operationsApi.baseUrl}/v1/${name}`);
+      await fetch(`${sandbox.operationsApi.baseUrl}/v1/operations/never-1`);
+      expect(entries).toHaveLength(0);
+      await new Promise(resolve => setTimeout(resolve, 600));
+      expect(entries.map(entry => entry.operation.id)).toEqual([name]);
+      expect(Date.parse(String(entries[0].timestamp))).toBeGreaterThanOrEqual(
+        polled + 250,
+      );
+    } finally {
+      await sandbox.stop();
+    }
   });
 });

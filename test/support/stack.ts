@@ -26,6 +26,7 @@ export const FAKED_SERVICES = [
   'firestore.googleapis.com',
   'workspaceevents.googleapis.com',
   'apigateway.googleapis.com',
+  'compute.googleapis.com',
 ];
 
 /** A running stack. */
@@ -40,6 +41,8 @@ export interface TestStack {
   register(body: object): Promise<request.Response>;
   /** One Scheduler call of the poll function. */
   tick(): Promise<request.Response>;
+  /** Delivers a CloudEvent to the completions function as Eventarc does (binary content mode). */
+  event(type: string, data: unknown): Promise<request.Response>;
   pull(count: number, timeoutMs?: number): Promise<PulledMessage[]>;
   stop(): Promise<void>;
 }
@@ -77,6 +80,7 @@ export async function startStack(
   require('../../functions/index');
   const operations: Server = getTestServer('operations');
   const poll: Server = getTestServer('poll');
+  const completions: Server = getTestServer('completions');
   const firestore = new Firestore({projectId: TEST_PROJECT});
 
   return {
@@ -88,6 +92,17 @@ export async function startStack(
     metadata,
     register: body => request(operations).post('/operations').send(body),
     tick: () => request(poll).post('/').send({}),
+    event: (type, data) =>
+      request(completions)
+        .post('/')
+        .set({
+          'ce-specversion': '1.0',
+          'ce-id': uniqueName('event'),
+          'ce-source': '//cloudaudit.googleapis.com/projects/demo',
+          'ce-type': type,
+          'content-type': 'application/json',
+        })
+        .send(JSON.stringify(data)),
     pull: (count, timeoutMs = 15_000) =>
       pullMessages(subscription, {count, timeoutMs}),
     async stop() {

@@ -324,6 +324,7 @@ describe('503 when the store is unavailable', () => {
       endpointOverrides: new Map(),
       retentionMs: 86_400_000,
       defaultTopic: 'projects/demo-opwatch/topics/opwatch-notifications',
+      completionEvents: false,
     },
     store: failing,
     log: createLogger(() => {}),
