@@ -8,7 +8,7 @@
  * falls due before it is; what falls due after that waits for the next tick.
  */
 import {decide, type PolicyInput} from '../functions/polling/policy';
-import {DEFAULT_TIMEOUT_MS} from '../functions/registration/validation';
+import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
 import {mean, quantile} from './stats';
