@@ -64,7 +64,10 @@ export class OpwatchApi {
     this.base = endpoint.href.replace(/\/+$/, '');
   }
 
-  /** POST /operations: `created` is false when the operation was already registered (200). */
+  /**
+   * POST /operations: `created` is false when the operation is already being watched (200); a registration whose
+   * watch had ended is replaced by a new watch (created, with `registration.previous`).
+   */
   async register(
     body: object,
   ): Promise<{created: boolean; registration: RegistrationView}> {

@@ -14,7 +14,7 @@ import {
   type PollError,
   type Registration,
 } from '../model';
-import {labelsSchema} from '../registration/schemas';
+import {labelsSchema, registrationIdSchema} from '../registration/schemas';
 
 /** Pub/Sub's limit on one message (data plus attributes). */
 export const MAX_MESSAGE_BYTES = 10_000_000;
@@ -26,7 +26,7 @@ const timestamp = z.iso.datetime();
 /** The JSON in a notification's data. */
 export const notificationPayloadSchema = z
   .object({
-    registrationId: z.string().regex(/^[0-9a-f]{32}$/),
+    registrationId: registrationIdSchema,
     outcome: outcomeSchema,
     service: z.string(),
     operationUrl: z.string(),

@@ -10,11 +10,10 @@
  * Bad input always gets a JSON error and a 4xx, and is never stored.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
-import {z} from 'zod';
 import type {RegistrationConfig} from '../config';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
-import {STATES, type Registration} from '../model';
+import type {Registration} from '../model';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {
   InvalidPageTokenError,
@@ -22,19 +21,16 @@ import {
   type RegistrationStore,
 } from './store';
 import {sendError, sendInvalid} from '../http/responses';
-import {formatDuration, type RegistrationView} from './schemas';
+import {
+  formatDuration,
+  listQuerySchema,
+  registrationIdSchema,
+  type RegistrationView,
+} from './schemas';
 import {validateRegistration} from './validation';
 
 /** The largest registration body accepted. */
 export const MAX_BODY_BYTES = 64 * 1024;
-
-const ID = /^[0-9a-f]{32}$/;
-
-const listQuerySchema = z.strictObject({
-  state: z.enum(STATES).optional(),
-  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
-  pageToken: z.string().max(512).optional(),
-});
 
 function iso(ms: number): string;
 function iso(ms: number | undefined): string | undefined;
@@ -196,7 +192,10 @@ export function createRegistrationHandler(deps: {
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
     const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
-    if (!route || (itemMatch && !ID.test(itemMatch[1]))) {
+    if (
+      !route ||
+      (itemMatch && !registrationIdSchema.safeParse(itemMatch[1]).success)
+    ) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }
     const handler = route.methods[req.method];

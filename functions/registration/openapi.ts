@@ -27,7 +27,9 @@ import {
   previousWatchSchema,
   registrationListSchema,
   registrationRequestSchema,
+  registrationIdSchema,
   registrationViewSchema,
+  listQuerySchema,
 } from './schemas';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
@@ -177,15 +179,26 @@ const errorResponse = (description: string): ResponseObject => ({
   description,
   content: json(ref('Error')),
 });
-const ID = '^[0-9a-f]{32}$';
+/** A parameter whose schema and description come from its zod definition. */
+function parameter(
+  name: string,
+  where: Parameter['in'],
+  schema: z.ZodType,
+): Parameter {
+  const {description = '', ...generated} = z.toJSONSchema(schema, {
+    io: 'input',
+  });
+  delete generated.$schema;
+  return {
+    name,
+    in: where,
+    ...(where === 'path' && {required: true}),
+    description,
+    schema: generated,
+  };
+}
 
-const idParameter: Parameter = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  description: 'Registration id: 32 hex digits.',
-  schema: {type: 'string', pattern: ID},
-};
+const idParameter = parameter('id', 'path', registrationIdSchema);
 
 const responses: Record<string, ResponseObject> = {
   Registration: {
@@ -309,26 +322,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         tags: ['registrations'],
         summary: 'List registrations',
         description: 'A page of registrations in id order.',
-        parameters: [
-          {
-            name: 'state',
-            in: 'query',
-            description: 'Only registrations in this state.',
-            schema: ref('State'),
-          },
-          {
-            name: 'pageSize',
-            in: 'query',
-            description: 'Registrations per page.',
-            schema: {type: 'integer', minimum: 1, maximum: 1000, default: 50},
-          },
-          {
-            name: 'pageToken',
-            in: 'query',
-            description: 'nextPageToken of the previous page.',
-            schema: {type: 'string', maxLength: 512},
-          },
-        ],
+        parameters: Object.entries(listQuerySchema.shape).map(
+          ([name, schema]) => parameter(name, 'query', schema),
+        ),
         responses: {
           '200': {
             description: 'A page; nextPageToken unless it is the last.',

@@ -16,7 +16,6 @@ export const MAX_TIMEOUT_MS = 30 * 86_400_000;
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 const DURATION = /^(\d{1,10})(\.\d{1,9})?s$/;
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
-const ID = /^[0-9a-f]{32}$/;
 
 /** Reads a google.protobuf.Duration in its JSON form (`"3600s"`, `"1.5s"`) as milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -29,6 +28,31 @@ export function parseDuration(text: string): number | undefined {
 export function formatDuration(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))}s`;
 }
+
+/** A registration id: a digest of the operation URL and the topic (model.ts registrationId). */
+export const registrationIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/)
+  .meta({description: 'Registration id: 32 hex digits.'});
+
+/** The query of `GET /operations`. */
+export const listQuerySchema = z.strictObject({
+  state: stateSchema
+    .optional()
+    .meta({description: 'Only registrations in this state.'}),
+  pageSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(50)
+    .meta({description: 'Registrations per page.'}),
+  pageToken: z
+    .string()
+    .max(512)
+    .optional()
+    .meta({description: 'nextPageToken of the previous page.'}),
+});
 
 /** A google.protobuf.Duration in its JSON form. */
 export const durationSchema = z
@@ -185,7 +209,7 @@ export const previousWatchSchema = z
 /** A registration as the API shows it (`GET /operations/{id}` and the register answer). */
 export const registrationViewSchema = z
   .object({
-    id: z.string().regex(ID),
+    id: registrationIdSchema,
     state: stateSchema,
     operationUrl: z.string(),
     service: z.string(),

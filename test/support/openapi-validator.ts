@@ -1,6 +1,7 @@
 /**
- * Checks values against the schemas of functions/registration/openapi.ts with a standard JSON Schema 2020-12 validator (Ajv in
- * strict mode, so a misspelt keyword in the document is an error rather than a constraint silently not applied).
+ * Checks values against the schemas of the served OpenAPI document (functions/registration/openapi.ts, generated
+ * from the zod definitions) with a standard JSON Schema 2020-12 validator (Ajv in strict mode, so a keyword the
+ * generator emits that JSON Schema does not know is an error rather than a constraint silently not applied).
  *
  * The component schemas are loaded as `$defs` of one schema, their `#/components/schemas/` references rewritten
  * to match; responses are looked up the way a client would: by path template, method and status (or `default`).
