@@ -7,11 +7,11 @@
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import type {Server} from 'node:http';
 import request from 'supertest';
+import {OPENAPI_DOCUMENT} from '../../../functions/registration/openapi';
 import {
   HTTP_METHODS,
-  OPENAPI_DOCUMENT,
   type HttpMethod,
-} from '../../../functions/registration/openapi';
+} from '../../../functions/registration/openapi-components';
 import {OpenApiValidator} from '../../support/openapi-validator';
 import {startStack, type TestStack} from '../../support/stack';
 

@@ -10,10 +10,8 @@ import request from 'supertest';
 import {createLogger} from '../../../functions/log';
 import {STATES, type Registration} from '../../../functions/model';
 import {buildNotification} from '../../../functions/notify/notification';
-import {
-  HTTP_METHODS,
-  OPENAPI_DOCUMENT,
-} from '../../../functions/registration/openapi';
+import {OPENAPI_DOCUMENT} from '../../../functions/registration/openapi';
+import {HTTP_METHODS} from '../../../functions/registration/openapi-components';
 import {
   createRegistrationHandler,
   toApiView,
