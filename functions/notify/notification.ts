@@ -14,14 +14,16 @@ import {
   type PollError,
   type Registration,
 } from '../model';
-import {labelsSchema, registrationIdSchema} from '../registration/schemas';
+import {
+  labelsSchema,
+  registrationIdSchema,
+  timestampSchema,
+} from '../registration/schemas';
 
 /** Pub/Sub's limit on one message (data plus attributes). */
 export const MAX_MESSAGE_BYTES = 10_000_000;
 /** Room left for attribute encoding and the request envelope. */
 const ENVELOPE_BYTES = 4096;
-
-const timestamp = z.iso.datetime();
 
 /** The JSON in a notification's data. */
 export const notificationPayloadSchema = z
@@ -35,8 +37,8 @@ export const notificationPayloadSchema = z
         'As the API returned it; for expired, not_found and poll_error the last one seen, if any.',
     }),
     labels: labelsSchema,
-    registeredAt: timestamp,
-    finishedAt: timestamp,
+    registeredAt: timestampSchema,
+    finishedAt: timestampSchema,
     attempts: z.int().min(0).meta({description: 'Polls made.'}),
     pollError: pollErrorSchema.optional().meta({
       description:

@@ -25,6 +25,7 @@ import {
   registrationListSchema,
   registrationRequestSchema,
   registrationViewSchema,
+  timestampSchema,
 } from './schemas';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
@@ -99,7 +100,7 @@ const pushEnvelopeSchema = z
       }),
       attributes: notificationAttributesSchema,
       messageId: z.string(),
-      publishTime: z.iso.datetime(),
+      publishTime: timestampSchema,
     }),
   })
   .meta({

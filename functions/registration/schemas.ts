@@ -182,7 +182,8 @@ export const registrationRequestSchema = z
       "else the service's default), not both; and where and how to report its end.",
   });
 
-const timestamp = z.iso.datetime();
+/** A time as the API and the notification show it: RFC 3339 in UTC. */
+export const timestampSchema = z.iso.datetime();
 
 /** A poll policy as the API shows it. */
 export const pollPolicyViewSchema = z.object({
@@ -196,7 +197,7 @@ export const pollPolicyViewSchema = z.object({
 export const previousWatchSchema = z
   .object({
     state: stateSchema,
-    finishedAt: timestamp.optional(),
+    finishedAt: timestampSchema.optional(),
     attempts: z.int().min(0),
     lastError: pollErrorSchema.optional(),
   })
@@ -222,12 +223,14 @@ export const registrationViewSchema = z
     subject: z.string().optional(),
     pollPolicy: pollPolicyViewSchema.optional(),
     attempts: z.int().min(0).meta({description: 'Polls made.'}),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-    deadline: timestamp.meta({description: 'When the watch gives up.'}),
-    lastPolledAt: timestamp.optional(),
-    nextPollAt: timestamp.optional().meta({description: 'Only while pending.'}),
-    finishedAt: timestamp.optional(),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+    deadline: timestampSchema.meta({description: 'When the watch gives up.'}),
+    lastPolledAt: timestampSchema.optional(),
+    nextPollAt: timestampSchema
+      .optional()
+      .meta({description: 'Only while pending.'}),
+    finishedAt: timestampSchema.optional(),
     lastError: pollErrorSchema.optional(),
     lastOperation: operationSchema.optional().meta({
       description:
