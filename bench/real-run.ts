@@ -16,10 +16,8 @@ import type {PollPolicy} from '../functions/polling/policy';
 import {Poller} from '../functions/polling/poller';
 import {PubSubPublisher} from '../functions/notify/publisher';
 import {RegistrationStore} from '../functions/registration/store';
-import {
-  formatDuration,
-  validateRegistration,
-} from '../functions/registration/validation';
+import {formatDuration} from '../functions/registration/schemas';
+import {validateRegistration} from '../functions/registration/validation';
 import {PubSub} from '@google-cloud/pubsub';
 import type {Contender} from './contenders';
 import {startCompletionEvents} from './events';

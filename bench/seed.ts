@@ -6,7 +6,7 @@ import type {Firestore} from '@google-cloud/firestore';
 import {registrationId, type Registration} from '../functions/model';
 import {CLOUD_PLATFORM} from '../functions/google/presets';
 import {toDocument} from '../functions/registration/store';
-import {DEFAULT_TIMEOUT_MS} from '../functions/registration/validation';
+import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import {PROJECT, SERVICE} from './env';
 
 /** RETENTION_DAYS' default. */

@@ -12,7 +12,7 @@
  * `completions` function runs a tick of its own at once (three Firestore round trips: the write, the lease, a page).
  */
 import {decide, type PolicyInput} from '../functions/polling/policy';
-import {DEFAULT_TIMEOUT_MS} from '../functions/registration/validation';
+import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
 import {mean, quantile} from './stats';

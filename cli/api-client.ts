@@ -1,48 +1,23 @@
 /**
- * A client of the registration API (functions/registration/api.ts, described by functions/registration/openapi.ts): one method
- * per route, JSON in and out, API errors as {@link ApiError} and an endpoint that does not answer usably as
- * {@link UnreachableError}.
+ * A client of the registration API (functions/registration/api.ts; its shapes are the zod definitions of
+ * functions/registration/schemas.ts): one method per route, JSON in and out, API errors as {@link ApiError} and an
+ * endpoint that does not answer usably as {@link UnreachableError}.
  */
+import type {
+  ErrorBody,
+  RegistrationList,
+  RegistrationView as ApiRegistrationView,
+} from '../functions/registration/schemas';
 import type {Authorizer} from './auth';
 
 /** A registration as the API shows it (schema Registration). */
-export interface RegistrationView {
-  id: string;
-  state: string;
-  operationUrl: string;
-  service: string;
-  version: string;
-  name: string;
-  topic: string;
-  labels: Record<string, string>;
-  timeout: string;
-  scopes: string[];
-  subject?: string;
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  deadline: string;
-  lastPolledAt?: string;
-  nextPollAt?: string;
-  finishedAt?: string;
-  lastError?: {kind: string; status?: number; message: string; body?: string};
-  lastOperation?: Record<string, unknown>;
-}
+export type RegistrationView = ApiRegistrationView;
 
 /** A page of registrations (schema RegistrationList). */
-export interface RegistrationPage {
-  registrations: RegistrationView[];
-  nextPageToken?: string;
-}
+export type RegistrationPage = RegistrationList;
 
 /** The `error` of an error answer (schema Error). */
-export interface ApiErrorDetail {
-  code: number;
-  status: string;
-  message: string;
-  field?: string;
-  details?: {field: string; message: string}[];
-}
+export type ApiErrorDetail = ErrorBody['error'];
 
 /** The API answered with an error. */
 export class ApiError extends Error {
@@ -89,7 +64,10 @@ export class OpwatchApi {
     this.base = endpoint.href.replace(/\/+$/, '');
   }
 
-  /** POST /operations: `created` is false when the operation was already registered (200). */
+  /**
+   * POST /operations: `created` is false when the operation is already being watched (200); a registration whose
+   * watch had ended is replaced by a new watch (created, with `registration.previous`).
+   */
   async register(
     body: object,
   ): Promise<{created: boolean; registration: RegistrationView}> {

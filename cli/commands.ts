@@ -82,10 +82,14 @@ export async function register(
 ): Promise<number> {
   const body = registrationBody(url, flags);
   const {created, registration} = await ctx.api().register(body);
+  const what = !created
+    ? 'already registered'
+    : registration.previous
+      ? `registered again (was ${registration.previous.state})`
+      : 'registered';
   ctx.output.result(
     registration,
-    () =>
-      `${created ? 'registered' : 'already registered'}  ${registrationLine(registration)}`,
+    () => `${what}  ${registrationLine(registration)}`,
   );
   return EXIT.succeeded;
 }

@@ -12,7 +12,8 @@
  *   when the id turns out different, it subscribes right after.
  * - The poller publishes before it stores the final state, so a notification missed before subscribing still shows
  *   up in the state a few seconds later. The first status read follows the subscription at once.
- * - A registration that already existed and has ended (200 with a final state) is reported without waiting.
+ * - A registration waited on by id that has already ended is reported without waiting. Registering an operation
+ *   whose watch ended starts a new watch (the API answers 201), and that one is waited for.
  */
 import type {PubSub} from '@google-cloud/pubsub';
 import {registrationId} from '../functions/model';

@@ -3,6 +3,7 @@
  * watches.
  */
 import {createHash} from 'node:crypto';
+import {z} from 'zod';
 import type {OperationStyle} from './google/presets';
 import type {PollPolicy} from './polling/policy';
 
@@ -16,27 +17,43 @@ export const STATES = [
   'poll_error',
   'cancelled',
 ] as const;
-export type State = (typeof STATES)[number];
+export const stateSchema = z.enum(STATES).meta({
+  description:
+    'Where a watch stands; everything but pending is final. A cancelled watch publishes nothing.',
+});
+export type State = z.infer<typeof stateSchema>;
 
 /** The final states a notification is published for (a cancelled watch publishes nothing). */
-export type Outcome = Exclude<State, 'pending' | 'cancelled'>;
+export const outcomeSchema = stateSchema
+  .exclude(['pending', 'cancelled'])
+  .meta({description: 'The final state a notification reports.'});
+export type Outcome = z.infer<typeof outcomeSchema>;
 
 /** google.rpc.Status. */
-export interface Status {
-  code?: number;
-  message?: string;
-  details?: unknown[];
-}
+export const statusSchema = z
+  .looseObject({
+    code: z.int().optional(),
+    message: z.string().optional(),
+    details: z.array(z.unknown()).optional(),
+  })
+  .meta({description: 'google.rpc.Status.'});
+export type Status = z.infer<typeof statusSchema>;
 
-/** google.longrunning.Operation, as an API returns it. */
-export interface Operation {
-  name?: string;
-  metadata?: Record<string, unknown>;
-  done?: boolean;
-  error?: Status;
-  response?: Record<string, unknown>;
-  [field: string]: unknown;
-}
+/** google.longrunning.Operation, as an API returns it (or the status-done shape of Compute Engine and Cloud SQL). */
+export const operationSchema = z
+  .looseObject({
+    name: z.string().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    done: z.boolean().optional(),
+    error: statusSchema.optional(),
+    response: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({
+    description:
+      "The operation resource exactly as the service's operations.get returned it: google.longrunning.Operation " +
+      '(name, metadata, done, error or response), or the status-done shape of Compute Engine and Cloud SQL Admin.',
+  });
+export type Operation = z.infer<typeof operationSchema>;
 
 /** The operation a registration watches, in canonical form. */
 export interface OperationRef {
@@ -64,18 +81,29 @@ export interface NewRegistration {
 }
 
 /** Why the last poll did not yield the operation. */
-export interface PollError {
-  /**
-   * `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an answer that is not an
-   * Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub refused the
-   * notification; `deadline`: the registration's timeout passed.
-   */
-  kind: 'http' | 'network' | 'invalid' | 'untrusted' | 'publish' | 'deadline';
-  status?: number;
-  message: string;
-  /** The start of the answer's body, for `http` and `invalid`. */
-  body?: string;
-}
+export const pollErrorSchema = z
+  .strictObject({
+    kind: z.enum([
+      'http',
+      'network',
+      'invalid',
+      'untrusted',
+      'publish',
+      'deadline',
+    ]),
+    status: z.int().optional().meta({description: 'The HTTP status answered.'}),
+    message: z.string(),
+    body: z.string().optional().meta({
+      description: "The start of the answer's body, for http and invalid.",
+    }),
+  })
+  .meta({
+    description:
+      'Why the last poll did not yield the operation. kind: http, an HTTP error status; network, no answer (or ' +
+      'no token); invalid, an answer that is not an Operation; untrusted, a host the configuration no longer ' +
+      'trusts; publish, Pub/Sub refused the notification; deadline, the timeout passed.',
+  });
+export type PollError = z.infer<typeof pollErrorSchema>;
 
 /** A registration as stored and as the API shows it. Times are epoch milliseconds. */
 export interface Registration extends NewRegistration {

@@ -3,7 +3,7 @@
  * a caller's error handling for Google APIs reads opwatch's too.
  */
 import type {Response} from 'express';
-import type {FieldProblem} from '../registration/validation';
+import type {ErrorBody, FieldProblem} from '../registration/schemas';
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -14,19 +14,6 @@ const STATUS_NAMES: Record<number, string> = {
   500: 'INTERNAL',
   503: 'UNAVAILABLE',
 };
-
-/** The body of an error answer. */
-export interface ErrorBody {
-  error: {
-    code: number;
-    status: string;
-    message: string;
-    /** The first field at fault, for 400s about a field. */
-    field?: string;
-    /** Every field at fault. */
-    details?: FieldProblem[];
-  };
-}
 
 /** Builds an error body. */
 export function errorBody(

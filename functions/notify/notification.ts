@@ -4,7 +4,21 @@
  * One Pub/Sub message per finished registration. `data` is UTF-8 JSON ({@link NotificationPayload}); the
  * attributes repeat what subscription filters route on. Pure: building a message does no I/O.
  */
-import type {Operation, Outcome, PollError, Registration} from '../model';
+import {z} from 'zod';
+import {
+  operationSchema,
+  outcomeSchema,
+  pollErrorSchema,
+  type Operation,
+  type Outcome,
+  type PollError,
+  type Registration,
+} from '../model';
+import {
+  labelsSchema,
+  registrationIdSchema,
+  timestampSchema,
+} from '../registration/schemas';
 
 /** Pub/Sub's limit on one message (data plus attributes). */
 export const MAX_MESSAGE_BYTES = 10_000_000;
@@ -12,28 +26,62 @@ export const MAX_MESSAGE_BYTES = 10_000_000;
 const ENVELOPE_BYTES = 4096;
 
 /** The JSON in a notification's data. */
-export interface NotificationPayload {
-  registrationId: string;
-  outcome: Outcome;
-  service: string;
-  operationUrl: string;
-  /** The Operation exactly as the API returned it; for expired, not_found and poll_error the last one seen. */
-  operation?: Operation;
-  labels: Record<string, string>;
-  /** RFC 3339. */
-  registeredAt: string;
-  /** RFC 3339. */
-  finishedAt: string;
-  /** Polls made. */
-  attempts: number;
-  /** Why the watch ended without a result: for expired, not_found and poll_error. */
-  pollError?: PollError;
-}
+export const notificationPayloadSchema = z
+  .object({
+    registrationId: registrationIdSchema,
+    outcome: outcomeSchema,
+    service: z.string(),
+    operationUrl: z.string(),
+    operation: operationSchema.optional().meta({
+      description:
+        'As the API returned it; for expired, not_found and poll_error the last one seen, if any.',
+    }),
+    labels: labelsSchema,
+    registeredAt: timestampSchema,
+    finishedAt: timestampSchema,
+    attempts: z.int().min(0).meta({description: 'Polls made.'}),
+    pollError: pollErrorSchema.optional().meta({
+      description:
+        'Why the watch ended without a result: for expired, not_found and poll_error.',
+    }),
+  })
+  .meta({
+    description:
+      "The JSON in the data of the one Pub/Sub message published when a watch ends (not when it's cancelled). " +
+      'A message that would exceed 10 MB goes without operation.response and operation.metadata, with the ' +
+      'attribute truncated = "true".',
+  });
+export type NotificationPayload = z.infer<typeof notificationPayloadSchema>;
+
+/** The attributes of a notification message: what subscription filters route on. */
+export const notificationAttributesSchema = z
+  .object({
+    outcome: outcomeSchema,
+    registrationId: z.string(),
+    service: z.string(),
+    operationName: z.string(),
+    errorCode: z
+      .string()
+      .regex(/^-?\d+$/)
+      .optional()
+      .meta({description: "A failed operation's google.rpc code."}),
+    truncated: z.literal('true').optional(),
+  })
+  .catchall(z.string())
+  .meta({
+    description:
+      'The attributes of the notification message, for subscription filters, e.g. ' +
+      'attributes.outcome != "succeeded" or attributes.registrationId = "ID". Each label KEY is repeated as ' +
+      'label_KEY.',
+  });
+export type NotificationAttributes = z.infer<
+  typeof notificationAttributesSchema
+>;
 
 /** A message ready for Pub/Sub. */
 export interface Notification {
   data: Buffer;
-  attributes: Record<string, string>;
+  attributes: NotificationAttributes;
 }
 
 /** What the watch ended with. */
@@ -81,7 +129,7 @@ export function buildNotification(
     attempts: ending.attempts,
     ...(ending.pollError !== undefined && {pollError: ending.pollError}),
   };
-  const attributes: Record<string, string> = {
+  const attributes: NotificationAttributes = {
     outcome: ending.outcome,
     registrationId: registration.id,
     service: registration.operation.service,
@@ -114,7 +162,10 @@ export function buildNotification(
   return {data, attributes: {...attributes, truncated: 'true'}};
 }
 
-/** Reads a notification's data back; for consumers and tests. */
+/**
+ * Reads a notification's data back, checked against the schema; for consumers and tests.
+ * @throws a ZodError for data that is not a notification.
+ */
 export function parseNotification(data: Buffer | string): NotificationPayload {
-  return JSON.parse(data.toString()) as NotificationPayload;
+  return notificationPayloadSchema.parse(JSON.parse(data.toString()));
 }

@@ -1,7 +1,7 @@
 /**
  * The registration API, function target `operations`: request → validation → store.
  *
- *   POST   /operations          register an operation (201, or 200 for one already registered)
+ *   POST   /operations          register an operation (201; 200 for one already pending; 201 again once it ended)
  *   GET    /operations          a page of registrations (`state`, `pageSize`, `pageToken`)
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
@@ -10,34 +10,44 @@
  * Bad input always gets a JSON error and a 4xx, and is never stored.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
-import {z} from 'zod';
 import type {RegistrationConfig} from '../config';
 import {defaultPollPolicy} from '../completions/backoff';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
-import {STATES, type Registration} from '../model';
+import type {Registration} from '../model';
 import {OPENAPI_DOCUMENT} from './openapi';
-import {InvalidPageTokenError, type RegistrationStore} from './store';
+import {
+  InvalidPageTokenError,
+  type EndedWatch,
+  type RegistrationStore,
+} from './store';
 import {sendError, sendInvalid} from '../http/responses';
-import {formatDuration, validateRegistration} from './validation';
+import {
+  formatDuration,
+  listQuerySchema,
+  registrationIdSchema,
+  type RegistrationView,
+} from './schemas';
+import {validateRegistration} from './validation';
 
 /** The largest registration body accepted. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const ID = /^[0-9a-f]{32}$/;
+function iso(ms: number): string;
+function iso(ms: number | undefined): string | undefined;
+function iso(ms: number | undefined) {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
 
-const listQuerySchema = z.strictObject({
-  state: z.enum(STATES).optional(),
-  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
-  pageToken: z.string().max(512).optional(),
-});
-
-const iso = (ms: number | undefined) =>
-  ms === undefined ? undefined : new Date(ms).toISOString();
-
-/** A registration as the API shows it: times in RFC 3339, durations as google.protobuf.Duration strings. */
-export function toApiView(registration: Registration): Record<string, unknown> {
-  const view = {
+/**
+ * A registration as the API shows it: times in RFC 3339, durations as google.protobuf.Duration strings.
+ * @param previous the ended watch this registration replaced, shown as `previous` in the answer that replaced it.
+ */
+export function toApiView(
+  registration: Registration,
+  previous?: EndedWatch,
+): RegistrationView {
+  const view: RegistrationView = {
     id: registration.id,
     state: registration.state,
     operationUrl: registration.operation.url,
@@ -67,14 +77,27 @@ export function toApiView(registration: Registration): Record<string, unknown> {
     finishedAt: iso(registration.finishedAt),
     lastError: registration.lastError,
     lastOperation: registration.lastOperation,
+    previous: previous && {
+      state: previous.state,
+      finishedAt: iso(previous.finishedAt),
+      attempts: previous.attempts,
+      lastError: previous.lastError,
+    },
   };
+  // Leaves absent fields out rather than keeping them as undefined keys.
   return JSON.parse(JSON.stringify(view));
+}
+
+/** What a route handler gets beside the request: the id in the path, and a logger carrying the trace. */
+interface Call {
+  id?: string;
+  log: Logger;
 }
 
 type Route = {
   methods: Record<
     string,
-    (req: Request, res: Response, id?: string) => Promise<void> | void
+    (req: Request, res: Response, call: Call) => Promise<void> | void
   >;
 };
 
@@ -88,7 +111,7 @@ export function createRegistrationHandler(deps: {
   const {config, store} = deps;
   const now = deps.now ?? Date.now;
 
-  const register = async (req: Request, res: Response) => {
+  const register = async (req: Request, res: Response, {log}: Call) => {
     if (!req.is('application/json')) {
       return sendError(
         res,
@@ -103,7 +126,7 @@ export function createRegistrationHandler(deps: {
     const validated = validateRegistration(req.body, config);
     if (!validated.ok) return sendInvalid(res, validated.problems);
     const request = validated.value;
-    const {registration, created} = await store.register(
+    const {registration, created, previous} = await store.register(
       {
         ...request,
         pollPolicy:
@@ -112,10 +135,18 @@ export function createRegistrationHandler(deps: {
       },
       now(),
     );
+    const view = toApiView(registration, previous);
+    if (view.previous) {
+      log.info('registration started again after its watch ended', {
+        registrationId: registration.id,
+        operationUrl: registration.operation.url,
+        previous: view.previous,
+      });
+    }
     res
       .status(created ? 201 : 200)
       .location(`/operations/${registration.id}`)
-      .json(toApiView(registration));
+      .json(view);
   };
 
   const list = async (req: Request, res: Response) => {
@@ -132,7 +163,7 @@ export function createRegistrationHandler(deps: {
     try {
       const page = await store.list(query.data);
       res.json({
-        registrations: page.registrations.map(toApiView),
+        registrations: page.registrations.map(r => toApiView(r)),
         nextPageToken: page.nextPageToken,
       });
     } catch (error) {
@@ -141,13 +172,13 @@ export function createRegistrationHandler(deps: {
     }
   };
 
-  const show = async (_req: Request, res: Response, id?: string) => {
+  const show = async (_req: Request, res: Response, {id}: Call) => {
     const registration = await store.get(id!);
     if (!registration) return sendError(res, 404, `no registration ${id}`);
     res.json(toApiView(registration));
   };
 
-  const cancel = async (_req: Request, res: Response, id?: string) => {
+  const cancel = async (_req: Request, res: Response, {id}: Call) => {
     const registration = await store.cancel(id!, now());
     if (!registration) return sendError(res, 404, `no registration ${id}`);
     res.status(204).end();
@@ -168,7 +199,10 @@ export function createRegistrationHandler(deps: {
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
     const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
-    if (!route || (itemMatch && !ID.test(itemMatch[1]))) {
+    if (
+      !route ||
+      (itemMatch && !registrationIdSchema.safeParse(itemMatch[1]).success)
+    ) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }
     const handler = route.methods[req.method];
@@ -177,7 +211,7 @@ export function createRegistrationHandler(deps: {
       return sendError(res, 405, `${req.method} is not allowed on ${path}`);
     }
     try {
-      await handler(req, res, itemMatch?.[1]);
+      await handler(req, res, {id: itemMatch?.[1], log});
     } catch (error) {
       log.error('request failed', {
         method: req.method,

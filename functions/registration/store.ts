@@ -34,6 +34,12 @@ export interface RegistrationPage {
   nextPageToken?: string;
 }
 
+/** What is kept of a watch that had ended when its operation was registered again. */
+export type EndedWatch = Pick<
+  Registration,
+  'state' | 'finishedAt' | 'attempts' | 'lastError'
+>;
+
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
 
@@ -128,14 +134,18 @@ export class RegistrationStore {
   }
 
   /**
-   * Stores a new registration, or finds the one already stored for the same operation and topic.
-   * A cancelled watch registered again starts over.
-   * @returns the registration and whether this call started the watch.
+   * Stores a new registration, or finds the pending one already stored for the same operation and topic. One whose
+   * watch has ended (any state but pending) is replaced by a new watch, and what it ended with is returned.
+   * @returns the registration, whether this call started the watch, and the ended watch it replaced, if any.
    */
   async register(
     request: NewRegistration,
     now: number,
-  ): Promise<{registration: Registration; created: boolean}> {
+  ): Promise<{
+    registration: Registration;
+    created: boolean;
+    previous?: EndedWatch;
+  }> {
     const id = registrationId(request.operation.url, request.topic);
     const registration: Registration = {
       ...request,
@@ -157,12 +167,18 @@ export class RegistrationStore {
       if ((error as {code?: number}).code !== ALREADY_EXISTS) throw error;
     }
     return this.firestore.runTransaction(async transaction => {
-      const existing = await transaction.get(ref);
-      if (existing.exists && existing.get('state') !== 'cancelled') {
-        return {registration: fromDocument(existing), created: false};
-      }
+      const snapshot = await transaction.get(ref);
+      const existing = snapshot.exists ? fromDocument(snapshot) : undefined;
+      if (existing?.state === 'pending')
+        return {registration: existing, created: false};
       transaction.set(ref, toDocument(registration, this.retentionMs));
-      return {registration, created: true};
+      if (!existing) return {registration, created: true};
+      const {state, finishedAt, attempts, lastError} = existing;
+      return {
+        registration,
+        created: true,
+        previous: {state, finishedAt, attempts, lastError},
+      };
     });
   }
 

@@ -7,17 +7,15 @@
  * printable ASCII. The URL is read with exact rules rather than a lenient parser, because a lenient parser would
  * quietly turn `googleapis\u3002com` or `host%2fpath` into something else than what was checked.
  */
-import {z} from 'zod';
 import {fullTopicName, isTrustedHost, type EndpointOverrides} from '../config';
 import {GENERIC_PRESET, nameMatches, presetFor} from '../google/presets';
 import type {NewRegistration, OperationRef} from '../model';
-import {DEFAULT_POLICY, type PollPolicy} from '../polling/policy';
-
-/** A request field that failed validation, with a message a caller can act on. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+import {
+  DEFAULT_TIMEOUT_MS,
+  MAX_NAME_LENGTH,
+  registrationRequestSchema,
+  type FieldProblem,
+} from './schemas';
 
 /** What validation needs from the configuration. */
 export interface ValidationContext {
@@ -26,92 +24,11 @@ export interface ValidationContext {
   endpointOverrides: EndpointOverrides;
 }
 
-export const MAX_NAME_LENGTH = 1024;
-export const MAX_LABELS = 32;
-export const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
-export const MAX_TIMEOUT_MS = 30 * 86_400_000;
-
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const NAME_SEGMENT = /^[A-Za-z0-9_.~()-]+$/;
 const VERSION = /^v\d+[a-z0-9]*$/;
 const API_PREFIX = /^[a-z][a-z0-9]*$/;
-const DURATION = /^(\d{1,10})(\.\d{1,9})?s$/;
-const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
-
-/** Reads a google.protobuf.Duration in its JSON form (`"3600s"`, `"1.5s"`) as milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text);
-  if (!match) return undefined;
-  return Math.round(Number(match[1] + (match[2] ?? '')) * 1000);
-}
-
-/** Writes milliseconds as a google.protobuf.Duration JSON string. */
-export function formatDuration(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
-}
-
-const duration = (minMs: number, maxMs: number) =>
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined || ms < minMs || ms > maxMs) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a duration like "3600s" between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const pollPolicySchema = z
-  .strictObject({
-    initialDelay: duration(10, 3_600_000).optional(),
-    multiplier: z.number().min(1).max(10).optional(),
-    maxDelay: duration(10, 3_600_000).optional(),
-    jitter: z.number().min(0).max(1).optional(),
-  })
-  .transform((policy): PollPolicy => ({
-    initialDelayMs: policy.initialDelay ?? DEFAULT_POLICY.initialDelayMs,
-    multiplier: policy.multiplier ?? DEFAULT_POLICY.multiplier,
-    maxDelayMs: policy.maxDelay ?? DEFAULT_POLICY.maxDelayMs,
-    jitter: policy.jitter ?? DEFAULT_POLICY.jitter,
-  }))
-  .refine(policy => policy.maxDelayMs >= policy.initialDelayMs, {
-    message: 'maxDelay must not be below initialDelay',
-  });
-
-const requestSchema = z.strictObject({
-  operation: z.string().max(2048).optional(),
-  service: z.string().max(253).optional(),
-  name: z.string().optional(),
-  version: z.string().max(64).optional(),
-  topic: z.string().max(512).optional(),
-  labels: z
-    .record(
-      z
-        .string()
-        .regex(LABEL_KEY, 'label keys must match [a-z][a-z0-9_-]{0,62}'),
-      z
-        .string()
-        .max(256)
-        .refine(
-          value => !CONTROL_CHARACTER.test(value),
-          'label values must not contain control characters',
-        ),
-    )
-    .refine(
-      labels => Object.keys(labels).length <= MAX_LABELS,
-      `at most ${MAX_LABELS} labels`,
-    )
-    .optional(),
-  timeout: duration(1000, MAX_TIMEOUT_MS).optional(),
-  pollPolicy: pollPolicySchema.optional(),
-  scopes: z.array(z.string()).min(1).max(20).optional(),
-  subject: z.email().max(254).optional(),
-});
 
 type Problems = FieldProblem[];
 
@@ -295,7 +212,7 @@ export function validateRegistration(
       problems: [{field: 'body', message: 'must be a JSON object'}],
     };
   }
-  const parsed = requestSchema.safeParse(body);
+  const parsed = registrationRequestSchema.safeParse(body);
   if (!parsed.success) {
     return {
       ok: false,

@@ -122,6 +122,13 @@ describe('register, status, list, cancel', () => {
     expect(again.stdout).toBe(
       `already registered  ${registration.id}  pending     ${url}\n`,
     );
+
+    expect((await opwatch('cancel', registration.id)).code).toBe(0);
+    const afterCancel = await opwatch('register', url);
+    expect(afterCancel.code).toBe(0);
+    expect(afterCancel.stdout).toBe(
+      `registered again (was cancelled)  ${registration.id}  pending     ${url}\n`,
+    );
   });
 
   it('register by --service, --name and --version (global options after the command)', async () => {

@@ -1,19 +1,20 @@
 /**
- * Checks values against the schemas of functions/registration/openapi.ts with a standard JSON Schema 2020-12 validator (Ajv in
- * strict mode, so a misspelt keyword in the document is an error rather than a constraint silently not applied).
+ * Checks values against the schemas of the served OpenAPI document (functions/registration/openapi.ts, generated
+ * from the zod definitions by openapi-components.ts) with a standard JSON Schema 2020-12 validator (Ajv in strict mode, so a keyword the
+ * generator emits that JSON Schema does not know is an error rather than a constraint silently not applied).
  *
  * The component schemas are loaded as `$defs` of one schema, their `#/components/schemas/` references rewritten
  * to match; responses are looked up the way a client would: by path template, method and status (or `default`).
  */
 import Ajv2020, {type ValidateFunction} from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import {
-  OPENAPI_DOCUMENT,
-  type HttpMethod,
-  type OpenApiDocument,
-  type ResponseObject,
-  type Schema,
-} from '../../functions/registration/openapi';
+import {OPENAPI_DOCUMENT} from '../../functions/registration/openapi';
+import type {
+  HttpMethod,
+  OpenApiDocument,
+  ResponseObject,
+  Schema,
+} from '../../functions/registration/openapi-components';
 
 const ROOT = 'opwatch-openapi';
 

@@ -134,3 +134,23 @@ describe('buildNotification', () => {
     expect(parseNotification(notification.data).operation).toEqual(operation);
   });
 });
+
+describe('parseNotification', () => {
+  it('reads back what buildNotification built, and refuses data that is not a notification', () => {
+    const built = buildNotification(registration, {
+      outcome: 'succeeded',
+      finishedAt,
+      attempts: 1,
+    });
+    expect(parseNotification(built.data).registrationId).toBe(registration.id);
+    const payload = JSON.parse(built.data.toString());
+    for (const wrong of [
+      {...payload, outcome: 'pending'},
+      {...payload, finishedAt: 'yesterday'},
+      {...payload, attempts: -1},
+      {...payload, labels: undefined},
+    ]) {
+      expect(() => parseNotification(JSON.stringify(wrong))).toThrow();
+    }
+  });
+});

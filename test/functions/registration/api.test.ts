@@ -6,6 +6,9 @@ import {Firestore} from '@google-cloud/firestore';
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import type {Server} from 'node:http';
+import {STATES, type PollError} from '../../../functions/model';
+import {toDocument} from '../../../functions/registration/store';
+import {captureStdout} from '../../support/stdout';
 
 const collection = `registrations-${process.pid}-${Date.now()}`;
 process.env.OPERATIONS_COLLECTION = collection;
@@ -80,6 +83,7 @@ describe('POST /operations', () => {
       .expect(200);
     expect(second.body.id).toBe(first.body.id);
     expect(second.body.createdAt).toBe(first.body.createdAt);
+    expect(second.body.previous).toBeUndefined();
     const otherTopic = await api()
       .post('/operations')
       .send({operation: FIRESTORE_OP, topic: 'elsewhere'})
@@ -246,7 +250,15 @@ describe('GET /operations/{id} and DELETE', () => {
       .post('/operations')
       .send({operation})
       .expect(201);
-    expect(again).toMatchObject({id: created.id, state: 'pending'});
+    expect(again).toMatchObject({
+      id: created.id,
+      state: 'pending',
+      previous: {
+        state: 'cancelled',
+        attempts: 0,
+        finishedAt: expect.any(String),
+      },
+    });
   });
 
   it('answers 404 for an unknown id', async () => {
@@ -255,6 +267,77 @@ describe('GET /operations/{id} and DELETE', () => {
     expect(shown.body.error.status).toBe('NOT_FOUND');
     await api().delete(`/operations/${unknown}`).expect(404);
   });
+});
+
+describe('watching again an operation whose watch ended', () => {
+  const ended = STATES.filter(state => state !== 'pending');
+  const lastError: PollError = {kind: 'http', status: 403, message: 'HTTP 403'};
+
+  it.each(ended)(
+    'after %s: a new watch (201), with the old one in the answer and the log',
+    async state => {
+      const operation = `${FIRESTORE_OP}-again-${state}`;
+      const {body: first} = await api()
+        .post('/operations')
+        .send({operation})
+        .expect(201);
+      const finishedAt = Date.parse(first.createdAt) + 5000;
+      // What the poller writes when a watch ends.
+      await firestore
+        .collection(collection)
+        .doc(first.id)
+        .update(
+          toDocument(
+            {state, updatedAt: finishedAt, finishedAt, attempts: 7, lastError},
+            30 * 86_400_000,
+          ),
+        );
+
+      let again: request.Response | undefined;
+      const lines = await captureStdout(async () => {
+        again = await api().post('/operations').send({operation});
+      });
+      expect(again!.status).toBe(201);
+      expect(again!.body).toMatchObject({
+        id: first.id,
+        state: 'pending',
+        attempts: 0,
+        nextPollAt: again!.body.createdAt,
+        previous: {
+          state,
+          finishedAt: new Date(finishedAt).toISOString(),
+          attempts: 7,
+          lastError,
+        },
+      });
+      expect(again!.body.finishedAt).toBeUndefined();
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          severity: 'INFO',
+          registrationId: first.id,
+          previous: expect.objectContaining({state, attempts: 7}),
+        }),
+      );
+
+      const stored = await firestore.collection(collection).doc(first.id).get();
+      expect(stored.get('state')).toBe('pending');
+      expect(stored.get('attempts')).toBe(0);
+      expect(stored.get('expireAt')).toBeUndefined();
+      expect(stored.get('lastError')).toBeUndefined();
+      const {body: shown} = await api()
+        .get(`/operations/${first.id}`)
+        .expect(200);
+      expect(shown.state).toBe('pending');
+
+      // The new watch is pending: registering once more finds it.
+      const {body: third} = await api()
+        .post('/operations')
+        .send({operation})
+        .expect(200);
+      expect(third.createdAt).toBe(again!.body.createdAt);
+      expect(third.previous).toBeUndefined();
+    },
+  );
 });
 
 describe('GET /operations', () => {

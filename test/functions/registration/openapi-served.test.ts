@@ -7,11 +7,11 @@
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import type {Server} from 'node:http';
 import request from 'supertest';
+import {OPENAPI_DOCUMENT} from '../../../functions/registration/openapi';
 import {
   HTTP_METHODS,
-  OPENAPI_DOCUMENT,
   type HttpMethod,
-} from '../../../functions/registration/openapi';
+} from '../../../functions/registration/openapi-components';
 import {OpenApiValidator} from '../../support/openapi-validator';
 import {startStack, type TestStack} from '../../support/stack';
 
@@ -142,8 +142,9 @@ describe('answers fit the document', () => {
     }
   });
 
-  it('GET and DELETE /operations/{id}: 200, 204, 404', async () => {
-    const id = await registerOne({labels: {k: 'v'}});
+  it('GET and DELETE /operations/{id}: 200, 204, 404; and the 201 that watches again', async () => {
+    const operation = `${API}/${operationName()}`;
+    const id = await registerOne({operation, labels: {k: 'v'}});
     const shown = await call('get', '/operations/{id}', `/operations/${id}`);
     expect(shown.status).toBe(200);
     const cancelled = await call(
@@ -154,6 +155,11 @@ describe('answers fit the document', () => {
     expect(cancelled.status).toBe(204);
     const after = await call('get', '/operations/{id}', `/operations/${id}`);
     expect(after.body.state).toBe('cancelled');
+    const again = await call('post', '/operations', '/operations', test =>
+      test.send({operation}),
+    );
+    expect(again.status).toBe(201);
+    expect(again.body.previous).toMatchObject({state: 'cancelled'});
 
     const unknown = '0'.repeat(32);
     for (const method of ['get', 'delete'] as const) {

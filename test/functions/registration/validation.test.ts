@@ -1,6 +1,8 @@
 import {
   DEFAULT_TIMEOUT_MS,
   parseDuration,
+} from '../../../functions/registration/schemas';
+import {
   validateRegistration,
   type ValidationContext,
 } from '../../../functions/registration/validation';
