@@ -13,6 +13,7 @@ import {loadPollerConfig, loadRegistrationConfig} from './config';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
 import {PollLease} from './polling/lease';
+import {leaseId} from './polling/shards';
 import {createLogger} from './log';
 import {OperationsClient} from './google/operations-client';
 import {createPollHandler} from './polling/endpoint';
@@ -61,17 +62,32 @@ functions.http(
   lazy(() => {
     const config = loadPollerConfig();
     const db = firestore(config.projectId);
+    const sink = new PubSubPublisher(new PubSub({projectId: config.projectId}));
     const poller = new Poller({
       due: new DueRegistrations(db, config.collection, config.retentionMs),
-      lease: holder =>
-        new PollLease(db, config.collection, holder, config.leaseMs),
+      lease: (holder, range) =>
+        new PollLease(
+          db,
+          config.collection,
+          holder,
+          config.leaseMs,
+          Date.now,
+          leaseId(range),
+        ),
       client: new OperationsClient(config),
-      sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
+      sink,
       log,
       budgetMs: config.budgetMs,
       concurrency: config.concurrency,
       leaseMs: config.leaseMs,
     });
-    return createPollHandler({poller, log, projectId: config.projectId});
+    return createPollHandler({
+      poller,
+      log,
+      projectId: config.projectId,
+      shards: config.shards,
+      fanoutTopic: config.fanoutTopic,
+      sink,
+    });
   }),
 );

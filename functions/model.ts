@@ -95,6 +95,8 @@ export interface Registration extends NewRegistration {
   lastError?: PollError;
   /** The latest Operation the API returned (while running: its name, metadata and done). */
   lastOperation?: Operation;
+  /** The registration's virtual bucket, a hash of its id (polling/shards.ts); absent on registrations of old. */
+  bucket?: number;
 }
 
 /**

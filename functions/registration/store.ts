@@ -16,6 +16,7 @@ import {
   type Registration,
   type State,
 } from '../model';
+import {bucketOf} from '../polling/shards';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
@@ -24,7 +25,36 @@ const ALREADY_EXISTS = 6;
  * The last operation seen is kept for `GET /operations/{id}` and for the notification of a watch that ends
  * without a result. Beyond this size only its name and done flag are kept, far below Firestore's 1 MiB limit.
  */
-const MAX_STORED_OPERATION_BYTES = 256 * 1024;
+export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
+/**
+ * While a watch is pending its last operation is rewritten on every poll, so less of it is kept: progress
+ * metadata fits easily, and a larger one is cut to its name and done flag until the watch ends.
+ */
+export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
+
+/**
+ * Fields no query filters or orders on by themselves: exempt from Firestore's automatic single-field indexes
+ * (infra/firestore.tf, held to this list by test/infra). The rising times would otherwise each be a hot index
+ * range written on every poll, and the large ones cost index storage and write time for nothing. The due
+ * query's composite index (state, bucket, nextPollAt) is unaffected by these exemptions.
+ */
+export const UNINDEXED_FIELDS = [
+  'nextPollAt',
+  'updatedAt',
+  'lastPolledAt',
+  'createdAt',
+  'finishedAt',
+  'deadline',
+  'attempts',
+  'errorStreak',
+  'lastOperation',
+  'lastError',
+  'operation',
+  'labels',
+  'scopes',
+  'pollPolicy',
+  'bucket',
+] as const;
 
 /** A page of registrations. */
 export interface RegistrationPage {
@@ -80,7 +110,11 @@ export function toDocument(
   if (fields.lastOperation !== undefined) {
     // JSON text, because an Operation may hold nested arrays, which Firestore cannot store as a value.
     let text = JSON.stringify(fields.lastOperation);
-    if (Buffer.byteLength(text) > MAX_STORED_OPERATION_BYTES) {
+    const cap =
+      fields.state === 'pending'
+        ? MAX_PENDING_OPERATION_BYTES
+        : MAX_STORED_OPERATION_BYTES;
+    if (Buffer.byteLength(text) > cap) {
       text = JSON.stringify({
         name: fields.lastOperation.name,
         done: fields.lastOperation.done,
@@ -139,6 +173,7 @@ export class RegistrationStore {
     const registration: Registration = {
       ...request,
       id,
+      bucket: bucketOf(id),
       state: 'pending',
       createdAt: now,
       updatedAt: now,
