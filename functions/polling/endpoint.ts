@@ -67,7 +67,7 @@ export function createPollHandler(deps: {
           : 'tick',
         {tick: counts, shard},
       );
-      res.json({...counts, shard});
+      res.json(counts);
     } catch (error) {
       log.error('tick failed', {error: (error as Error).message, shard});
       sendError(res, 503, `tick failed: ${(error as Error).message}`);

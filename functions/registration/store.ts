@@ -96,13 +96,19 @@ export function fromDocument(snapshot: DocumentSnapshot): Registration {
   return registration as unknown as Registration;
 }
 
-/** Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text. */
+/**
+ * Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text (capped
+ * at {@link MAX_PENDING_OPERATION_BYTES} while pending, {@link MAX_STORED_OPERATION_BYTES} after), and the
+ * bucket of a whole registration.
+ */
 export function toDocument(
   fields: Partial<Registration>,
   retentionMs: number,
 ): Record<string, unknown> {
   const document: Record<string, unknown> = {...fields};
   delete document.id;
+  // A whole registration (it has its id) is stored with its shard bucket; a poll's update leaves it as it is.
+  if (fields.id !== undefined) document.bucket = bucketOf(fields.id);
   for (const field of TIME_FIELDS) {
     const value = fields[field];
     if (value !== undefined) document[field] = Timestamp.fromMillis(value);
@@ -173,7 +179,6 @@ export class RegistrationStore {
     const registration: Registration = {
       ...request,
       id,
-      bucket: bucketOf(id),
       state: 'pending',
       createdAt: now,
       updatedAt: now,
