@@ -11,6 +11,7 @@ import type {Logger} from '../log';
 import {traceFields} from '../log';
 import type {Poller} from './poller';
 import {sendError, sendInvalid} from '../http/responses';
+import {leaveRequestDomain} from '../http/request-domain';
 import type {NotificationSink} from '../notify/publisher';
 import {parsePollRequest} from './poll-request';
 import {bucketRange} from './shards';
@@ -41,6 +42,7 @@ export function createPollHandler(deps: {
   };
 
   return async (req, res) => {
+    leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, deps.projectId));
     const request = parsePollRequest(req.body, deps.shards);
     if (!request.ok) {

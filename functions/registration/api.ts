@@ -17,6 +17,7 @@ import {traceFields} from '../log';
 import {STATES, type Registration} from '../model';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {InvalidPageTokenError, type RegistrationStore} from './store';
+import {leaveRequestDomain} from '../http/request-domain';
 import {sendError, sendInvalid} from '../http/responses';
 import {formatDuration, validateRegistration} from './validation';
 
@@ -157,6 +158,7 @@ export function createRegistrationHandler(deps: {
   ]);
 
   return async (req, res) => {
+    leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, config.projectId));
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
