@@ -37,7 +37,8 @@ function owner(url: string, functionName: string): string {
   if (!url) return functionName || '(anonymous)';
   const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (inModules) return inModules[1];
-  if (url.startsWith('node:')) return url.replace(/^node:internal\/(deps\/)?/, 'node:');
+  if (url.startsWith('node:'))
+    return url.replace(/^node:internal\/(deps\/)?/, 'node:');
   const own = /\/(functions|build\/function-source)\/(.+)$/.exec(url);
   return own ? `opwatch ${own[2]}` : url;
 }

@@ -12,6 +12,8 @@ import {
 import type {RealRun} from './real-run';
 import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
+import {scaleOutSection} from './report-scale-out';
+import type {ShardResults} from './shards';
 import {DEFAULT_TIMING, type Figures} from './simulate';
 import {fmt} from './stats';
 import type {TickMeasurement} from './throughput';
@@ -42,6 +44,7 @@ export interface Results {
   };
   registration?: LoadResult[];
   scale?: Sweep[];
+  shards?: ShardResults;
 }
 
 const HEADERS: Record<(typeof FIGURES)[number], string> = {
@@ -445,5 +448,7 @@ export function report(results: Results): string {
     sections.push(
       scaleSection(results.scale, results.latencyMs, results.throughput),
     );
+  const scaleOut = scaleOutSection(results);
+  if (scaleOut) sections.push(scaleOut);
   return sections.join('\n');
 }
