@@ -66,7 +66,7 @@ async function worker(shards: number): Promise<SpawnedFunction> {
         POLL_FANOUT_TOPIC: fanoutTopic,
         POLL_BUDGET_SECONDS: '4',
         // Short, so a killed worker's lease runs out soon.
-        POLL_LEASE_SECONDS: '2',
+        POLL_LEASE_SECONDS: '3',
         POLL_REQUEST_TIMEOUT_SECONDS: '2',
         POLL_CONCURRENCY: '8',
       },
