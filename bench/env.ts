@@ -48,11 +48,15 @@ export interface BenchEnv {
   fake: FakeOperationsServer;
   /** Java processes of the emulators, for CPU measurements. */
   emulatorPids: Map<string, number>;
-  /** Starts a function target (`operations` or `poll`) with `env` added, optionally with the probe preloaded. */
+  /**
+   * Starts a function target (`operations` or `poll`) with `env` added, optionally with the probe preloaded and
+   * a V8 CPU profile written to `profileDir` at exit.
+   */
   startFunction(
     target: string,
     env: Record<string, string>,
     probe?: boolean,
+    profileDir?: string,
   ): Promise<FunctionChild>;
   /** Deletes every document in the Firestore emulator, so a stage does not pay for the last one's data. */
   clearFirestore(): Promise<void>;
@@ -102,7 +106,7 @@ export async function startEnv(
     pubsub,
     fake,
     emulatorPids,
-    async startFunction(target, env, probe = false) {
+    async startFunction(target, env, probe = false, profileDir?: string) {
       const port = await freePort();
       const probeFile = join(probeDir, `${target}-${port}.json`);
       const child = spawnFunction({
@@ -112,10 +116,13 @@ export async function startEnv(
         env: {
           ...process.env,
           ENDPOINT_OVERRIDES: JSON.stringify({[SERVICE]: fake.baseUrl}),
-          ...(probe && {
-            NODE_OPTIONS: `--expose-gc --require ${join(__dirname, 'probe.js')}`,
-            BENCH_PROBE_FILE: probeFile,
-          }),
+          NODE_OPTIONS: [
+            probe && `--expose-gc --require ${join(__dirname, 'probe.js')}`,
+            profileDir && `--cpu-prof --cpu-prof-dir=${profileDir}`,
+          ]
+            .filter(Boolean)
+            .join(' '),
+          ...(probe && {BENCH_PROBE_FILE: probeFile}),
           ...env,
         },
       });

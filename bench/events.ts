@@ -70,6 +70,7 @@ export async function startCompletionEvents(options: {
     log: createLogger(() => {}),
     budgetMs: COMPLETION_BUDGET_MS / factor,
     firestoreTimeoutMs: LEASE_MS,
+    shards: 1,
     recheckMs: COMPLETION_RECHECK_MS / factor,
   });
   const topicId = uniqueName('bench-audit');

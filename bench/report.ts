@@ -14,6 +14,8 @@ import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
 import {EVENT_TARGETS} from './events';
 import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
+import {scaleOutSection} from './report-scale-out';
+import type {ShardResults} from './shards';
 import {DEFAULT_TIMING, type Figures} from './simulate';
 import {fmt} from './stats';
 import type {TickMeasurement} from './throughput';
@@ -46,6 +48,7 @@ export interface Results {
   };
   registration?: LoadResult[];
   scale?: Sweep[];
+  shards?: ShardResults;
 }
 
 const HEADERS: Record<(typeof FIGURES)[number], string> = {
@@ -500,5 +503,7 @@ export function report(results: Results): string {
     sections.push(
       scaleSection(results.scale, results.latencyMs, results.throughput),
     );
+  const scaleOut = scaleOutSection(results);
+  if (scaleOut) sections.push(scaleOut);
   return sections.join('\n');
 }

@@ -5,7 +5,7 @@
  *
  *   npm run bench                       the full run (about 20 minutes)
  *   npm run bench -- --quick            a smoke run with small sizes, written to dist/bench/ instead of docs/
- *   npm run bench -- --stages policy,throughput,registration,scale --latency-ms 50 --out FILE
+ *   npm run bench -- --stages policy,throughput,registration,scale,shards --latency-ms 50 --out FILE
  *
  * Sizes can be set one by one too; see `--help`.
  */
@@ -24,6 +24,7 @@ import {measureRegistration} from './registration';
 import {report, type Results} from './report';
 import {sweep} from './scale';
 import {fmt} from './stats';
+import {measureShards} from './shards';
 import {measureTick} from './throughput';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -33,6 +34,7 @@ const STAGES = [
   'throughput',
   'registration',
   'scale',
+  'shards',
 ] as const;
 
 /** Sizes of a full run, and of `--quick`. */
@@ -51,6 +53,8 @@ const PROFILES = {
     scaleSize: 100_000,
     scaleConcurrency: '32,128',
     scaleTicks: 3,
+    shardSize: 20_000,
+    shardWorkers: '1,2,4',
   },
   quick: {
     simJobs: 1000,
@@ -66,6 +70,8 @@ const PROFILES = {
     scaleSize: 5000,
     scaleConcurrency: '32',
     scaleTicks: 2,
+    shardSize: 2000,
+    shardWorkers: '1,2,4',
   },
 };
 type Profile = (typeof PROFILES)['full'];
@@ -285,6 +291,19 @@ async function main(): Promise<void> {
           }),
         );
       }
+    }
+    if (has('shards')) {
+      const log = say('shards');
+      log(
+        `${sizes.shardSize} registrations with ${sizes.shardWorkers} shard workers...`,
+      );
+      results.shards = await measureShards(env, {
+        registrations: sizes.shardSize,
+        workerCounts: numbers(sizes.shardWorkers),
+        concurrency: sizes.highConcurrency,
+        budgetSeconds: 300,
+        log,
+      });
     }
   } finally {
     await env.stop();

@@ -5,6 +5,7 @@
  * infrastructure tests hold `infra/` to {@link REGISTRATION_ENV}, {@link POLLER_ENV} and {@link COMPLETIONS_ENV}.
  */
 import {z} from 'zod';
+import {BUCKETS} from './polling/shards';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -93,6 +94,11 @@ const pollerSchema = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
+  POLL_SHARDS: z.coerce.number().int().min(1).max(BUCKETS).default(1),
+  POLL_FANOUT_TOPIC: z
+    .string()
+    .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T')
+    .optional(),
 });
 
 const completionsSchema = pollerSchema.extend({
@@ -131,6 +137,10 @@ export interface PollerConfig extends CommonConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
+  /** Shard workers the buckets are split over (POLL_SHARDS). */
+  shards: number;
+  /** Full name of the topic a tick fans out over when there is more than one shard (POLL_FANOUT_TOPIC). */
+  fanoutTopic?: string;
 }
 
 /** Configuration of the completions function: the poller's, and the budget of the tick an event starts. */
@@ -219,12 +229,28 @@ export function loadCompletionsConfig(
 }
 
 function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
+  const fanoutTopic =
+    parsed.POLL_FANOUT_TOPIC === undefined
+      ? undefined
+      : fullTopicName(parsed.POLL_FANOUT_TOPIC, parsed.GOOGLE_CLOUD_PROJECT);
+  if (parsed.POLL_FANOUT_TOPIC !== undefined && !fanoutTopic) {
+    throw new ConfigError(
+      'invalid configuration: POLL_FANOUT_TOPIC: must be a topic id or projects/P/topics/T',
+    );
+  }
+  if (parsed.POLL_SHARDS > 1 && !fanoutTopic) {
+    throw new ConfigError(
+      'invalid configuration: POLL_FANOUT_TOPIC: required when POLL_SHARDS > 1',
+    );
+  }
   return {
     ...common(parsed),
     budgetMs: parsed.POLL_BUDGET_SECONDS * 1000,
     concurrency: parsed.POLL_CONCURRENCY,
     leaseMs: parsed.POLL_LEASE_SECONDS * 1000,
     requestTimeoutMs: parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000,
+    shards: parsed.POLL_SHARDS,
+    fanoutTopic,
   };
 }
 

@@ -24,6 +24,7 @@ import {DueNow} from './completions/due-now';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
 import {PollLease} from './polling/lease';
+import {leaseId} from './polling/shards';
 import {createLogger} from './log';
 import {OperationsClient} from './google/operations-client';
 import {createPollHandler} from './polling/endpoint';
@@ -67,14 +68,30 @@ functions.http(
   }),
 );
 
-/** The poller of `config`, with ticks of `budgetMs`. */
-function poller(config: PollerConfig, db: Firestore, budgetMs: number) {
+function publisher(config: PollerConfig): PubSubPublisher {
+  return new PubSubPublisher(new PubSub({projectId: config.projectId}));
+}
+
+/** The poller of `config`, with ticks of `budgetMs`, one lease per shard's bucket range. */
+function poller(
+  config: PollerConfig,
+  db: Firestore,
+  budgetMs: number,
+  sink: PubSubPublisher,
+) {
   return new Poller({
     due: new DueRegistrations(db, config.collection, config.retentionMs),
-    lease: holder =>
-      new PollLease(db, config.collection, holder, config.leaseMs),
+    lease: (holder, range) =>
+      new PollLease(
+        db,
+        config.collection,
+        holder,
+        config.leaseMs,
+        Date.now,
+        leaseId(range),
+      ),
     client: new OperationsClient(config),
-    sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
+    sink,
     log,
     budgetMs,
     concurrency: config.concurrency,
@@ -86,10 +103,19 @@ functions.http(
   'poll',
   lazy((): ((req: Request, res: Response) => Promise<void>) => {
     const config = loadPollerConfig();
+    const sink = publisher(config);
     return createPollHandler({
-      poller: poller(config, firestore(config.projectId), config.budgetMs),
+      poller: poller(
+        config,
+        firestore(config.projectId),
+        config.budgetMs,
+        sink,
+      ),
       log,
       projectId: config.projectId,
+      shards: config.shards,
+      fanoutTopic: config.fanoutTopic,
+      sink,
     });
   }),
 );
@@ -101,10 +127,11 @@ functions.cloudEvent(
     const db = firestore(config.projectId);
     return createCompletionsHandler({
       due: new DueNow(db, config.collection, config.retentionMs),
-      poller: poller(config, db, config.completionBudgetMs),
+      poller: poller(config, db, config.completionBudgetMs, publisher(config)),
       log,
       budgetMs: config.completionBudgetMs,
       firestoreTimeoutMs: config.leaseMs,
+      shards: config.shards,
     });
   }),
 );

@@ -125,6 +125,8 @@ export interface Registration extends NewRegistration {
   lastOperation?: Operation;
   /** Where completion events find it (functions/completions/lookup-key.ts); absent for services without them. */
   completionKey?: string;
+  /** The registration's virtual bucket, a hash of its id (polling/shards.ts); absent on registrations of old. */
+  bucket?: number;
 }
 
 /**

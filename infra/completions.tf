@@ -119,6 +119,8 @@ resource "google_cloudfunctions2_function" "completions" {
       POLL_CONCURRENCY               = tostring(var.poll_concurrency)
       POLL_LEASE_SECONDS             = tostring(var.poll_lease_seconds)
       POLL_REQUEST_TIMEOUT_SECONDS   = tostring(var.poll_request_timeout_seconds)
+      POLL_SHARDS                    = tostring(var.poll_shards)
+      POLL_FANOUT_TOPIC              = google_pubsub_topic.poll_fanout.id
       COMPLETION_POLL_BUDGET_SECONDS = tostring(var.completion_poll_budget_seconds)
     }
   }

@@ -124,6 +124,8 @@ resource "google_cloudfunctions2_function" "poll" {
       POLL_CONCURRENCY             = tostring(var.poll_concurrency)
       POLL_LEASE_SECONDS           = tostring(var.poll_lease_seconds)
       POLL_REQUEST_TIMEOUT_SECONDS = tostring(var.poll_request_timeout_seconds)
+      POLL_SHARDS                  = tostring(var.poll_shards)
+      POLL_FANOUT_TOPIC            = google_pubsub_topic.poll_fanout.id
     }
   }
 
@@ -132,11 +134,18 @@ resource "google_cloudfunctions2_function" "poll" {
       condition     = var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds
       error_message = "poll_timeout_seconds must exceed poll_budget_seconds + poll_request_timeout_seconds, or runs are cut off mid-poll."
     }
+
+    # Each shard's tick is one long request on an instance of its own.
+    precondition {
+      condition     = var.poll_max_instances >= var.poll_shards
+      error_message = "poll_max_instances must be at least poll_shards, or shards wait for each other."
+    }
   }
 
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_project_iam_member.poller_datastore_user,
     google_pubsub_topic_iam_member.poller_publisher,
+    google_pubsub_topic_iam_member.poller_fanout_publisher,
   ]
 }

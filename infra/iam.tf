@@ -24,6 +24,14 @@ resource "google_service_account" "scheduler" {
   depends_on = [google_project_service.apis]
 }
 
+resource "google_service_account" "fanout" {
+  project      = var.project_id
+  account_id   = "opwatch-poll-fanout"
+  display_name = "opwatch poll fan-out (Pub/Sub push)"
+
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "opwatch-build"
@@ -51,6 +59,13 @@ resource "google_pubsub_topic_iam_member" "poller_publisher" {
   for_each = local.notification_topics
 
   topic  = each.value
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.poller.member
+}
+
+# ... and on the fan-out topic, one message per shard ...
+resource "google_pubsub_topic_iam_member" "poller_fanout_publisher" {
+  topic  = google_pubsub_topic.poll_fanout.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.poller.member
 }
@@ -89,6 +104,22 @@ resource "google_cloud_run_service_iam_member" "poll_invoker" {
   service  = google_cloudfunctions2_function.poll.name
   role     = "roles/run.invoker"
   member   = google_service_account.scheduler.member
+}
+
+# The fan-out's push subscription calls poll as the fan-out account; the Pub/Sub service agent mints its OIDC
+# tokens, for this one account only (projects made before April 2021 do not grant the agent that by default).
+resource "google_cloud_run_service_iam_member" "poll_fanout_invoker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.poll.location
+  service  = google_cloudfunctions2_function.poll.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.fanout.member
+}
+
+resource "google_service_account_iam_member" "pubsub_fanout_token_creator" {
+  service_account_id = google_service_account.fanout.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
 
 resource "google_cloud_run_service_iam_member" "registration_invokers" {

@@ -87,3 +87,49 @@ resource "google_pubsub_subscription_iam_member" "failures_dead_letter_subscribe
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
+
+# The poll fan-out: with poll_shards > 1, a Scheduler tick publishes one {"shard": k} message per shard here, and
+# the push subscription delivers each to the poll function (OIDC token of the fan-out account), so the shards
+# run on parallel instances.
+resource "google_pubsub_topic" "poll_fanout" {
+  project = var.project_id
+  name    = "opwatch-poll-fanout"
+
+  # A shard message is only worth its own minute: the next tick sends a fresh one.
+  message_retention_duration = "600s"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_subscription" "poll_fanout" {
+  project = var.project_id
+  name    = "opwatch-poll-fanout"
+  topic   = google_pubsub_topic.poll_fanout.id
+
+  # A push is acknowledged by the tick's answer, which comes at the end of its budget.
+  ack_deadline_seconds       = min(var.poll_timeout_seconds, 600)
+  message_retention_duration = "600s"
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "60s"
+  }
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.poll.service_config[0].uri
+
+    oidc_token {
+      service_account_email = google_service_account.fanout.email
+      audience              = google_cloudfunctions2_function.poll.service_config[0].uri
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_service_iam_member.poll_fanout_invoker,
+    google_service_account_iam_member.pubsub_fanout_token_creator,
+  ]
+}

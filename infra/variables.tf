@@ -146,9 +146,20 @@ variable "registration_max_instances" {
 }
 
 variable "poll_max_instances" {
-  description = "Maximum instances of the poll function. The lease already lets only one run work at a time."
+  description = "Maximum instances of the poll function; at least poll_shards. Each shard's lease lets one run work that shard at a time."
   type        = number
   default     = 1
+}
+
+variable "poll_shards" {
+  description = "Shard workers the registrations are split over (POLL_SHARDS). Above 1, each Scheduler tick fans out one run per shard over the opwatch-poll-fanout topic. Can be changed at any time."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.poll_shards >= 1 && var.poll_shards <= 256 && floor(var.poll_shards) == var.poll_shards
+    error_message = "poll_shards must be an integer in [1, 256]."
+  }
 }
 
 variable "watched_project_roles" {

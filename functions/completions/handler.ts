@@ -19,6 +19,7 @@
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';
 import {within, type Poller} from '../polling/poller';
+import {rangeOwning, type BucketRange} from '../polling/shards';
 import type {DueNow} from './due-now';
 import {readEvent} from './events';
 import {completionKeyOfEntry} from './lookup-key';
@@ -31,6 +32,8 @@ export interface CompletionsDependencies {
   due: DueNow;
   /** A poller whose ticks last the completion budget. */
   poller: Poller;
+  /** POLL_SHARDS: a tick works the shard that owns a registration, under that shard's lease. */
+  shards: number;
   log: Logger;
   /** How long to see the registrations polled before leaving them, due, to the scheduled ticks. */
   budgetMs: number;
@@ -78,7 +81,20 @@ export function createCompletionsHandler(
   };
 }
 
-/** Runs a tick, or waits for the running one to poll `ids`, for up to the budget. */
+/** The shards that own `ids`, each once. */
+function shardsOwning(ids: string[], shards: number): BucketRange[] {
+  const ranges = new Map<string, BucketRange>();
+  for (const id of ids) {
+    const range = rangeOwning(id, shards);
+    ranges.set(`${range.from}-${range.to}`, range);
+  }
+  return [...ranges.values()];
+}
+
+/**
+ * Runs a tick of each shard that owns `ids`, or waits for a shard's running tick to poll them, for up to the
+ * budget.
+ */
 async function pollSoon(
   deps: CompletionsDependencies,
   ids: string[],
@@ -87,12 +103,15 @@ async function pollSoon(
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   const giveUpAt = now() + deps.budgetMs;
+  let shards = shardsOwning(ids, deps.shards);
   for (;;) {
-    const counts = await deps.poller.tick();
-    if (!counts.leaseHeld) {
-      log.info('completion event: tick', {tick: counts});
-      return;
+    const held: BucketRange[] = [];
+    for (const range of shards) {
+      const counts = await deps.poller.tick(range);
+      if (counts.leaseHeld) held.push(range);
+      else log.info('completion event: tick', {tick: counts});
     }
+    if (held.length === 0) return;
     const waiting = await within(
       deps.due.unpolled(ids, markedAt),
       deps.firestoreTimeoutMs,
@@ -108,5 +127,6 @@ async function pollSoon(
     await new Promise(resolve =>
       setTimeout(resolve, deps.recheckMs ?? RECHECK_MS),
     );
+    shards = held;
   }
 }

@@ -113,6 +113,11 @@ export function parseRetryAfter(
 
 async function readCapped(response: Response): Promise<string | undefined> {
   if (!response.body) return '';
+  // An uncompressed answer that declares a length within the cap is read whole: iterating a web stream chunk by
+  // chunk costs a promise and a copy per chunk. A compressed one can inflate past its declared length.
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared <= MAX_ANSWER_BYTES && !response.headers.has('content-encoding'))
+    return response.text();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of response.body) {
@@ -231,12 +236,6 @@ export class OperationsClient {
         },
       };
     }
-    const error = {
-      kind: 'http' as const,
-      status,
-      message: `HTTP ${status}`,
-      body: scrub(body, token),
-    };
     if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
@@ -244,6 +243,15 @@ export class OperationsClient {
       } catch {
         // Falls through: a 200 that is not an Operation.
       }
+    }
+    // Only an answer that is not an Operation is kept, so only such a body is scrubbed.
+    const error = {
+      kind: 'http' as const,
+      status,
+      message: `HTTP ${status}`,
+      body: scrub(body, token),
+    };
+    if (status === 200) {
       return {
         kind: 'rejected',
         error: {

@@ -3,17 +3,22 @@
  * lets the poller mark a registration finished without ever losing its notification.
  */
 import {PubSub, type Topic} from '@google-cloud/pubsub';
-import type {Notification} from './notification';
 
 /** How long one publish may take, retries included, before the poller gives up and tries again later. */
 export const PUBLISH_TIMEOUT_MS = 20_000;
 /** How long one attempt of a publish may take. */
 const PUBLISH_ATTEMPT_TIMEOUT_MS = 5_000;
 
+/** A Pub/Sub message: a notification, or a fan-out message of the poll function. */
+export interface OutgoingMessage {
+  data: Buffer;
+  attributes: Record<string, string>;
+}
+
 /** Sends notifications. */
 export interface NotificationSink {
   /** Resolves with the message id once Pub/Sub accepted the message. */
-  publish(topic: string, notification: Notification): Promise<string>;
+  publish(topic: string, message: OutgoingMessage): Promise<string>;
 }
 
 /** Publishes to Pub/Sub topics, one batching publisher per topic. */
@@ -22,7 +27,7 @@ export class PubSubPublisher implements NotificationSink {
 
   constructor(private readonly pubsub: PubSub) {}
 
-  publish(topicName: string, notification: Notification): Promise<string> {
+  publish(topicName: string, message: OutgoingMessage): Promise<string> {
     let topic = this.topics.get(topicName);
     if (!topic) {
       topic = this.pubsub.topic(topicName, {
@@ -49,8 +54,8 @@ export class PubSubPublisher implements NotificationSink {
       this.topics.set(topicName, topic);
     }
     return topic.publishMessage({
-      data: notification.data,
-      attributes: notification.attributes,
+      data: message.data,
+      attributes: message.attributes,
     });
   }
 

@@ -1,5 +1,10 @@
 /**
- * The poller's side of the store: pages of due registrations in due order, and the one write after each poll.
+ * The poller's side of the store: pages of one shard's due registrations, and the one write after each poll.
+ *
+ * The due query (`state == "pending"`, bucket in the shard's range, `nextPollAt <= now`) is served by the
+ * composite index (state, bucket, nextPollAt) of infra/firestore.tf. It reads in (bucket, nextPollAt) order: the
+ * price of an index whose pending entries spread over the buckets instead of lining up by time is that a page
+ * is due order per bucket, not overall. Every due registration is still read once per sweep of the range.
  *
  * Writes go through a BulkWriter, so many polls share a request while each write keeps its own precondition
  * (the document's update time when it was read): a write from a tick that lost its lease, or about a watch
@@ -14,6 +19,7 @@ import {
   type WriteResult,
 } from '@google-cloud/firestore';
 import {toDocument, type PollUpdate} from '../registration/store';
+import type {BucketRange} from './shards';
 
 /** How long a write waits for others to share its request. */
 const WRITE_BATCH_WINDOW_MS = 5;
@@ -39,36 +45,39 @@ export class DueRegistrations {
   }
 
   /**
-   * Up to `limit` pending registrations due at or before `dueBy`, earliest first, after `cursor` if given
-   * (the last document of the previous page).
+   * Up to `limit` pending registrations of the buckets in `range` due at or before `dueBy`, in (bucket,
+   * nextPollAt) order, after `cursor` if given (the last document of the previous page).
    */
   async page(
+    range: BucketRange,
     dueBy: number,
     limit: number,
     cursor?: QueryDocumentSnapshot,
   ): Promise<{docs: QueryDocumentSnapshot[]; readTime: Timestamp}> {
-    let query = this.firestore
-      .collection(this.collectionName)
-      .where('state', '==', 'pending')
-      .where('nextPollAt', '<=', Timestamp.fromMillis(dueBy))
-      .orderBy('nextPollAt')
-      .limit(limit);
+    let query = this.due(range, dueBy).limit(limit);
     if (cursor) query = query.startAfter(cursor);
     const {docs, readTime} = await query.get();
     return {docs, readTime};
   }
 
-  /** When the earliest pending registration is due, or undefined when none is pending. */
-  async nextDueAt(): Promise<number | undefined> {
-    const snapshot = await this.firestore
-      .collection(this.collectionName)
-      .where('state', '==', 'pending')
-      .orderBy('nextPollAt')
+  /** Whether a pending registration of the buckets in `range` falls due before `by`: one read at most. */
+  async anyDueBefore(range: BucketRange, by: number): Promise<boolean> {
+    // An earliest-due query across buckets would need an index led by nextPollAt, the hot one this avoids.
+    const snapshot = await this.due(range, by - 1)
       .limit(1)
       .get();
-    return (
-      snapshot.docs[0]?.get('nextPollAt') as Timestamp | undefined
-    )?.toMillis();
+    return !snapshot.empty;
+  }
+
+  private due(range: BucketRange, dueBy: number) {
+    return this.firestore
+      .collection(this.collectionName)
+      .where('state', '==', 'pending')
+      .where('bucket', '>=', range.from)
+      .where('bucket', '<', range.to)
+      .where('nextPollAt', '<=', Timestamp.fromMillis(dueBy))
+      .orderBy('bucket')
+      .orderBy('nextPollAt');
   }
 
   /** Writes a poll's result, provided the document has not changed since `readAt` (its update time). */

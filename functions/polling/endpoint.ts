@@ -1,32 +1,77 @@
 /**
- * The poll function, target `poll`: Cloud Scheduler calls it every minute (any body, usually empty) and each call
- * is one tick. It answers the tick's counts, or a 5xx when Firestore could not be reached so Scheduler retries.
+ * The poll function, target `poll`. Cloud Scheduler calls it every minute with no shard (any body, usually
+ * empty): with `POLL_SHARDS` = 1 that call is one tick of the whole collection; with more shards it fans out,
+ * publishing one `{"shard": k}` message per shard to `POLL_FANOUT_TOPIC`, whose push subscription calls this
+ * function once per shard, on parallel instances. A call with `{"shard": k}` (directly or as a push delivery) is
+ * one tick of shard k. A tick answers its counts, or a 5xx when Firestore could not be reached so the caller
+ * (Scheduler, or Pub/Sub's push retries) tries again.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
 import type {Poller} from './poller';
-import {sendError} from '../http/responses';
+import {sendError, sendInvalid} from '../http/responses';
+import {leaveRequestDomain} from '../http/request-domain';
+import type {NotificationSink} from '../notify/publisher';
+import {parsePollRequest} from './poll-request';
+import {bucketRange} from './shards';
 
 /** Builds the `poll` function's handler. */
 export function createPollHandler(deps: {
   poller: Poller;
   log: Logger;
   projectId: string;
+  /** POLL_SHARDS. */
+  shards: number;
+  /** POLL_FANOUT_TOPIC, as a full name; required with more than one shard. */
+  fanoutTopic?: string;
+  /** Publishes the fan-out messages. */
+  sink: NotificationSink;
 }): (req: Request, res: Response) => Promise<void> {
+  const fanOut = async (): Promise<number> => {
+    const shards = Array.from({length: deps.shards}, (_, shard) => shard);
+    await Promise.all(
+      shards.map(shard =>
+        deps.sink.publish(deps.fanoutTopic!, {
+          data: Buffer.from(JSON.stringify({shard})),
+          attributes: {shard: String(shard)},
+        }),
+      ),
+    );
+    return shards.length;
+  };
+
   return async (req, res) => {
+    leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, deps.projectId));
+    const request = parsePollRequest(req.body, deps.shards);
+    if (!request.ok) {
+      sendInvalid(res, request.problems);
+      return;
+    }
+    if (request.shard === undefined && deps.shards > 1) {
+      try {
+        const fannedOut = await fanOut();
+        log.info('tick fanned out', {fannedOut});
+        res.json({fannedOut});
+      } catch (error) {
+        log.error('fan-out failed', {error: (error as Error).message});
+        sendError(res, 503, `fan-out failed: ${(error as Error).message}`);
+      }
+      return;
+    }
+    const shard = request.shard ?? 0;
     try {
-      const counts = await deps.poller.tick();
+      const counts = await deps.poller.tick(bucketRange(shard, deps.shards));
       log.info(
         counts.leaseHeld
           ? 'tick skipped: another tick holds the lease'
           : 'tick',
-        {tick: counts},
+        {tick: counts, shard},
       );
       res.json(counts);
     } catch (error) {
-      log.error('tick failed', {error: (error as Error).message});
+      log.error('tick failed', {error: (error as Error).message, shard});
       sendError(res, 503, `tick failed: ${(error as Error).message}`);
     }
   };

@@ -1,7 +1,7 @@
 /**
- * The poller's lease: one document that says which tick may poll, and until when.
+ * The poller's lease: one document per shard that says which tick may poll that shard's buckets, and until when.
  *
- * One lease for the whole collection, rather than one per registration, keeps the cost of a poll at one read and
+ * One lease per shard, rather than one per registration, keeps the cost of a poll at one read and
  * one write: overlapping ticks (Scheduler retries, a slow tick meeting the next one) find the lease held and
  * stand down, and a crashed tick's lease simply runs out.
  *
@@ -25,7 +25,7 @@ function lostRace(error: unknown): boolean {
   return LOST_RACE.has((error as {code?: number}).code ?? -1);
 }
 
-/** A lease on the poll work of one registration collection. */
+/** A lease on the poll work of one shard of a registration collection. */
 export class PollLease {
   private readonly ref: DocumentReference;
   private lastWrite: Timestamp | undefined;
@@ -38,8 +38,10 @@ export class PollLease {
     readonly holder: string,
     private readonly durationMs: number,
     private readonly now: () => number = Date.now,
+    /** The lease document, one per shard (see leaseId in shards.ts). */
+    name = 'poller',
   ) {
-    this.ref = firestore.collection(`${collection}_leases`).doc('poller');
+    this.ref = firestore.collection(`${collection}_leases`).doc(name);
   }
 
   /**

@@ -11,6 +11,7 @@ import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import {FAILED_PRECONDITION, type DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
+import {BUCKETS, type BucketRange} from './shards';
 import type {Logger} from '../log';
 import type {Outcome, PollError, Registration} from '../model';
 import {buildNotification} from '../notify/notification';
@@ -79,8 +80,8 @@ const OUTCOME_COUNTER: Record<
 /** What a tick works with. */
 export interface PollerDependencies {
   due: DueRegistrations;
-  /** Makes the lease for one tick. */
-  lease: (holder: string) => PollLease;
+  /** Makes the lease of one tick on one shard's buckets. */
+  lease: (holder: string, range: BucketRange) => PollLease;
   client: OperationsClient;
   sink: NotificationSink;
   log: Logger;
@@ -104,10 +105,11 @@ export class Poller {
   }
 
   /**
-   * Works for up to the budget, or until nothing is due within it.
+   * Works the registrations of the buckets in `range` (all of them unless given) for up to the budget, or until
+   * nothing is due within it.
    * @throws when Firestore cannot be reached, so the caller answers 5xx and Cloud Scheduler retries.
    */
-  async tick(): Promise<TickCounts> {
+  async tick(range: BucketRange = {from: 0, to: BUCKETS}): Promise<TickCounts> {
     const started = this.now();
     const counts: TickCounts = {
       polled: 0,
@@ -120,13 +122,14 @@ export class Poller {
       published: 0,
       durationMs: 0,
     };
-    const lease = this.deps.lease(randomUUID());
+    const lease = this.deps.lease(randomUUID(), range);
     const leaseMs = this.deps.leaseMs;
     if (!(await within(lease.acquire(), leaseMs, 'claiming the lease'))) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     const run = new TickRun(
       this.deps,
+      range,
       lease,
       counts,
       started + this.deps.budgetMs,
@@ -169,6 +172,7 @@ class TickRun {
 
   constructor(
     private readonly deps: PollerDependencies,
+    private readonly range: BucketRange,
     private readonly lease: PollLease,
     private readonly counts: TickCounts,
     private readonly deadline: number,
@@ -201,7 +205,7 @@ class TickRun {
         continue;
       }
       const read = await this.store(
-        this.deps.due.page(this.now(), PAGE_SIZE, cursor),
+        this.deps.due.page(this.range, this.now(), PAGE_SIZE, cursor),
         'reading due registrations',
       );
       if (!read) break;
@@ -213,15 +217,17 @@ class TickRun {
         continue;
       }
       cursor = undefined;
-      if (this.inFlight.size === 0) {
-        const next = await this.store(
-          this.deps.due.nextDueAt().then(at => ({at})),
-          'reading the next due time',
-        );
-        if (!next || next.at === undefined || next.at >= this.deadline) break;
-      }
-      const recheckMs = this.deps.idleRecheckMs ?? IDLE_RECHECK_MS;
-      await this.sleep(Math.min(recheckMs, this.deadline - this.now()));
+      const recheckAt =
+        this.now() + (this.deps.idleRecheckMs ?? IDLE_RECHECK_MS);
+      // The next sweep starts over, and would read again every registration still in flight (each is due until
+      // its write lands): with a slow API that is a read per in-flight poll per sweep. Let them finish first.
+      await Promise.all(this.inFlight.values());
+      const more = await this.store(
+        this.deps.due.anyDueBefore(this.range, this.deadline),
+        'looking for registrations due within the budget',
+      );
+      if (!more) break;
+      await this.sleep(Math.min(recheckAt, this.deadline) - this.now());
     }
     // Polls under way finish (each write has its deadline) before the tick answers, even a failing one.
     await Promise.all(this.inFlight.values());

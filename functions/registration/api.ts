@@ -21,6 +21,7 @@ import {
   type EndedWatch,
   type RegistrationStore,
 } from './store';
+import {leaveRequestDomain} from '../http/request-domain';
 import {sendError, sendInvalid} from '../http/responses';
 import {
   formatDuration,
@@ -195,6 +196,7 @@ export function createRegistrationHandler(deps: {
   ]);
 
   return async (req, res) => {
+    leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, config.projectId));
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);

@@ -17,6 +17,7 @@ import {
   type State,
 } from '../model';
 import {completionKeyOf} from '../completions/lookup-key';
+import {bucketOf} from '../polling/shards';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
@@ -25,7 +26,36 @@ const ALREADY_EXISTS = 6;
  * The last operation seen is kept for `GET /operations/{id}` and for the notification of a watch that ends
  * without a result. Beyond this size only its name and done flag are kept, far below Firestore's 1 MiB limit.
  */
-const MAX_STORED_OPERATION_BYTES = 256 * 1024;
+export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
+/**
+ * While a watch is pending its last operation is rewritten on every poll, so less of it is kept: progress
+ * metadata fits easily, and a larger one is cut to its name and done flag until the watch ends.
+ */
+export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
+
+/**
+ * Fields no query filters or orders on by themselves: exempt from Firestore's automatic single-field indexes
+ * (infra/firestore.tf, held to this list by test/infra). The rising times would otherwise each be a hot index
+ * range written on every poll, and the large ones cost index storage and write time for nothing. The due
+ * query's composite index (state, bucket, nextPollAt) is unaffected by these exemptions.
+ */
+export const UNINDEXED_FIELDS = [
+  'nextPollAt',
+  'updatedAt',
+  'lastPolledAt',
+  'createdAt',
+  'finishedAt',
+  'deadline',
+  'attempts',
+  'errorStreak',
+  'lastOperation',
+  'lastError',
+  'operation',
+  'labels',
+  'scopes',
+  'pollPolicy',
+  'bucket',
+] as const;
 
 /** A page of registrations. */
 export interface RegistrationPage {
@@ -73,13 +103,19 @@ export function fromDocument(snapshot: DocumentSnapshot): Registration {
   return registration as unknown as Registration;
 }
 
-/** Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text. */
+/**
+ * Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text (capped
+ * at {@link MAX_PENDING_OPERATION_BYTES} while pending, {@link MAX_STORED_OPERATION_BYTES} after), and the
+ * bucket of a whole registration.
+ */
 export function toDocument(
   fields: Partial<Registration>,
   retentionMs: number,
 ): Record<string, unknown> {
   const document: Record<string, unknown> = {...fields};
   delete document.id;
+  // A whole registration (it has its id) is stored with its shard bucket; a poll's update leaves it as it is.
+  if (fields.id !== undefined) document.bucket = bucketOf(fields.id);
   for (const field of TIME_FIELDS) {
     const value = fields[field];
     if (value !== undefined) document[field] = Timestamp.fromMillis(value);
@@ -87,7 +123,11 @@ export function toDocument(
   if (fields.lastOperation !== undefined) {
     // JSON text, because an Operation may hold nested arrays, which Firestore cannot store as a value.
     let text = JSON.stringify(fields.lastOperation);
-    if (Buffer.byteLength(text) > MAX_STORED_OPERATION_BYTES) {
+    const cap =
+      fields.state === 'pending'
+        ? MAX_PENDING_OPERATION_BYTES
+        : MAX_STORED_OPERATION_BYTES;
+    if (Buffer.byteLength(text) > cap) {
       text = JSON.stringify({
         name: fields.lastOperation.name,
         done: fields.lastOperation.done,

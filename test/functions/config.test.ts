@@ -84,6 +84,47 @@ describe('loadPollerConfig', () => {
     ).toThrow('POLL_CONCURRENCY');
   });
 
+  it('runs one shard unless POLL_SHARDS says more, which needs POLL_FANOUT_TOPIC', () => {
+    const project = {GOOGLE_CLOUD_PROJECT: 'demo-opwatch'};
+    expect(loadPollerConfig(project)).toMatchObject({shards: 1});
+    expect(loadPollerConfig(project).fanoutTopic).toBeUndefined();
+    expect(
+      loadPollerConfig({
+        ...project,
+        POLL_SHARDS: '4',
+        POLL_FANOUT_TOPIC: 'opwatch-poll-fanout',
+      }),
+    ).toMatchObject({
+      shards: 4,
+      fanoutTopic: 'projects/demo-opwatch/topics/opwatch-poll-fanout',
+    });
+    expect(() => loadPollerConfig({...project, POLL_SHARDS: '2'})).toThrow(
+      ConfigError,
+    );
+    expect(() => loadPollerConfig({...project, POLL_SHARDS: '2'})).toThrow(
+      'POLL_FANOUT_TOPIC: required when POLL_SHARDS > 1',
+    );
+  });
+
+  it.each(['0', '1.5', '257', 'two'])('rejects POLL_SHARDS=%s', value => {
+    expect(() =>
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        POLL_SHARDS: value,
+        POLL_FANOUT_TOPIC: 'fanout',
+      }),
+    ).toThrow('POLL_SHARDS');
+  });
+
+  it('rejects a POLL_FANOUT_TOPIC that is no topic name', () => {
+    expect(() =>
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        POLL_FANOUT_TOPIC: 'projects/x/subscriptions/y',
+      }),
+    ).toThrow('POLL_FANOUT_TOPIC');
+  });
+
   it('lists the variables each function reads', () => {
     expect(REGISTRATION_ENV).toContain('DEFAULT_TOPIC');
     expect(POLLER_ENV).not.toContain('DEFAULT_TOPIC');

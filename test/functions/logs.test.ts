@@ -48,6 +48,8 @@ describe('the tick summary line', () => {
       'logging.googleapis.com/trace': `projects/${TEST_PROJECT}/traces/${TRACE_ID}`,
       'logging.googleapis.com/spanId': '12345',
       tick: answer!.body,
+      // The one shard of POLL_SHARDS=1, as a sharded deployment's lines name theirs.
+      shard: 0,
     });
     expect(summary.tick).toMatchObject({
       polled: expect.any(Number),

@@ -11,6 +11,7 @@ import {
   REGISTRATION_ENV,
 } from '../../functions/config';
 import {SERVICE_PRESETS} from '../../functions/google/presets';
+import {UNINDEXED_FIELDS} from '../../functions/registration/store';
 import {
   block,
   blocks,
@@ -80,7 +81,7 @@ describe('the deployment', () => {
     expect(database.deletion_policy).toBe('ABANDON');
   });
 
-  test("indexes the poller's query: state == pending, nextPollAt <= now, ordered by nextPollAt", () => {
+  test("indexes the poller's shard query: state == pending, bucket in range, nextPollAt <= now, led by the bucket", () => {
     const indexes = resourcesOf(tf, 'google_firestore_index');
     const due = indexes.find(index =>
       blocks(index.body, 'fields').some(
@@ -92,9 +93,66 @@ describe('the deployment', () => {
     expect(due!.database).toBe(ref('local.firestore_database'));
     expect(blocks(due!, 'fields')).toEqual([
       {field_path: 'state', order: 'ASCENDING'},
+      {field_path: 'bucket', order: 'ASCENDING'},
       {field_path: 'nextPollAt', order: 'ASCENDING'},
     ]);
+    // Besides the optional completion-events index (completions.tf), the only composite index.
+    expect(
+      indexes.filter(index => index.file !== 'completions.tf'),
+    ).toHaveLength(1);
     expect(defaultOf('operations_collection')).toBe('operations');
+  });
+
+  test('exempts from single-field indexing exactly the fields the code lists, rising and large ones among them', () => {
+    const fields = tf.locals.get('unindexed_fields');
+    expect(fields).toEqual([...UNINDEXED_FIELDS]);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'updatedAt',
+        'lastPolledAt',
+        'nextPollAt',
+        'lastOperation',
+      ]),
+    );
+    // The list and the by-state filter of GET /operations need state's own index.
+    expect(fields).not.toContain('state');
+    const exemption = resource(tf, 'google_firestore_field', 'unindexed');
+    expect(exemption.for_each).toBe(ref('toset(local.unindexed_fields)'));
+    expect(exemption.field).toBe(ref('each.value'));
+    expect(exemption.collection).toBe(ref('var.operations_collection'));
+    expect(blocks(exemption, 'index_config')).toEqual([{}]);
+  });
+
+  test('fans a tick out over a topic whose OIDC push subscription calls poll, on enough instances for the shards', () => {
+    const pollUri = ref(
+      'google_cloudfunctions2_function.poll.service_config[0].uri',
+    );
+    const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
+    const service = block(poll, 'service_config');
+    expect(block(service, 'environment_variables')).toMatchObject({
+      POLL_SHARDS: ref('tostring(var.poll_shards)'),
+      POLL_FANOUT_TOPIC: ref('google_pubsub_topic.poll_fanout.id'),
+    });
+    expect(defaultOf('poll_shards')).toBe(1);
+    expect(service.max_instance_count).toBe(ref('var.poll_max_instances'));
+    const preconditions = blocks(block(poll, 'lifecycle'), 'precondition');
+    expect(preconditions.map(p => p.condition)).toContain(
+      ref('var.poll_max_instances >= var.poll_shards'),
+    );
+
+    resource(tf, 'google_pubsub_topic', 'poll_fanout');
+    const subscription = resource(
+      tf,
+      'google_pubsub_subscription',
+      'poll_fanout',
+    );
+    expect(subscription.topic).toBe(ref('google_pubsub_topic.poll_fanout.id'));
+    const push = block(subscription, 'push_config');
+    expect(push.push_endpoint).toBe(pollUri);
+    expect(block(push, 'oidc_token')).toEqual({
+      service_account_email: ref('google_service_account.fanout.email'),
+      audience: pollUri,
+    });
   });
 
   test('lets Firestore delete finished registrations by a TTL policy on expireAt', () => {
@@ -438,7 +496,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('gives the poller Firestore, publishing on the notification topics, and the operator-listed read roles', () => {
+  test('gives the poller Firestore, publishing on the notification and fan-out topics, and the operator-listed read roles', () => {
     const grants = grantsTo('poller');
     const project = grants.filter(
       grant => grant.type === 'google_project_iam_member',
@@ -485,6 +543,11 @@ describe('least privilege', () => {
       ]),
     ).toEqual([
       [
+        undefined,
+        ref('google_pubsub_topic.poll_fanout.id'),
+        'roles/pubsub.publisher',
+      ],
+      [
         ref('local.notification_topics'),
         ref('each.value'),
         'roles/pubsub.publisher',
@@ -502,9 +565,34 @@ describe('least privilege', () => {
       expect(String(grant.body.role)).not.toMatch(BROAD);
   });
 
+  test('lets the fan-out account only invoke poll, and the Pub/Sub agent mint its tokens only', () => {
+    expect(grantsTo('fanout').map(describeGrant)).toEqual([
+      'google_cloud_run_service_iam_member.poll_fanout_invoker: roles/run.invoker',
+    ]);
+    const tokenGrants = resourcesOf(tf, 'google_service_account_iam_member');
+    expect(
+      tokenGrants.map(grant => [
+        grant.body.service_account_id,
+        grant.body.role,
+        grant.body.member,
+      ]),
+    ).toEqual([
+      [
+        ref('google_service_account.fanout.name'),
+        'roles/iam.serviceAccountTokenCreator',
+        'serviceAccount:' + ref('google_project_service_identity.pubsub.email'),
+      ],
+    ]);
+  });
+
   test('grants no service account a basic or admin role', () => {
+    // The one iam.* grant is scoped to the fan-out account itself, held to that by the test above.
     const literalRoles = tf.resources
-      .filter(entry => isIamGrant(entry.type))
+      .filter(
+        entry =>
+          isIamGrant(entry.type) &&
+          entry.type !== 'google_service_account_iam_member',
+      )
       .map(entry => String(entry.body.role))
       .filter(role => !role.startsWith('${'));
     for (const role of literalRoles) expect(role).not.toMatch(BROAD);

@@ -1,0 +1,60 @@
+/**
+ * What a call of the `poll` function asks for: a tick of one shard, `{"shard": k}`, sent directly or wrapped in
+ * the envelope a Pub/Sub push subscription delivers (the fan-out path); or, with no shard (Cloud Scheduler's
+ * empty body), a tick of the whole collection or its fan-out over the shards.
+ */
+import {z} from 'zod';
+import type {FieldProblem} from '../registration/schemas';
+
+/** The message a fan-out publishes, one per shard, and the body that works shard k directly. */
+export const shardSchema = z.strictObject({shard: z.number().int().min(0)});
+
+/** A Pub/Sub push delivery: the message's data is the base64 of its JSON body. */
+const pushEnvelopeSchema = z.object({
+  message: z.object({data: z.base64()}),
+  subscription: z.string().optional(),
+});
+
+/** A poll call: the shard asked for, if any, or what is wrong with the body. */
+export type PollRequest =
+  {ok: true; shard?: number} | {ok: false; problems: FieldProblem[]};
+
+function problemsOf(error: z.ZodError, prefix: string): FieldProblem[] {
+  return error.issues.map(issue => ({
+    field: [prefix, ...issue.path].filter(Boolean).join('.') || 'body',
+    message: issue.message,
+  }));
+}
+
+/** Reads a poll call's body; `shards` is POLL_SHARDS, which the shard must be below. */
+export function parsePollRequest(body: unknown, shards: number): PollRequest {
+  const empty =
+    body === undefined ||
+    body === null ||
+    (typeof body === 'object' && Object.keys(body).length === 0) ||
+    (Buffer.isBuffer(body) && body.length === 0);
+  if (empty) return {ok: true};
+
+  let request = body;
+  let prefix = '';
+  const push = pushEnvelopeSchema.safeParse(body);
+  if (push.success) {
+    prefix = 'message.data';
+    try {
+      request = JSON.parse(
+        Buffer.from(push.data.message.data, 'base64').toString('utf8'),
+      );
+    } catch {
+      return {ok: false, problems: [{field: prefix, message: 'not JSON'}]};
+    }
+  }
+  const parsed = shardSchema
+    .refine(value => value.shard < shards, {
+      path: ['shard'],
+      message: `must be below POLL_SHARDS (${shards})`,
+    })
+    .safeParse(request);
+  if (!parsed.success)
+    return {ok: false, problems: problemsOf(parsed.error, prefix)};
+  return {ok: true, shard: parsed.data.shard};
+}

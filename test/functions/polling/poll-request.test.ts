@@ -1,0 +1,38 @@
+/** The poll function's body: no shard, `{"shard": k}`, or the same inside a Pub/Sub push delivery. */
+import {parsePollRequest} from '../../../functions/polling/poll-request';
+
+const push = (data: string) => ({
+  message: {data: Buffer.from(data).toString('base64'), messageId: '1'},
+  subscription: 'projects/p/subscriptions/s',
+});
+
+describe('parsePollRequest', () => {
+  it.each([undefined, {}, Buffer.alloc(0)])(
+    'reads %p as a tick without a shard',
+    body => {
+      expect(parsePollRequest(body, 3)).toEqual({ok: true});
+    },
+  );
+
+  it('reads the shard from the body or from a push delivery', () => {
+    expect(parsePollRequest({shard: 2}, 3)).toEqual({ok: true, shard: 2});
+    expect(parsePollRequest(push('{"shard": 1}'), 3)).toEqual({
+      ok: true,
+      shard: 1,
+    });
+  });
+
+  it.each([
+    [{shard: 3}, 'shard'],
+    [{shard: -1}, 'shard'],
+    [{shard: 0.5}, 'shard'],
+    [{shard: '1'}, 'shard'],
+    [{shard: 1, extra: true}, 'body'],
+    [push('{"shard": 3}'), 'message.data.shard'],
+    [push('not json'), 'message.data'],
+  ])('refuses %p, naming %s', (body, field) => {
+    const parsed = parsePollRequest(body, 3);
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.problems[0].field).toBe(field);
+  });
+});
