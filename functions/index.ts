@@ -66,6 +66,7 @@ functions.http(
       lease: holder =>
         new PollLease(db, config.collection, holder, config.leaseMs),
       client: new OperationsClient(config),
+      allowlists: config.allowlists,
       sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
       log,
       budgetMs: config.budgetMs,

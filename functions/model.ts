@@ -68,9 +68,16 @@ export interface PollError {
   /**
    * `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an answer that is not an
    * Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub refused the
-   * notification; `deadline`: the registration's timeout passed.
+   * notification; `deadline`: the registration's timeout passed; `forbidden`: the allowlists no longer allow it.
    */
-  kind: 'http' | 'network' | 'invalid' | 'untrusted' | 'publish' | 'deadline';
+  kind:
+    | 'http'
+    | 'network'
+    | 'invalid'
+    | 'untrusted'
+    | 'publish'
+    | 'deadline'
+    | 'forbidden';
   status?: number;
   message: string;
   /** The start of the answer's body, for `http` and `invalid`. */
@@ -80,6 +87,8 @@ export interface PollError {
 /** A registration as stored and as the API shows it. Times are epoch milliseconds. */
 export interface Registration extends NewRegistration {
   id: string;
+  /** Who registered it: the caller's e-mail from their ID token, or `anonymous` (ALLOW_UNAUTHENTICATED). */
+  owner: string;
   state: State;
   createdAt: number;
   updatedAt: number;
@@ -97,13 +106,21 @@ export interface Registration extends NewRegistration {
   lastOperation?: Operation;
 }
 
+/** The owner of registrations made without an ID token (ALLOW_UNAUTHENTICATED=true). */
+export const ANONYMOUS = 'anonymous';
+
 /**
- * The registration id: a digest of the canonical operation URL and the topic, so that registering the same
- * operation for the same topic twice finds the first registration.
+ * The registration id: a digest of the canonical operation URL, the topic and the owner, so that registering the
+ * same operation for the same topic twice finds the first registration, and one caller cannot find (or cancel)
+ * another's by computing its id.
  */
-export function registrationId(operationUrl: string, topic: string): string {
+export function registrationId(
+  operationUrl: string,
+  topic: string,
+  owner: string,
+): string {
   return createHash('sha256')
-    .update(`${operationUrl}\n${topic}`)
+    .update(`${operationUrl}\n${topic}\n${owner}`)
     .digest('hex')
     .slice(0, 32);
 }

@@ -151,7 +151,8 @@ export const GENERIC_PRESET: ServicePreset = {
   style: 'longrunning',
 };
 
-function hostMatches(pattern: string, host: string): boolean {
+/** True when `host` fits `pattern`, whose first label may be `*` (a region). */
+export function hostMatches(pattern: string, host: string): boolean {
   if (!pattern.startsWith('*')) return pattern === host;
   const suffix = pattern.slice(1);
   const prefix = host.slice(0, host.length - suffix.length);

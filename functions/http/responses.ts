@@ -7,10 +7,13 @@ import type {FieldProblem} from '../registration/validation';
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RESOURCE_EXHAUSTED',
   500: 'INTERNAL',
   503: 'UNAVAILABLE',
 };
@@ -21,7 +24,7 @@ export interface ErrorBody {
     code: number;
     status: string;
     message: string;
-    /** The first field at fault, for 400s about a field. */
+    /** The first field at fault, for 400s and 403s about a field. */
     field?: string;
     /** Every field at fault. */
     details?: FieldProblem[];

@@ -3,12 +3,16 @@
  * lets the poller mark a registration finished without ever losing its notification.
  */
 import {PubSub, type Topic} from '@google-cloud/pubsub';
+import {LRUCache} from 'lru-cache';
 import type {Notification} from './notification';
 
 /** How long one publish may take, retries included, before the poller gives up and tries again later. */
 export const PUBLISH_TIMEOUT_MS = 20_000;
 /** How long one attempt of a publish may take. */
 const PUBLISH_ATTEMPT_TIMEOUT_MS = 5_000;
+
+/** Topic handles kept: one per topic in use, least recently used dropped first (after sending what it holds). */
+const MAX_TOPICS = 1000;
 
 /** Sends notifications. */
 export interface NotificationSink {
@@ -18,7 +22,10 @@ export interface NotificationSink {
 
 /** Publishes to Pub/Sub topics, one batching publisher per topic. */
 export class PubSubPublisher implements NotificationSink {
-  private readonly topics = new Map<string, Topic>();
+  private readonly topics = new LRUCache<string, Topic>({
+    max: MAX_TOPICS,
+    dispose: topic => void topic.flush().catch(() => undefined),
+  });
 
   constructor(private readonly pubsub: PubSub) {}
 

@@ -7,14 +7,19 @@
  *   DELETE /operations/{id}     stop watching (204)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
- * Bad input always gets a JSON error and a 4xx, and is never stored.
+ * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; callers see and cancel
+ * only their own registrations unless they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not
+ * exist). Bad input always gets a JSON error and a 4xx, and is never stored.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {z} from 'zod';
 import type {RegistrationConfig} from '../config';
+import {audit} from '../audit';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
 import {STATES, type Registration} from '../model';
+import {refusals} from './allowlists';
+import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {InvalidPageTokenError, type RegistrationStore} from './store';
 import {sendError, sendInvalid} from '../http/responses';
@@ -25,9 +30,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const ID = /^[0-9a-f]{32}$/;
 
+/** The largest page `GET /operations` answers. */
+export const MAX_PAGE_SIZE = 100;
+
 const listQuerySchema = z.strictObject({
   state: z.enum(STATES).optional(),
-  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
+  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(50),
   pageToken: z.string().max(512).optional(),
 });
 
@@ -38,6 +46,7 @@ const iso = (ms: number | undefined) =>
 export function toApiView(registration: Registration): Record<string, unknown> {
   const view = {
     id: registration.id,
+    owner: registration.owner,
     state: registration.state,
     operationUrl: registration.operation.url,
     service: registration.operation.service,
@@ -73,9 +82,23 @@ export function toApiView(registration: Registration): Record<string, unknown> {
 type Route = {
   methods: Record<
     string,
-    (req: Request, res: Response, id?: string) => Promise<void> | void
+    (
+      req: Request,
+      res: Response,
+      caller: Caller,
+      log: Logger,
+      id?: string,
+    ) => Promise<void> | void
   >;
 };
+
+/** The caller of a route that needs no identity (the API description). */
+const ANYONE: Caller = {principal: 'anyone', admin: false};
+
+/** True when `caller` may see and cancel `registration`. */
+function mayAccess(caller: Caller, registration: Registration): boolean {
+  return caller.admin || registration.owner === caller.principal;
+}
 
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(deps: {
@@ -86,8 +109,14 @@ export function createRegistrationHandler(deps: {
 }): (req: Request, res: Response) => Promise<void> {
   const {config, store} = deps;
   const now = deps.now ?? Date.now;
+  const identity = new CallerIdentity(config);
 
-  const register = async (req: Request, res: Response) => {
+  const register = async (
+    req: Request,
+    res: Response,
+    caller: Caller,
+    log: Logger,
+  ) => {
     if (!req.is('application/json')) {
       return sendError(
         res,
@@ -101,17 +130,51 @@ export function createRegistrationHandler(deps: {
       return sendError(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`);
     const validated = validateRegistration(req.body, config);
     if (!validated.ok) return sendInvalid(res, validated.problems);
+    const request = validated.value;
+    const event = {
+      action: 'register' as const,
+      principal: caller.principal,
+      operationUrl: request.operation.url,
+      topic: request.topic,
+    };
+    const refused = refusals(request, config.allowlists);
+    if (refused.length > 0) {
+      audit(log, {...event, outcome: 'forbidden'});
+      return sendError(
+        res,
+        403,
+        `not allowed: ${refused.map(refusal => refusal.message).join('; ')}`,
+        refused,
+      );
+    }
+    // Checked before the write, so concurrent registrations may overshoot by a few: a bound, not a ledger.
+    if (
+      (await store.countPending(caller.principal)) >= config.maxPendingPerOwner
+    ) {
+      audit(log, {...event, outcome: 'over_quota'});
+      return sendError(
+        res,
+        429,
+        `${caller.principal} already has ${config.maxPendingPerOwner} pending registrations (MAX_PENDING_PER_OWNER); cancel some or wait for them to finish`,
+      );
+    }
     const {registration, created} = await store.register(
-      validated.value,
+      request,
+      caller.principal,
       now(),
     );
+    audit(log, {
+      ...event,
+      registrationId: registration.id,
+      outcome: created ? 'created' : 'existing',
+    });
     res
       .status(created ? 201 : 200)
       .location(`/operations/${registration.id}`)
       .json(toApiView(registration));
   };
 
-  const list = async (req: Request, res: Response) => {
+  const list = async (req: Request, res: Response, caller: Caller) => {
     const query = listQuerySchema.safeParse(req.query);
     if (!query.success) {
       return sendInvalid(
@@ -123,7 +186,10 @@ export function createRegistrationHandler(deps: {
       );
     }
     try {
-      const page = await store.list(query.data);
+      const page = await store.list({
+        ...query.data,
+        ...(!caller.admin && {owner: caller.principal}),
+      });
       res.json({
         registrations: page.registrations.map(toApiView),
         nextPageToken: page.nextPageToken,
@@ -134,14 +200,39 @@ export function createRegistrationHandler(deps: {
     }
   };
 
-  const show = async (_req: Request, res: Response, id?: string) => {
+  const show = async (
+    _req: Request,
+    res: Response,
+    caller: Caller,
+    _log: Logger,
+    id?: string,
+  ) => {
     const registration = await store.get(id!);
-    if (!registration) return sendError(res, 404, `no registration ${id}`);
+    if (!registration || !mayAccess(caller, registration))
+      return sendError(res, 404, `no registration ${id}`);
     res.json(toApiView(registration));
   };
 
-  const cancel = async (_req: Request, res: Response, id?: string) => {
-    const registration = await store.cancel(id!, now());
+  const cancel = async (
+    _req: Request,
+    res: Response,
+    caller: Caller,
+    log: Logger,
+    id?: string,
+  ) => {
+    const registration = await store.cancel(
+      id!,
+      now(),
+      caller.admin ? undefined : caller.principal,
+    );
+    audit(log, {
+      action: 'cancel',
+      principal: caller.principal,
+      registrationId: id,
+      operationUrl: registration?.operation.url,
+      topic: registration?.topic,
+      outcome: registration?.state ?? 'not_found',
+    });
     if (!registration) return sendError(res, 404, `no registration ${id}`);
     res.status(204).end();
   };
@@ -169,8 +260,16 @@ export function createRegistrationHandler(deps: {
       res.setHeader('Allow', Object.keys(route.methods).join(', '));
       return sendError(res, 405, `${req.method} is not allowed on ${path}`);
     }
+    if (route === openapi) return handler(req, res, ANYONE, log);
+    let caller: Caller;
     try {
-      await handler(req, res, itemMatch?.[1]);
+      caller = await identity.identify(req);
+    } catch (error) {
+      if (!(error instanceof UnauthenticatedError)) throw error;
+      return sendError(res, 401, error.message);
+    }
+    try {
+      await handler(req, res, caller, log, itemMatch?.[1]);
     } catch (error) {
       log.error('request failed', {
         method: req.method,

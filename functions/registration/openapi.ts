@@ -129,6 +129,7 @@ const POLL_ERROR_KINDS = allOf<PollError['kind']>()([
   'untrusted',
   'publish',
   'deadline',
+  'forbidden',
 ] as const);
 const OUTCOMES = STATES.filter(s => s !== 'pending' && s !== 'cancelled');
 
@@ -330,6 +331,10 @@ const schemas: Record<string, Schema> = {
     ],
     properties: {
       id: {type: 'string', pattern: ID},
+      owner: {
+        type: 'string',
+        description: "Who registered it: the caller's e-mail, or `anonymous`.",
+      },
       state: ref('State'),
       operationUrl: {type: 'string', pattern: '^https://'},
       service: {type: 'string'},
@@ -624,7 +629,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
             name: 'pageSize',
             in: 'query',
             description: 'Registrations per page.',
-            schema: {type: 'integer', minimum: 1, maximum: 1000, default: 50},
+            schema: {type: 'integer', minimum: 1, maximum: 100, default: 50},
           },
           {
             name: 'pageToken',

@@ -9,7 +9,12 @@
  */
 import {z} from 'zod';
 import {fullTopicName, isTrustedHost, type EndpointOverrides} from '../config';
-import {GENERIC_PRESET, nameMatches, presetFor} from '../google/presets';
+import {
+  CLOUD_PLATFORM,
+  GENERIC_PRESET,
+  nameMatches,
+  presetFor,
+} from '../google/presets';
 import type {NewRegistration, OperationRef} from '../model';
 import {DEFAULT_POLICY, type PollPolicy} from '../polling/policy';
 
@@ -30,6 +35,9 @@ export const MAX_NAME_LENGTH = 1024;
 export const MAX_LABELS = 32;
 export const DEFAULT_TIMEOUT_MS = 7 * 86_400_000;
 export const MAX_TIMEOUT_MS = 30 * 86_400_000;
+/** Floors on `pollPolicy`: a tighter policy would sort first forever, starving other watches and the quota. */
+export const MIN_INITIAL_DELAY_MS = 1000;
+export const MIN_MAX_DELAY_MS = 5000;
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
@@ -68,9 +76,9 @@ const duration = (minMs: number, maxMs: number) =>
 
 const pollPolicySchema = z
   .strictObject({
-    initialDelay: duration(10, 3_600_000).optional(),
+    initialDelay: duration(MIN_INITIAL_DELAY_MS, 3_600_000).optional(),
     multiplier: z.number().min(1).max(10).optional(),
-    maxDelay: duration(10, 3_600_000).optional(),
+    maxDelay: duration(MIN_MAX_DELAY_MS, 3_600_000).optional(),
     jitter: z.number().min(0).max(1).optional(),
   })
   .transform((policy): PollPolicy => ({
@@ -361,8 +369,7 @@ export function validateRegistration(
     });
   if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
-  const known = presetFor(parts.host);
-  const preset = known ?? GENERIC_PRESET;
+  const preset = presetFor(parts.host) ?? GENERIC_PRESET;
   if (!preset.namePatterns.some(pattern => nameMatches(pattern, parts.name))) {
     const field = request.operation !== undefined ? 'operation' : 'name';
     return {
@@ -390,10 +397,9 @@ export function validateRegistration(
     };
   }
   const scopes = request.scopes ?? [...preset.defaultScopes];
-  const unaccepted = scopes.filter(scope =>
-    known
-      ? !known.acceptedScopes.includes(scope)
-      : !scope.startsWith('https://www.googleapis.com/auth/'),
+  // Only scopes that authorise operations.get: any other would let a caller borrow the token for other reads.
+  const unaccepted = scopes.filter(
+    scope => scope !== CLOUD_PLATFORM && !preset.acceptedScopes.includes(scope),
   );
   if (unaccepted.length > 0) {
     return {
