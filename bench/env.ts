@@ -112,6 +112,8 @@ export async function startEnv(
         env: {
           ...process.env,
           ENDPOINT_OVERRIDES: JSON.stringify({[SERVICE]: fake.baseUrl}),
+          // Nothing signs ID tokens here: every registration is the anonymous owner's.
+          ALLOW_UNAUTHENTICATED: 'true',
           ...(probe && {
             NODE_OPTIONS: `--expose-gc --require ${join(__dirname, 'probe.js')}`,
             BENCH_PROBE_FILE: probeFile,
