@@ -240,7 +240,7 @@ describe('RegistrationRequest agrees with the validation on the shape of a body'
       topic: 'other',
       labels: {team: 'data', 'run-id': '42'},
       timeout: '3600s',
-      pollPolicy: {initialDelay: '0.5s', multiplier: 2, maxDelay: '30s'},
+      pollPolicy: {initialDelay: '1.5s', multiplier: 2, maxDelay: '30s'},
       scopes: [`${AUTH}datastore`],
     },
     {
@@ -324,6 +324,7 @@ describe('503 when the store is unavailable', () => {
       GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
       DEFAULT_TOPIC: 'opwatch-notifications',
       ALLOW_UNAUTHENTICATED: 'true',
+      WATCH_PROJECTS: '*',
     }),
     store: failing,
     log: createLogger(() => {}),
