@@ -39,6 +39,12 @@ const grantsTo = (serviceAccount: string): Declared[] =>
         member.includes(`google_service_account.${serviceAccount}.`),
       ),
   );
+/** The one `iam.*` role allowed: an account's Token Creator on itself, scoped to that account (not the project). */
+const isSelfSigning = (grant: Declared) =>
+  grant.type === 'google_service_account_iam_member' &&
+  grant.body.role === 'roles/iam.serviceAccountTokenCreator' &&
+  String(grant.body.service_account_id).replace(/\.name\}$/, '') ===
+    String(grant.body.member).replace(/\.member\}$/, '');
 const describeGrant = (grant: Declared) =>
   `${grant.type}.${grant.name}: ${String(grant.body.role)}`;
 
@@ -206,8 +212,34 @@ describe('the deployment', () => {
           'environment_variables',
         ),
       ).sort();
-    expect(envOf('operations')).toEqual([...REGISTRATION_ENV].sort());
+    // ALLOW_UNAUTHENTICATED is for local stacks and tests: a deployment always verifies callers.
+    expect(envOf('operations')).toEqual(
+      REGISTRATION_ENV.filter(name => name !== 'ALLOW_UNAUTHENTICATED').sort(),
+    );
     expect(envOf('poll')).toEqual([...POLLER_ENV].sort());
+  });
+
+  test('never lets the registration function skip ID-token verification', () => {
+    for (const file of ['functions.tf', 'variables.tf']) {
+      expect(readFileSync(join(INFRA_DIR, file), 'utf8')).not.toContain(
+        'ALLOW_UNAUTHENTICATED =',
+      );
+    }
+  });
+
+  test('grants the poller Token Creator on its own account only when delegation_subjects is set', () => {
+    const grant = resource(
+      tf,
+      'google_service_account_iam_member',
+      'poller_signs_as_itself',
+    );
+    expect(grant).toMatchObject({
+      count: ref('length(var.delegation_subjects) > 0 ? 1 : 0'),
+      service_account_id: ref('google_service_account.poller.name'),
+      role: 'roles/iam.serviceAccountTokenCreator',
+      member: ref('google_service_account.poller.member'),
+    });
+    expect(defaultOf('delegation_subjects')).toEqual([]);
   });
 
   test('passes the endpoint overrides as the JSON object the code parses', () => {
@@ -383,14 +415,21 @@ describe('least privilege', () => {
     expect(notificationTopics).toContain('var.extra_notification_topics');
     expect(notificationTopics).not.toContain('dead_letter');
 
-    expect(grants.length).toBe(project.length + topics.length);
-    for (const grant of grants)
+    // Token Creator on its own account alone (for keyless delegation): see its own test.
+    const selfSigning = grants.filter(grant => isSelfSigning(grant));
+    expect(selfSigning.map(grant => grant.name)).toEqual([
+      'poller_signs_as_itself',
+    ]);
+    expect(grants.length).toBe(
+      project.length + topics.length + selfSigning.length,
+    );
+    for (const grant of grants.filter(grant => !isSelfSigning(grant)))
       expect(String(grant.body.role)).not.toMatch(BROAD);
   });
 
   test('grants no service account a basic or admin role', () => {
     const literalRoles = tf.resources
-      .filter(entry => isIamGrant(entry.type))
+      .filter(entry => isIamGrant(entry.type) && !isSelfSigning(entry))
       .map(entry => String(entry.body.role))
       .filter(role => !role.startsWith('${'));
     for (const role of literalRoles) expect(role).not.toMatch(BROAD);
