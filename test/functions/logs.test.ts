@@ -7,6 +7,7 @@ import {getTestServer} from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import {TEST_PROJECT} from '../support/emulator-env';
 import {startStack, type TestStack} from '../support/stack';
+import {captureStdout} from '../support/capture-stdout';
 
 let stack: TestStack;
 
@@ -17,28 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
 });
-
-/** Runs `action` and returns every JSON line written to stdout meanwhile. */
-async function captureStdout(
-  action: () => Promise<unknown>,
-): Promise<Record<string, unknown>[]> {
-  let text = '';
-  const spy = jest
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => {
-      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    });
-  try {
-    await action();
-  } finally {
-    spy.mockRestore();
-  }
-  return text
-    .split('\n')
-    .filter(line => line.startsWith('{'))
-    .map(line => JSON.parse(line) as Record<string, unknown>);
-}
 
 const TRACE_ID = '105445aa7843bc8bf206b12000100000';
 

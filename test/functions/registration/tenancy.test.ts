@@ -14,6 +14,7 @@ import {
 import {toDocument} from '../../../functions/registration/store';
 import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';
+import {captureStdout} from '../../support/capture-stdout';
 
 const MAX_PENDING = 3;
 const FIRESTORE_API = 'https://firestore.googleapis.com/v1';
@@ -247,9 +248,21 @@ describe('at every poll', () => {
       .doc(stored.id)
       .create(toDocument(stored, 86_400_000));
 
-    await stack.tick();
+    const lines = await captureStdout(() => stack.tick());
 
     const [message] = await stack.pull(1);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        audit: {
+          action: 'notify',
+          principal: ANONYMOUS,
+          registrationId: stored.id,
+          operationUrl: url,
+          topic,
+          outcome: 'poll_error',
+        },
+      }),
+    );
     expect(message.data).toMatchObject({
       registrationId: stored.id,
       outcome: 'poll_error',
