@@ -4,8 +4,8 @@
  * A preset gives the default API version, the operation-name patterns its `operations.get` accepts (gRPC
  * transcoding templates: `*` is one path segment, `**` one or more), the OAuth scopes any one of which
  * authorises `operations.get`, the scopes the poller asks for by default, and how to read "done" from the
- * service's operation resource. Services without a preset are still accepted on any `*.googleapis.com` host,
- * with `cloud-platform` and the google.longrunning shape.
+ * service's operation resource. Services without a preset are still accepted on any `*.googleapis.com` host
+ * the operator lists in WATCH_SERVICES, with `cloud-platform` alone and the google.longrunning shape.
  */
 
 /** How a service's operation resource says it has finished. */
@@ -146,7 +146,7 @@ export const GENERIC_PRESET: ServicePreset = {
   hosts: ['*.googleapis.com'],
   defaultVersion: 'v1',
   namePatterns: ['**/operations/**', 'operations/**'],
-  acceptedScopes: [],
+  acceptedScopes: [CLOUD_PLATFORM],
   defaultScopes: [CLOUD_PLATFORM],
   style: 'longrunning',
 };

@@ -9,12 +9,7 @@
  */
 import {z} from 'zod';
 import {fullTopicName, isTrustedHost, type EndpointOverrides} from '../config';
-import {
-  CLOUD_PLATFORM,
-  GENERIC_PRESET,
-  nameMatches,
-  presetFor,
-} from '../google/presets';
+import {GENERIC_PRESET, nameMatches, presetFor} from '../google/presets';
 import type {NewRegistration, OperationRef} from '../model';
 import {DEFAULT_POLICY, type PollPolicy} from '../polling/policy';
 
@@ -397,9 +392,10 @@ export function validateRegistration(
     };
   }
   const scopes = request.scopes ?? [...preset.defaultScopes];
-  // Only scopes that authorise operations.get: any other would let a caller borrow the token for other reads.
+  // Only scopes that authorise operations.get (cloud-platform alone for a service without a preset): any other
+  // would let a caller borrow the token for other reads.
   const unaccepted = scopes.filter(
-    scope => scope !== CLOUD_PLATFORM && !preset.acceptedScopes.includes(scope),
+    scope => !preset.acceptedScopes.includes(scope),
   );
   if (unaccepted.length > 0) {
     return {

@@ -159,16 +159,19 @@ describe('registration refusals store nothing', () => {
     expect(await storedCount()).toBe(before);
   });
 
-  it('accepts cloud-platform on a service whose preset does not list it', async () => {
+  it('refuses any scope but cloud-platform for a service without a preset', async () => {
+    const before = await storedCount();
+
     const response = await stack.register({
-      service: 'workspaceevents.googleapis.com',
-      name: `operations/cp-${++serial}`,
-      scopes: [`${AUTH}cloud-platform`],
+      service: 'datamigration.googleapis.com',
+      name: `projects/${TEST_PROJECT}/locations/l/operations/s${++serial}`,
+      scopes: [`${AUTH}drive.readonly`],
     });
-    expect(response.status).toBe(201);
-    await request(getTestServer('operations')).delete(
-      `/operations/${response.body.id}`,
-    );
+
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({field: 'scopes'});
+    expect(response.body.error.message).toContain(`${AUTH}drive.readonly`);
+    expect(await storedCount()).toBe(before);
   });
 
   it('refuses a page over 100', async () => {
