@@ -116,6 +116,8 @@ export async function startEnv(
         env: {
           ...process.env,
           ENDPOINT_OVERRIDES: JSON.stringify({[SERVICE]: fake.baseUrl}),
+          // Nothing signs ID tokens here: every registration is the anonymous owner's.
+          ALLOW_UNAUTHENTICATED: 'true',
           NODE_OPTIONS: [
             probe && `--expose-gc --require ${join(__dirname, 'probe.js')}`,
             profileDir && `--cpu-prof --cpu-prof-dir=${profileDir}`,

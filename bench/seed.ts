@@ -3,7 +3,7 @@
  * the shape the registration API stores.
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {registrationId, type Registration} from '../functions/model';
+import {ANONYMOUS, registrationId, type Registration} from '../functions/model';
 import {CLOUD_PLATFORM} from '../functions/google/presets';
 import {toDocument} from '../functions/registration/store';
 import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
@@ -35,7 +35,8 @@ export function pendingRegistration(
     timeoutMs: DEFAULT_TIMEOUT_MS,
     scopes: [CLOUD_PLATFORM],
     style: 'longrunning',
-    id: registrationId(url, topic),
+    id: registrationId(url, topic, ANONYMOUS),
+    owner: ANONYMOUS,
     state: 'pending',
     createdAt: now,
     updatedAt: now,

@@ -16,7 +16,7 @@
  *   whose watch ended starts a new watch (the API answers 201), and that one is waited for.
  */
 import type {PubSub} from '@google-cloud/pubsub';
-import {registrationId} from '../functions/model';
+import {ANONYMOUS, registrationId} from '../functions/model';
 import {GENERIC_PRESET, presetFor} from '../functions/google/presets';
 import {
   ApiError,
@@ -68,10 +68,11 @@ export interface WaitDependencies {
 
 const isFinal = (state: string) => state !== 'pending';
 
-/** The id the API will give `body` registered to `topic`: mirrors validation's canonical URL. */
+/** The id the API will give `body` registered to `topic` by `owner`: mirrors validation's canonical URL. */
 export function predictRegistrationId(
   body: Record<string, unknown>,
   topic: string,
+  owner: string,
 ): string | undefined {
   let url: string | undefined;
   if (typeof body.operation === 'string') {
@@ -87,7 +88,7 @@ export function predictRegistrationId(
       (presetFor(host) ?? GENERIC_PRESET).defaultVersion;
     url = `https://${host}/${version}/${body.name}`;
   }
-  return url && registrationId(url, topic);
+  return url && registrationId(url, topic, owner);
 }
 
 /** Waits for `target` to end; see the module comment. */
@@ -120,7 +121,10 @@ class Waiter {
     const {api, progress} = this.deps;
     if (target.kind === 'register') {
       const guess = this.guessTopic(target.body);
-      const predicted = guess && predictRegistrationId(target.body, guess);
+      // The owner is guessed too: right on a local stack (anonymous); against an authenticated deployment the
+      // guess misses and the subscription is replaced once the registration answers, as for a wrong topic.
+      const predicted =
+        guess && predictRegistrationId(target.body, guess, ANONYMOUS);
       // A wrong guess costs a subscription, replaced below; it does not turn Pub/Sub off.
       if (guess && predicted) await this.subscribe(guess, predicted, false);
     }

@@ -6,6 +6,11 @@
  */
 import {z} from 'zod';
 import {BUCKETS} from './polling/shards';
+import {
+  parseAllowlists,
+  splitList,
+  type Allowlists,
+} from './registration/allowlists';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -26,6 +31,10 @@ const HOSTNAME =
 
 /** Where the poller sends a service's requests instead of `https://{service}`: host to base URL. */
 export type EndpointOverrides = ReadonlyMap<string, string>;
+
+/** Hosts that may be reached over plain `http://`: the machine itself, where a test or local stand-in runs. */
+const LOOPBACK_BASE =
+  /^http:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?\/?$/;
 
 const positiveNumber = (fallback: number, max: number) =>
   z.coerce.number().positive().max(max).default(fallback);
@@ -50,6 +59,11 @@ const overridesSchema = z
         .regex(
           /^https?:\/\/[^/?#]+\/?$/,
           'values must be a base URL: scheme and host[:port] only',
+        )
+        // Tokens travel to these URLs: in clear text only to this machine.
+        .refine(
+          base => base.startsWith('https://') || LOOPBACK_BASE.test(base),
+          'http:// is allowed only for loopback addresses',
         ),
     ),
   )
@@ -73,12 +87,22 @@ const shared = {
     .default('operations'),
   ENDPOINT_OVERRIDES: overridesSchema,
   RETENTION_DAYS: positiveNumber(30, 3650),
+  WATCH_PROJECTS: z.string().optional(),
+  WATCH_SERVICES: z.string().optional(),
+  ALLOWED_TOPICS: z.string().optional(),
+  DELEGATION_SUBJECTS: z.string().optional(),
 };
 
 const flag = z
   .enum(['true', 'false'], {message: 'must be true or false'})
   .default('false')
   .transform(text => text === 'true');
+/** A comma-separated list of e-mail addresses. */
+const emails = z
+  .string()
+  .default('')
+  .transform(text => splitList(text).map(email => email.toLowerCase()))
+  .pipe(z.array(z.email('must be comma-separated e-mail addresses')));
 
 const registrationSchema = z.object({
   ...shared,
@@ -86,6 +110,14 @@ const registrationSchema = z.object({
     .string()
     .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
   COMPLETION_EVENTS: flag,
+  FUNCTION_URLS: z
+    .string()
+    .default('')
+    .transform(splitList)
+    .pipe(z.array(z.url('must be comma-separated https:// URLs'))),
+  ADMIN_PRINCIPALS: emails,
+  ALLOW_UNAUTHENTICATED: flag,
+  MAX_PENDING_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
 });
 
 const pollerSchema = z.object({
@@ -118,6 +150,7 @@ export interface CommonConfig {
   collection: string;
   endpointOverrides: EndpointOverrides;
   retentionMs: number;
+  allowlists: Allowlists;
 }
 
 /** Configuration of the registration function. */
@@ -129,6 +162,13 @@ export interface RegistrationConfig extends CommonConfig {
    * operations get the lazier default backoff, since the event, not the backoff, brings their notification.
    */
   completionEvents: boolean;
+  /** Audiences accepted in callers' ID tokens: the function's URLs. */
+  functionUrls: string[];
+  /** Callers who see and cancel every registration. */
+  adminPrincipals: string[];
+  /** True when callers need no ID token; every registration is then owned by `anonymous`. */
+  allowUnauthenticated: boolean;
+  maxPendingPerOwner: number;
 }
 
 /** Configuration of the poll function. */
@@ -175,6 +215,7 @@ function common(
     collection: env.OPERATIONS_COLLECTION,
     endpointOverrides: env.ENDPOINT_OVERRIDES,
     retentionMs: env.RETENTION_DAYS * 86_400_000,
+    allowlists: parseAllowlists(env),
   };
 }
 
@@ -205,10 +246,20 @@ export function loadRegistrationConfig(
       'invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T',
     );
   }
+  const allowUnauthenticated = parsed.ALLOW_UNAUTHENTICATED;
+  if (!allowUnauthenticated && parsed.FUNCTION_URLS.length === 0) {
+    throw new ConfigError(
+      "invalid configuration: FUNCTION_URLS: required unless ALLOW_UNAUTHENTICATED=true (the audience of callers' ID tokens)",
+    );
+  }
   return {
     ...common(parsed),
     defaultTopic,
     completionEvents: parsed.COMPLETION_EVENTS,
+    functionUrls: parsed.FUNCTION_URLS.map(url => url.replace(/\/+$/, '')),
+    adminPrincipals: parsed.ADMIN_PRINCIPALS,
+    allowUnauthenticated,
+    maxPendingPerOwner: parsed.MAX_PENDING_PER_OWNER,
   };
 }
 

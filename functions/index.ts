@@ -91,6 +91,7 @@ function poller(
         leaseId(range),
       ),
     client: new OperationsClient(config),
+    allowlists: config.allowlists,
     sink,
     log,
     budgetMs,

@@ -90,6 +90,7 @@ export const pollErrorSchema = z
       'untrusted',
       'publish',
       'deadline',
+      'forbidden',
     ]),
     status: z.int().optional().meta({description: 'The HTTP status answered.'}),
     message: z.string(),
@@ -101,13 +102,16 @@ export const pollErrorSchema = z
     description:
       'Why the last poll did not yield the operation. kind: http, an HTTP error status; network, no answer (or ' +
       'no token); invalid, an answer that is not an Operation; untrusted, a host the configuration no longer ' +
-      'trusts; publish, Pub/Sub refused the notification; deadline, the timeout passed.',
+      'trusts; publish, Pub/Sub refused the notification; deadline, the timeout passed; forbidden, the ' +
+      'allowlists no longer allow it.',
   });
 export type PollError = z.infer<typeof pollErrorSchema>;
 
 /** A registration as stored and as the API shows it. Times are epoch milliseconds. */
 export interface Registration extends NewRegistration {
   id: string;
+  /** Who registered it: the caller's e-mail from their ID token, or `anonymous` (ALLOW_UNAUTHENTICATED). */
+  owner: string;
   state: State;
   createdAt: number;
   updatedAt: number;
@@ -129,13 +133,21 @@ export interface Registration extends NewRegistration {
   bucket?: number;
 }
 
+/** The owner of registrations made without an ID token (ALLOW_UNAUTHENTICATED=true). */
+export const ANONYMOUS = 'anonymous';
+
 /**
- * The registration id: a digest of the canonical operation URL and the topic, so that registering the same
- * operation for the same topic twice finds the first registration.
+ * The registration id: a digest of the canonical operation URL, the topic and the owner, so that registering the
+ * same operation for the same topic twice finds the first registration, and one caller cannot find (or cancel)
+ * another's by computing its id.
  */
-export function registrationId(operationUrl: string, topic: string): string {
+export function registrationId(
+  operationUrl: string,
+  topic: string,
+  owner: string,
+): string {
   return createHash('sha256')
-    .update(`${operationUrl}\n${topic}`)
+    .update(`${operationUrl}\n${topic}\n${owner}`)
     .digest('hex')
     .slice(0, 32);
 }

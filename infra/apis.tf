@@ -1,6 +1,7 @@
 locals {
-  # HTTP-only gen2 functions need Cloud Build, Cloud Run and Artifact Registry; no Eventarc.
-  services = toset([
+  # HTTP-only gen2 functions need Cloud Build, Cloud Run and Artifact Registry; no Eventarc. Keyless delegation
+  # (delegation_subjects) needs IAM Credentials.
+  services = toset(concat(length(var.delegation_subjects) > 0 ? ["iamcredentials.googleapis.com"] : [], [
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -11,7 +12,7 @@ locals {
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ]))
 }
 
 resource "google_project_service" "apis" {

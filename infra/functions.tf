@@ -1,3 +1,19 @@
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  # The registration function's URLs, the audiences its callers' ID tokens are checked against. Both are known
+  # before the function exists (its own uri output would be a cycle): the cloudfunctions.net URL and Cloud Run's
+  # deterministic one.
+  registration_urls = [
+    "https://${var.region}-${var.project_id}.cloudfunctions.net/opwatch-operations",
+    "https://opwatch-operations-${data.google_project.this.number}.${var.region}.run.app",
+  ]
+  # Registrations may name only topics the poller can publish to, unless the operator lists globs.
+  allowed_topics = join(",", length(var.allowed_topics) > 0 ? var.allowed_topics : values(local.notification_topics))
+}
+
 # The deploy artifact of every function, built by `npm run package` into build/function-source/: the compiled
 # functions/ code, a package.json with the runtime dependencies only, and its own lock. Cloud Functions' build
 # runs `npm ci` there and has nothing to compile. The object's name carries the archive's MD5, so any change to
@@ -74,6 +90,14 @@ resource "google_cloudfunctions2_function" "operations" {
       RETENTION_DAYS        = tostring(var.retention_days)
       DEFAULT_TOPIC         = google_pubsub_topic.notifications.id
       COMPLETION_EVENTS     = tostring(var.completion_events)
+      WATCH_PROJECTS        = join(",", var.watch_projects)
+      WATCH_SERVICES        = join(",", var.watch_services)
+      ALLOWED_TOPICS        = local.allowed_topics
+      DELEGATION_SUBJECTS   = join(",", var.delegation_subjects)
+      FUNCTION_URLS         = join(",", local.registration_urls)
+      ADMIN_PRINCIPALS      = join(",", var.admin_principals)
+      MAX_PENDING_PER_OWNER = tostring(var.max_pending_per_owner)
+      # ALLOW_UNAUTHENTICATED is never set here: a deployment always verifies callers' ID tokens.
     }
   }
 
@@ -126,6 +150,10 @@ resource "google_cloudfunctions2_function" "poll" {
       POLL_REQUEST_TIMEOUT_SECONDS = tostring(var.poll_request_timeout_seconds)
       POLL_SHARDS                  = tostring(var.poll_shards)
       POLL_FANOUT_TOPIC            = google_pubsub_topic.poll_fanout.id
+      WATCH_PROJECTS               = join(",", var.watch_projects)
+      WATCH_SERVICES               = join(",", var.watch_services)
+      ALLOWED_TOPICS               = local.allowed_topics
+      DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
     }
   }
 

@@ -131,3 +131,13 @@ resource "google_cloud_run_service_iam_member" "registration_invokers" {
   role     = "roles/run.invoker"
   member   = each.value
 }
+
+# Keyless domain-wide delegation: the poller signs delegation JWTs as itself through IAM Credentials, which needs
+# Token Creator on its own account. Only when some subject is allowed.
+resource "google_service_account_iam_member" "poller_signs_as_itself" {
+  count = length(var.delegation_subjects) > 0 ? 1 : 0
+
+  service_account_id = google_service_account.poller.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.poller.member
+}

@@ -1,6 +1,6 @@
 output "registration_url" {
-  description = "URL of the registration API; callers need an ID token with this audience."
-  value       = google_cloudfunctions2_function.operations.service_config[0].uri
+  description = "URL of the registration API; callers need an ID token with this audience (FUNCTION_URLS lists it)."
+  value       = local.registration_urls[0]
 }
 
 output "poll_url" {

@@ -191,5 +191,48 @@ variable "completion_poll_budget_seconds" {
   validation {
     condition     = var.completion_poll_budget_seconds > 0 && var.completion_poll_budget_seconds <= 300
     error_message = "completion_poll_budget_seconds must be in (0, 300]."
+variable "watch_projects" {
+  description = "Project ids whose operations may be registered (WATCH_PROJECTS); [\"*\"] allows any. Empty: project_id alone. Grant the poller read roles there with watched_project_roles."
+  type        = list(string)
+  default     = []
+}
+
+variable "watch_services" {
+  description = "API hosts whose operations may be registered (WATCH_SERVICES), e.g. [\"datamigration.googleapis.com\"]. Empty: the hosts of the built-in presets. A host without a preset must be listed."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_topics" {
+  description = "Topic globs registrations may name (ALLOWED_TOPICS), e.g. [\"projects/P/topics/opwatch-*\"]; * matches within one path segment. Empty: the notification topics this configuration grants the poller publisher on."
+  type        = list(string)
+  default     = []
+}
+
+variable "delegation_subjects" {
+  description = "Workspace users (e-mails) or whole domains (@example.com) a registration's subject may name (DELEGATION_SUBJECTS). Empty: subject is refused. Non-empty: the poller gets Token Creator on its own account to sign delegation JWTs."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for subject in var.delegation_subjects : can(regex("^([^@,\\s]+)?@[^@,\\s]+$", subject))])
+    error_message = "delegation_subjects entries must be e-mail addresses or @domain."
+  }
+}
+
+variable "admin_principals" {
+  description = "E-mails of callers who see and cancel every owner's registrations (ADMIN_PRINCIPALS); everyone else sees only their own."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_pending_per_owner" {
+  description = "Pending registrations one owner may have at once (MAX_PENDING_PER_OWNER); beyond it registration answers 429."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = var.max_pending_per_owner >= 1 && floor(var.max_pending_per_owner) == var.max_pending_per_owner
+    error_message = "max_pending_per_owner must be a positive whole number."
   }
 }

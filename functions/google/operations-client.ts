@@ -6,7 +6,13 @@
  * never followed: a 3xx is an answer, not a hop to wherever the `Location` points.
  */
 import {GoogleAuth} from 'google-auth-library';
+import {LRUCache} from 'lru-cache';
 import {isTrustedHost, type EndpointOverrides} from '../config';
+import {
+  KeylessDelegation,
+  PermanentTokenError,
+  permanentOAuthError,
+} from './delegation';
 import {redact} from '../log';
 import type {Operation, Registration} from '../model';
 import type {PollResult} from '../polling/policy';
@@ -16,50 +22,31 @@ const ERROR_BODY_CHARS = 2048;
 /** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 const USER_AGENT = 'opwatch/0.1 (+https://github.com/opwatch)';
+/** Token clients kept: one per set of scopes and subject in use, least recently used dropped first. */
+const MAX_TOKEN_CLIENTS = 500;
+
+export {PermanentTokenError};
 
 /** Supplies OAuth access tokens; the default is Application Default Credentials. */
 export interface TokenSource {
   accessToken(scopes: readonly string[], subject?: string): Promise<string>;
 }
 
-/** A token cannot be had, and asking again will not help (e.g. the credentials cannot act as a subject). */
-export class PermanentTokenError extends Error {}
-
-/**
- * Token-endpoint refusals (RFC 6749 section 5.2) that asking again will not change. With a subject they are the
- * usual domain-wide delegation mistakes: `unauthorized_client` when the admin console does not authorise the client
- * for every scope asked, `invalid_grant` for a subject outside the domain or a deleted key. Treated as transient,
- * they would keep a watch polling until its timeout instead of ending it with `poll_error`.
- */
-const PERMANENT_OAUTH_ERRORS = new Set([
-  'unauthorized_client',
-  'invalid_grant',
-  'invalid_scope',
-  'access_denied',
-]);
-
-/** The OAuth error of a permanent token-endpoint refusal, as `error: description`; else undefined. */
-function permanentOAuthError(error: unknown): string | undefined {
-  const response = (
-    error as {response?: {status?: number; data?: unknown}} | undefined
-  )?.response;
-  const data = response?.data as
-    {error?: unknown; error_description?: unknown} | undefined;
-  const status = response?.status ?? 0;
-  if (status < 400 || status >= 500 || typeof data?.error !== 'string')
-    return undefined;
-  if (!PERMANENT_OAUTH_ERRORS.has(data.error)) return undefined;
-  return typeof data.error_description === 'string'
-    ? `${data.error}: ${data.error_description}`
-    : data.error;
-}
-
 /**
  * Tokens from google-auth-library's Application Default Credentials (on Cloud Functions, the metadata server),
- * one cached client per set of scopes and subject; the library refreshes each token before it expires.
+ * one cached client per set of scopes and subject; the library refreshes each token before it expires. A subject
+ * with key-based credentials is signed by the library as always; credentials without a key (Cloud Functions)
+ * go through {@link KeylessDelegation}.
  */
 export class AdcTokenSource implements TokenSource {
-  private readonly clients = new Map<string, GoogleAuth>();
+  private readonly clients = new LRUCache<string, GoogleAuth>({
+    max: MAX_TOKEN_CLIENTS,
+  });
+  private readonly delegation: KeylessDelegation;
+
+  constructor(endpointOverrides: EndpointOverrides = new Map()) {
+    this.delegation = new KeylessDelegation(endpointOverrides);
+  }
 
   async accessToken(
     scopes: readonly string[],
@@ -75,20 +62,23 @@ export class AdcTokenSource implements TokenSource {
       this.clients.set(key, auth);
     }
     if (subject !== undefined) {
-      // Only key-based service-account credentials can act as a user; others would silently ignore the subject
-      // and poll as the service account itself.
+      // Only key-based service-account credentials act as a user by themselves; others would silently ignore the
+      // subject and poll as the service account itself, so they delegate through IAM Credentials instead.
       const client = (await auth.getClient()) as {subject?: string};
-      if (client.subject !== subject) {
-        throw new PermanentTokenError(
-          'these credentials cannot act as a subject (domain-wide delegation)',
-        );
-      }
+      if (client.subject !== subject)
+        return this.delegation.accessToken(subject, scopes);
     }
     let token: string | null | undefined;
     try {
       token = await auth.getAccessToken();
     } catch (error) {
-      const oauthError = permanentOAuthError(error);
+      const response = (
+        error as {response?: {status?: number; data?: unknown}} | undefined
+      )?.response;
+      const oauthError = permanentOAuthError(
+        response?.status ?? 0,
+        response?.data,
+      );
       if (oauthError) throw new PermanentTokenError(oauthError);
       throw error;
     }
@@ -141,8 +131,22 @@ function scrub(body: string, token: string): string {
   return redact(head).slice(0, ERROR_BODY_CHARS);
 }
 
-function isOperation(value: unknown): value is Operation {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/**
+ * True when an answer is the registered operation: its `name` is the registered name (or, as Compute and Cloud
+ * SQL answer, that name's last segment), or it has a boolean `done`. Any other JSON object is refused, so the
+ * poller cannot serve as a GET proxy for other resources under an `operations` path.
+ */
+function isOperation(
+  value: unknown,
+  registeredName: string,
+): value is Operation {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return false;
+  const {name, done} = value as Operation;
+  const shortName = registeredName.slice(registeredName.lastIndexOf('/') + 1);
+  return (
+    name === registeredName || name === shortName || typeof done === 'boolean'
+  );
 }
 
 /** What the operations client needs. */
@@ -163,7 +167,7 @@ export class OperationsClient {
   constructor(options: OperationsClientOptions) {
     this.endpointOverrides = options.endpointOverrides;
     this.requestTimeoutMs = options.requestTimeoutMs;
-    this.tokens = options.tokens ?? new AdcTokenSource();
+    this.tokens = options.tokens ?? new AdcTokenSource(this.endpointOverrides);
     this.now = options.now ?? Date.now;
   }
 
@@ -239,7 +243,8 @@ export class OperationsClient {
     if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
-        if (isOperation(operation)) return {kind: 'operation', operation};
+        if (isOperation(operation, registration.operation.name))
+          return {kind: 'operation', operation};
       } catch {
         // Falls through: a 200 that is not an Operation.
       }

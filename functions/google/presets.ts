@@ -4,8 +4,8 @@
  * A preset gives the default API version, the operation-name patterns its `operations.get` accepts (gRPC
  * transcoding templates: `*` is one path segment, `**` one or more), the OAuth scopes any one of which
  * authorises `operations.get`, the scopes the poller asks for by default, and how to read "done" from the
- * service's operation resource. Services without a preset are still accepted on any `*.googleapis.com` host,
- * with `cloud-platform` and the google.longrunning shape.
+ * service's operation resource. Services without a preset are still accepted on any `*.googleapis.com` host
+ * the operator lists in WATCH_SERVICES, with `cloud-platform` alone and the google.longrunning shape.
  */
 
 /** How a service's operation resource says it has finished. */
@@ -183,12 +183,13 @@ export const GENERIC_PRESET: ServicePreset = {
   hosts: ['*.googleapis.com'],
   defaultVersion: 'v1',
   namePatterns: ['**/operations/**', 'operations/**'],
-  acceptedScopes: [],
+  acceptedScopes: [CLOUD_PLATFORM],
   defaultScopes: [CLOUD_PLATFORM],
   style: 'longrunning',
 };
 
-function hostMatches(pattern: string, host: string): boolean {
+/** True when `host` fits `pattern`, whose first label may be `*` (a region). */
+export function hostMatches(pattern: string, host: string): boolean {
   if (!pattern.startsWith('*')) return pattern === host;
   const suffix = pattern.slice(1);
   const prefix = host.slice(0, host.length - suffix.length);

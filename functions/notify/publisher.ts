@@ -3,6 +3,7 @@
  * lets the poller mark a registration finished without ever losing its notification.
  */
 import {PubSub, type Topic} from '@google-cloud/pubsub';
+import {LRUCache} from 'lru-cache';
 
 /** How long one publish may take, retries included, before the poller gives up and tries again later. */
 export const PUBLISH_TIMEOUT_MS = 20_000;
@@ -14,6 +15,8 @@ export interface OutgoingMessage {
   data: Buffer;
   attributes: Record<string, string>;
 }
+/** Topic handles kept: one per topic in use, least recently used dropped first (after sending what it holds). */
+const MAX_TOPICS = 1000;
 
 /** Sends notifications. */
 export interface NotificationSink {
@@ -23,7 +26,10 @@ export interface NotificationSink {
 
 /** Publishes to Pub/Sub topics, one batching publisher per topic. */
 export class PubSubPublisher implements NotificationSink {
-  private readonly topics = new Map<string, Topic>();
+  private readonly topics = new LRUCache<string, Topic>({
+    max: MAX_TOPICS,
+    dispose: topic => void topic.flush().catch(() => undefined),
+  });
 
   constructor(private readonly pubsub: PubSub) {}
 

@@ -7,14 +7,19 @@
  *   DELETE /operations/{id}     stop watching (204)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
- * Bad input always gets a JSON error and a 4xx, and is never stored.
+ * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; callers see and cancel
+ * only their own registrations unless they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not
+ * exist). Bad input always gets a JSON error and a 4xx, and is never stored.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import type {RegistrationConfig} from '../config';
+import {audit} from '../audit';
 import {defaultPollPolicy} from '../completions/backoff';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
 import type {Registration} from '../model';
+import {refusals} from './allowlists';
+import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {
   InvalidPageTokenError,
@@ -50,6 +55,7 @@ export function toApiView(
 ): RegistrationView {
   const view: RegistrationView = {
     id: registration.id,
+    owner: registration.owner,
     state: registration.state,
     operationUrl: registration.operation.url,
     service: registration.operation.service,
@@ -89,8 +95,9 @@ export function toApiView(
   return JSON.parse(JSON.stringify(view));
 }
 
-/** What a route handler gets beside the request: the id in the path, and a logger carrying the trace. */
+/** What a route handler gets beside the request: who calls, the id in the path, and a logger carrying the trace. */
 interface Call {
+  caller: Caller;
   id?: string;
   log: Logger;
 }
@@ -102,6 +109,14 @@ type Route = {
   >;
 };
 
+/** The caller of a route that needs no identity (the API description). */
+const ANYONE: Caller = {principal: 'anyone', admin: false};
+
+/** True when `caller` may see and cancel `registration`. */
+function mayAccess(caller: Caller, registration: Registration): boolean {
+  return caller.admin || registration.owner === caller.principal;
+}
+
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(deps: {
   config: RegistrationConfig;
@@ -111,8 +126,9 @@ export function createRegistrationHandler(deps: {
 }): (req: Request, res: Response) => Promise<void> {
   const {config, store} = deps;
   const now = deps.now ?? Date.now;
+  const identity = new CallerIdentity(config);
 
-  const register = async (req: Request, res: Response, {log}: Call) => {
+  const register = async (req: Request, res: Response, {caller, log}: Call) => {
     if (!req.is('application/json')) {
       return sendError(
         res,
@@ -127,6 +143,33 @@ export function createRegistrationHandler(deps: {
     const validated = validateRegistration(req.body, config);
     if (!validated.ok) return sendInvalid(res, validated.problems);
     const request = validated.value;
+    const event = {
+      action: 'register' as const,
+      principal: caller.principal,
+      operationUrl: request.operation.url,
+      topic: request.topic,
+    };
+    const refused = refusals(request, config.allowlists);
+    if (refused.length > 0) {
+      audit(log, {...event, outcome: 'forbidden'});
+      return sendError(
+        res,
+        403,
+        `not allowed: ${refused.map(refusal => refusal.message).join('; ')}`,
+        refused,
+      );
+    }
+    // Checked before the write, so concurrent registrations may overshoot by a few: a bound, not a ledger.
+    if (
+      (await store.countPending(caller.principal)) >= config.maxPendingPerOwner
+    ) {
+      audit(log, {...event, outcome: 'over_quota'});
+      return sendError(
+        res,
+        429,
+        `${caller.principal} already has ${config.maxPendingPerOwner} pending registrations (MAX_PENDING_PER_OWNER); cancel some or wait for them to finish`,
+      );
+    }
     const {registration, created, previous} = await store.register(
       {
         ...request,
@@ -134,9 +177,15 @@ export function createRegistrationHandler(deps: {
           request.pollPolicy ??
           defaultPollPolicy(request.operation, config.completionEvents),
       },
+      caller.principal,
       now(),
     );
     const view = toApiView(registration, previous);
+    audit(log, {
+      ...event,
+      registrationId: registration.id,
+      outcome: created ? 'created' : 'existing',
+    });
     if (view.previous) {
       log.info('registration started again after its watch ended', {
         registrationId: registration.id,
@@ -150,7 +199,7 @@ export function createRegistrationHandler(deps: {
       .json(view);
   };
 
-  const list = async (req: Request, res: Response) => {
+  const list = async (req: Request, res: Response, {caller}: Call) => {
     const query = listQuerySchema.safeParse(req.query);
     if (!query.success) {
       return sendInvalid(
@@ -162,7 +211,10 @@ export function createRegistrationHandler(deps: {
       );
     }
     try {
-      const page = await store.list(query.data);
+      const page = await store.list({
+        ...query.data,
+        ...(!caller.admin && {owner: caller.principal}),
+      });
       res.json({
         registrations: page.registrations.map(r => toApiView(r)),
         nextPageToken: page.nextPageToken,
@@ -173,14 +225,31 @@ export function createRegistrationHandler(deps: {
     }
   };
 
-  const show = async (_req: Request, res: Response, {id}: Call) => {
+  const show = async (_req: Request, res: Response, {caller, id}: Call) => {
     const registration = await store.get(id!);
-    if (!registration) return sendError(res, 404, `no registration ${id}`);
+    if (!registration || !mayAccess(caller, registration))
+      return sendError(res, 404, `no registration ${id}`);
     res.json(toApiView(registration));
   };
 
-  const cancel = async (_req: Request, res: Response, {id}: Call) => {
-    const registration = await store.cancel(id!, now());
+  const cancel = async (
+    _req: Request,
+    res: Response,
+    {caller, id, log}: Call,
+  ) => {
+    const registration = await store.cancel(
+      id!,
+      now(),
+      caller.admin ? undefined : caller.principal,
+    );
+    audit(log, {
+      action: 'cancel',
+      principal: caller.principal,
+      registrationId: id,
+      operationUrl: registration?.operation.url,
+      topic: registration?.topic,
+      outcome: registration?.state ?? 'not_found',
+    });
     if (!registration) return sendError(res, 404, `no registration ${id}`);
     res.status(204).end();
   };
@@ -212,8 +281,16 @@ export function createRegistrationHandler(deps: {
       res.setHeader('Allow', Object.keys(route.methods).join(', '));
       return sendError(res, 405, `${req.method} is not allowed on ${path}`);
     }
+    if (route === openapi) return handler(req, res, {caller: ANYONE, log});
+    let caller: Caller;
     try {
-      await handler(req, res, {id: itemMatch?.[1], log});
+      caller = await identity.identify(req);
+    } catch (error) {
+      if (!(error instanceof UnauthenticatedError)) throw error;
+      return sendError(res, 401, error.message);
+    }
+    try {
+      await handler(req, res, {caller, id: itemMatch?.[1], log});
     } catch (error) {
       log.error('request failed', {
         method: req.method,

@@ -31,7 +31,13 @@ const responses: Record<string, ResponseObject> = {
   InvalidArgument: errorResponse(
     'The request is invalid: `field` and `details` name what to fix. Nothing was stored.',
   ),
-  NotFound: errorResponse('No such registration.'),
+  NotFound: errorResponse(
+    "No such registration (another owner's answers the same, unless the caller is in ADMIN_PRINCIPALS).",
+  ),
+  Unauthenticated: errorResponse(
+    "No valid Google-signed ID token in Authorization: Bearer (audience: the function's URL). Not answered " +
+      'where ALLOW_UNAUTHENTICATED=true.',
+  ),
   MethodNotAllowed: {
     description:
       'A method the path does not serve (any not listed in this document); the Allow header lists those it does.',
@@ -56,7 +62,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     description:
       'Register a Google Cloud long-running operation; opwatch polls it and publishes one Pub/Sub message ' +
       '(schema Notification, attributes NotificationAttributes) when it ends. Errors are JSON (schema Error) ' +
-      'with the status Google APIs use. A method a path does not list answers 405 with an Allow header.',
+      'with the status Google APIs use. A method a path does not list answers 405 with an Allow header. ' +
+      "Callers send a Google-signed ID token (Authorization: Bearer, audience the function's URL) and see " +
+      'only their own registrations, unless they are in ADMIN_PRINCIPALS.',
   },
   servers: [
     {
@@ -132,9 +140,18 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
             content: json(ref('Registration')),
           },
           '400': {$ref: '#/components/responses/InvalidArgument'},
+          '401': {$ref: '#/components/responses/Unauthenticated'},
+          '403': errorResponse(
+            'PERMISSION_DENIED: the operation, topic or subject is outside what the operator allows ' +
+              '(WATCH_PROJECTS, WATCH_SERVICES, ALLOWED_TOPICS, DELEGATION_SUBJECTS); `details` names each. ' +
+              'Nothing was stored.',
+          ),
           '413': errorResponse('The body is over 64 KiB.'),
           '415': errorResponse(
             'Not Content-Type: application/json (or not UTF-8).',
+          ),
+          '429': errorResponse(
+            'RESOURCE_EXHAUSTED: the caller already has MAX_PENDING_PER_OWNER pending registrations.',
           ),
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
@@ -154,6 +171,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
             content: json(ref('RegistrationList')),
           },
           '400': {$ref: '#/components/responses/InvalidArgument'},
+          '401': {$ref: '#/components/responses/Unauthenticated'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -167,6 +185,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'Get a registration',
         responses: {
           '200': {$ref: '#/components/responses/Registration'},
+          '401': {$ref: '#/components/responses/Unauthenticated'},
           '404': {$ref: '#/components/responses/NotFound'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
@@ -180,6 +199,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           'A pending registration becomes cancelled and publishes nothing; a finished one is left as it is.',
         responses: {
           '204': {description: 'Cancelled (or already finished).'},
+          '401': {$ref: '#/components/responses/Unauthenticated'},
           '404': {$ref: '#/components/responses/NotFound'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},

@@ -35,6 +35,13 @@ export const registrationIdSchema = z
   .regex(/^[0-9a-f]{32}$/)
   .meta({description: 'Registration id: 32 hex digits.'});
 
+/** Floors on `pollPolicy`: a tighter policy would sort first forever, starving other watches and the quota. */
+export const MIN_INITIAL_DELAY_MS = 1000;
+export const MIN_MAX_DELAY_MS = 5000;
+
+/** The largest page `GET /operations` answers. */
+export const MAX_PAGE_SIZE = 100;
+
 /** The query of `GET /operations`. */
 export const listQuerySchema = z.strictObject({
   state: stateSchema
@@ -44,7 +51,7 @@ export const listQuerySchema = z.strictObject({
     .number()
     .int()
     .min(1)
-    .max(1000)
+    .max(MAX_PAGE_SIZE)
     .default(50)
     .meta({description: 'Registrations per page.'}),
   pageToken: z
@@ -100,9 +107,9 @@ export const labelsSchema = z
 /** The backoff a request may ask for; absent fields take the defaults. */
 export const pollPolicyRequestSchema = z
   .strictObject({
-    initialDelay: durationWithin(10, 3_600_000).optional(),
+    initialDelay: durationWithin(MIN_INITIAL_DELAY_MS, 3_600_000).optional(),
     multiplier: z.number().min(1).max(10).optional(),
-    maxDelay: durationWithin(10, 3_600_000).optional(),
+    maxDelay: durationWithin(MIN_MAX_DELAY_MS, 3_600_000).optional(),
     jitter: z.number().min(0).max(1).optional(),
   })
   .transform((policy): PollPolicy => ({
@@ -211,6 +218,10 @@ export const previousWatchSchema = z
 export const registrationViewSchema = z
   .object({
     id: registrationIdSchema,
+    owner: z.string().meta({
+      description:
+        "Who registered it: the caller's verified e-mail, or anonymous where ALLOW_UNAUTHENTICATED=true.",
+    }),
     state: stateSchema,
     operationUrl: z.string(),
     service: z.string(),

@@ -180,16 +180,18 @@ export class RegistrationStore {
    */
   async register(
     request: NewRegistration,
+    owner: string,
     now: number,
   ): Promise<{
     registration: Registration;
     created: boolean;
     previous?: EndedWatch;
   }> {
-    const id = registrationId(request.operation.url, request.topic);
+    const id = registrationId(request.operation.url, request.topic, owner);
     const registration: Registration = {
       ...request,
       id,
+      owner,
       state: 'pending',
       createdAt: now,
       updatedAt: now,
@@ -228,17 +230,31 @@ export class RegistrationStore {
     return snapshot.exists ? fromDocument(snapshot) : undefined;
   }
 
+  /** How many of `owner`'s registrations are pending. */
+  async countPending(owner: string): Promise<number> {
+    const snapshot = await this.collection
+      .where('owner', '==', owner)
+      .where('state', '==', 'pending')
+      .count()
+      .get();
+    return snapshot.data().count;
+  }
+
   /**
-   * A page of registrations, optionally in one state, in id order (which the automatic indexes serve).
+   * A page of registrations, optionally in one state or of one owner, in id order (which the automatic indexes
+   * serve).
    * @throws InvalidPageTokenError for a token this store did not issue.
    */
   async list(options: {
     state?: State;
+    owner?: string;
     pageSize: number;
     pageToken?: string;
   }): Promise<RegistrationPage> {
     let query = this.collection.orderBy('__name__').limit(options.pageSize + 1);
     if (options.state) query = query.where('state', '==', options.state);
+    if (options.owner !== undefined)
+      query = query.where('owner', '==', options.owner);
     if (options.pageToken)
       query = query.startAfter(decodePageToken(options.pageToken));
     const snapshot = await query.get();
@@ -254,14 +270,20 @@ export class RegistrationStore {
 
   /**
    * Stops watching: a pending registration becomes `cancelled`; a finished one is left as it is.
+   * @param owner when given, only a registration of this owner is cancelled; another's counts as none.
    * @returns the registration after the call, or undefined if there is none.
    */
-  async cancel(id: string, now: number): Promise<Registration | undefined> {
+  async cancel(
+    id: string,
+    now: number,
+    owner?: string,
+  ): Promise<Registration | undefined> {
     const ref = this.collection.doc(id);
     return this.firestore.runTransaction(async transaction => {
       const snapshot = await transaction.get(ref);
       if (!snapshot.exists) return undefined;
       const registration = fromDocument(snapshot);
+      if (owner !== undefined && registration.owner !== owner) return undefined;
       if (registration.state !== 'pending') return registration;
       const update = {
         state: 'cancelled' as const,

@@ -278,8 +278,7 @@ export function validateRegistration(
     });
   if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
-  const known = presetFor(parts.host);
-  const preset = known ?? GENERIC_PRESET;
+  const preset = presetFor(parts.host) ?? GENERIC_PRESET;
   if (!preset.namePatterns.some(pattern => nameMatches(pattern, parts.name))) {
     const field = request.operation !== undefined ? 'operation' : 'name';
     return {
@@ -307,10 +306,10 @@ export function validateRegistration(
     };
   }
   const scopes = request.scopes ?? [...preset.defaultScopes];
-  const unaccepted = scopes.filter(scope =>
-    known
-      ? !known.acceptedScopes.includes(scope)
-      : !scope.startsWith('https://www.googleapis.com/auth/'),
+  // Only scopes that authorise operations.get (cloud-platform alone for a service without a preset): any other
+  // would let a caller borrow the token for other reads.
+  const unaccepted = scopes.filter(
+    scope => !preset.acceptedScopes.includes(scope),
   );
   if (unaccepted.length > 0) {
     return {

@@ -51,8 +51,12 @@ describe('predictRegistrationId', () => {
   ])('%j gets the id the API gives', body => {
     const validated = validateRegistration(body, context);
     if (!validated.ok) throw new Error(JSON.stringify(validated.problems));
-    const expected = registrationId(validated.value.operation.url, TOPIC);
-    expect(predictRegistrationId(body, TOPIC)).toBe(expected);
+    const expected = registrationId(
+      validated.value.operation.url,
+      TOPIC,
+      'a@example.com',
+    );
+    expect(predictRegistrationId(body, TOPIC, 'a@example.com')).toBe(expected);
   });
 });
 

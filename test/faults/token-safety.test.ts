@@ -23,6 +23,9 @@ import {
   HOSTILE_URLS,
 } from './hostile-urls';
 
+/** WATCH_SERVICES: the stand-in hosts and the canary, which has no preset. */
+const WATCH_WITH_CANARY = [...FAKED_SERVICES, CANARY_HOST].join(',');
+
 let stack: TestStack;
 let poller: SpawnedFunction;
 let redirectCanary: FakeOperationsServer;
@@ -37,6 +40,8 @@ beforeAll(async () => {
       POLL_BUDGET_SECONDS: '6',
       POLL_LEASE_SECONDS: '3',
       POLL_REQUEST_TIMEOUT_SECONDS: '2',
+      // The allowlist lets the canary through, so what stops the poll is the trust in ENDPOINT_OVERRIDES alone.
+      WATCH_SERVICES: WATCH_WITH_CANARY,
     }),
   );
 });
@@ -152,7 +157,7 @@ describe('ENDPOINT_OVERRIDES', () => {
           metadataHost: stack.metadata.host,
           endpointOverrides: overrides,
         },
-        {DEFAULT_TOPIC: stack.topic},
+        {DEFAULT_TOPIC: stack.topic, WATCH_SERVICES: WATCH_WITH_CANARY},
       ),
     );
   });
@@ -207,7 +212,11 @@ describe('ENDPOINT_OVERRIDES', () => {
             [CANARY_HOST]: overrideCanary.baseUrl,
           },
         },
-        {POLL_BUDGET_SECONDS: '4', POLL_LEASE_SECONDS: '3'},
+        {
+          POLL_BUDGET_SECONDS: '4',
+          POLL_LEASE_SECONDS: '3',
+          WATCH_SERVICES: WATCH_WITH_CANARY,
+        },
       ),
     );
     const name = `operations/second-${Date.now()}`;

@@ -12,6 +12,7 @@ import {
 const minimal = {
   GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
   DEFAULT_TOPIC: 'notifications',
+  FUNCTION_URLS: 'https://opwatch.example/operations',
 };
 
 describe('loadRegistrationConfig', () => {
@@ -23,6 +24,20 @@ describe('loadRegistrationConfig', () => {
       retentionMs: 30 * 86_400_000,
       defaultTopic: 'projects/demo-opwatch/topics/notifications',
       completionEvents: false,
+      functionUrls: ['https://opwatch.example/operations'],
+      adminPrincipals: [],
+      allowUnauthenticated: false,
+      maxPendingPerOwner: 10_000,
+      allowlists: {
+        projects: new Set(['demo-opwatch']),
+        services: expect.arrayContaining([
+          'firestore.googleapis.com',
+          'workspaceevents.googleapis.com',
+          '*-aiplatform.googleapis.com',
+        ]),
+        topics: ['projects/demo-opwatch/topics/*'],
+        subjects: [],
+      },
     });
   });
 
@@ -51,9 +66,74 @@ describe('loadRegistrationConfig', () => {
     ],
     [{...minimal, RETENTION_DAYS: '-1'}, 'RETENTION_DAYS'],
     [{...minimal, OPERATIONS_COLLECTION: 'a/b'}, 'OPERATIONS_COLLECTION'],
+    [
+      {
+        ...minimal,
+        ENDPOINT_OVERRIDES: '{"oauth2.googleapis.com":"http://tokens.example"}',
+      },
+      'ENDPOINT_OVERRIDES',
+    ],
+    [{...minimal, FUNCTION_URLS: ''}, 'FUNCTION_URLS'],
+    [{...minimal, FUNCTION_URLS: 'not a url'}, 'FUNCTION_URLS'],
+    [{...minimal, ADMIN_PRINCIPALS: 'root'}, 'ADMIN_PRINCIPALS'],
+    [{...minimal, ALLOW_UNAUTHENTICATED: 'yes'}, 'ALLOW_UNAUTHENTICATED'],
+    [{...minimal, MAX_PENDING_PER_OWNER: '0'}, 'MAX_PENDING_PER_OWNER'],
   ])('fails naming the variable: %j', (env, variable) => {
     expect(() => loadRegistrationConfig(env)).toThrow(ConfigError);
     expect(() => loadRegistrationConfig(env)).toThrow(variable);
+  });
+});
+
+describe('tenancy settings', () => {
+  it.each([
+    'http://127.0.0.1:9020',
+    'http://localhost:8080/',
+    'http://[::1]:80',
+    'https://tokens.example',
+  ])('accepts the endpoint override %s (https, or http to loopback)', base => {
+    const config = loadRegistrationConfig({
+      ...minimal,
+      ENDPOINT_OVERRIDES: JSON.stringify({'oauth2.googleapis.com': base}),
+    });
+    expect(config.endpointOverrides.has('oauth2.googleapis.com')).toBe(true);
+  });
+
+  it.each(['http://10.0.0.1:80', 'http://127.0.0.1.example:80'])(
+    'refuses http:// to %s, which is not loopback',
+    base => {
+      expect(() =>
+        loadPollerConfig({
+          GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+          ENDPOINT_OVERRIDES: JSON.stringify({'s.googleapis.com': base}),
+        }),
+      ).toThrow(/s.googleapis.com: http:\/\/ is allowed only for loopback/);
+    },
+  );
+
+  it('reads the lists, and lets ALLOW_UNAUTHENTICATED stand in for FUNCTION_URLS', () => {
+    const config = loadRegistrationConfig({
+      GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+      DEFAULT_TOPIC: 'notifications',
+      ALLOW_UNAUTHENTICATED: 'true',
+      WATCH_PROJECTS: ' team-a-prod , team-b-prod,',
+      WATCH_SERVICES: 'run.googleapis.com',
+      ALLOWED_TOPICS: 'projects/team-a/topics/opwatch-*',
+      DELEGATION_SUBJECTS: 'Ops@Example.com,@corp.example',
+      ADMIN_PRINCIPALS: 'admin@example.com',
+      MAX_PENDING_PER_OWNER: '5',
+    });
+    expect(config).toMatchObject({
+      allowUnauthenticated: true,
+      functionUrls: [],
+      adminPrincipals: ['admin@example.com'],
+      maxPendingPerOwner: 5,
+      allowlists: {
+        projects: new Set(['team-a-prod', 'team-b-prod']),
+        services: ['run.googleapis.com'],
+        topics: ['projects/team-a/topics/opwatch-*'],
+        subjects: ['ops@example.com', '@corp.example'],
+      },
+    });
   });
 });
 

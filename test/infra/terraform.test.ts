@@ -45,6 +45,12 @@ const grantsTo = (serviceAccount: string): Declared[] =>
         member.includes(`google_service_account.${serviceAccount}.`),
       ),
   );
+/** The one `iam.*` role allowed: an account's Token Creator on itself, scoped to that account (not the project). */
+const isSelfSigning = (grant: Declared) =>
+  grant.type === 'google_service_account_iam_member' &&
+  grant.body.role === 'roles/iam.serviceAccountTokenCreator' &&
+  String(grant.body.service_account_id).replace(/\.name\}$/, '') ===
+    String(grant.body.member).replace(/\.member\}$/, '');
 const describeGrant = (grant: Declared) =>
   `${grant.type}.${grant.name}: ${String(grant.body.role)}`;
 
@@ -277,9 +283,35 @@ describe('the deployment', () => {
           'environment_variables',
         ),
       ).sort();
-    expect(envOf('operations')).toEqual([...REGISTRATION_ENV].sort());
+    // ALLOW_UNAUTHENTICATED is for local stacks and tests: a deployment always verifies callers.
+    expect(envOf('operations')).toEqual(
+      REGISTRATION_ENV.filter(name => name !== 'ALLOW_UNAUTHENTICATED').sort(),
+    );
     expect(envOf('poll')).toEqual([...POLLER_ENV].sort());
     expect(envOf('completions')).toEqual([...COMPLETIONS_ENV].sort());
+  });
+
+  test('never lets the registration function skip ID-token verification', () => {
+    for (const file of ['functions.tf', 'variables.tf']) {
+      expect(readFileSync(join(INFRA_DIR, file), 'utf8')).not.toContain(
+        'ALLOW_UNAUTHENTICATED =',
+      );
+    }
+  });
+
+  test('grants the poller Token Creator on its own account only when delegation_subjects is set', () => {
+    const grant = resource(
+      tf,
+      'google_service_account_iam_member',
+      'poller_signs_as_itself',
+    );
+    expect(grant).toMatchObject({
+      count: ref('length(var.delegation_subjects) > 0 ? 1 : 0'),
+      service_account_id: ref('google_service_account.poller.name'),
+      role: 'roles/iam.serviceAccountTokenCreator',
+      member: ref('google_service_account.poller.member'),
+    });
+    expect(defaultOf('delegation_subjects')).toEqual([]);
   });
 
   test('passes the endpoint overrides as the JSON object the code parses', () => {
@@ -560,8 +592,15 @@ describe('least privilege', () => {
     expect(notificationTopics).toContain('var.extra_notification_topics');
     expect(notificationTopics).not.toContain('dead_letter');
 
-    expect(grants.length).toBe(project.length + topics.length);
-    for (const grant of grants)
+    // Token Creator on its own account alone (for keyless delegation): see its own test.
+    const selfSigning = grants.filter(grant => isSelfSigning(grant));
+    expect(selfSigning.map(grant => grant.name)).toEqual([
+      'poller_signs_as_itself',
+    ]);
+    expect(grants.length).toBe(
+      project.length + topics.length + selfSigning.length,
+    );
+    for (const grant of grants.filter(grant => !isSelfSigning(grant)))
       expect(String(grant.body.role)).not.toMatch(BROAD);
   });
 
@@ -569,7 +608,10 @@ describe('least privilege', () => {
     expect(grantsTo('fanout').map(describeGrant)).toEqual([
       'google_cloud_run_service_iam_member.poll_fanout_invoker: roles/run.invoker',
     ]);
-    const tokenGrants = resourcesOf(tf, 'google_service_account_iam_member');
+    const tokenGrants = resourcesOf(
+      tf,
+      'google_service_account_iam_member',
+    ).filter(grant => !isSelfSigning(grant));
     expect(
       tokenGrants.map(grant => [
         grant.body.service_account_id,
@@ -586,7 +628,8 @@ describe('least privilege', () => {
   });
 
   test('grants no service account a basic or admin role', () => {
-    // The one iam.* grant is scoped to the fan-out account itself, held to that by the test above.
+    // The iam.* grants are each scoped to one account (the fan-out account, the poller's own), held to that by
+    // the tests above.
     const literalRoles = tf.resources
       .filter(
         entry =>

@@ -47,9 +47,13 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** Starts a stack; `env` adds or overrides configuration (e.g. POLL_BUDGET_SECONDS). */
+/**
+ * Starts a stack; `env` adds or overrides configuration (e.g. POLL_BUDGET_SECONDS), `overrides` adds
+ * ENDPOINT_OVERRIDES entries to the fake operations server's (e.g. Google's identity hosts).
+ */
 export async function startStack(
   env: Record<string, string> = {},
+  overrides: Record<string, string> = {},
 ): Promise<TestStack> {
   const metadata = await FakeMetadataServer.start({projectId: TEST_PROJECT});
   const uninstall = metadata.install();
@@ -67,14 +71,18 @@ export async function startStack(
     GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
     OPERATIONS_COLLECTION: collection,
     DEFAULT_TOPIC: topic,
-    ENDPOINT_OVERRIDES: JSON.stringify(
-      Object.fromEntries(
+    ENDPOINT_OVERRIDES: JSON.stringify({
+      ...Object.fromEntries(
         FAKED_SERVICES.map(host => [host, operationsApi.baseUrl]),
       ),
-    ),
+      ...overrides,
+    }),
     POLL_BUDGET_SECONDS: '8',
     POLL_LEASE_SECONDS: '3',
     POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    // The local stack has no Google to sign ID tokens, and the suites watch operations of made-up projects.
+    ALLOW_UNAUTHENTICATED: 'true',
+    WATCH_PROJECTS: '*',
     ...env,
   });
   require('../../functions/index');

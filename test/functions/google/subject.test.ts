@@ -1,8 +1,9 @@
 /**
  * `subject` (Workspace domain-wide delegation) through google-auth-library's real ADC path: a service-account key
  * file signs an assertion JWT whose `sub` is the subject, a local OAuth token endpoint checks its signature and
- * answers, and the poller sends the token it got to the operations API. Credentials that cannot act as a subject
- * (the metadata server's) are refused with PermanentTokenError rather than quietly polling as the service account.
+ * answers, and the poller sends the token it got to the operations API. Credentials without a key (the metadata
+ * server's) delegate through IAM Credentials; its refusals end with PermanentTokenError rather than quietly
+ * polling as the service account.
  *
  * google-auth-library 11 ignores a key file's `token_uri` and always posts to Google's token URL, and its JWT
  * client has its own gaxios instance, whose default fetch (node-fetch, loaded with `import()`) fails under jest.
@@ -28,6 +29,7 @@ import {
 import {validateRegistration} from '../../../functions/registration/validation';
 import {useFakeMetadataServer} from '../../support/use-metadata-server';
 import {FakeOperationsServer} from '../../support/fake-operations-server';
+import {GoogleIdentityServer} from '../../support/google-identity-server';
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const AUTH = 'https://www.googleapis.com/auth/';
@@ -271,22 +273,52 @@ describe('a subject with a service-account key file', () => {
 });
 
 describe('a subject with metadata-server (Compute) credentials', () => {
+  // No key to sign with: delegation goes through IAM Credentials (see delegation.test.ts for the whole flow).
+  // Here, refusals: each ends the watch for good rather than polling as the service account.
   const metadata = useFakeMetadataServer();
+  let identity: GoogleIdentityServer;
+  let overrides: Map<string, string>;
 
-  it('is refused with PermanentTokenError, and no token is minted for it', async () => {
-    const source = new AdcTokenSource();
+  beforeAll(async () => {
+    identity = await GoogleIdentityServer.start();
+    overrides = new Map(Object.entries(identity.overrides));
+  });
+
+  afterAll(() => identity.stop());
+
+  afterEach(() => {
+    identity.signJwtRefusal = undefined;
+    identity.tokenRefusal = undefined;
+  });
+
+  it('is refused with PermanentTokenError when signJwt is denied, and the subject never gets a token', async () => {
+    identity.signJwtRefusal = {
+      status: 403,
+      body: {error: {code: 403, status: 'PERMISSION_DENIED'}},
+    };
+    const source = new AdcTokenSource(overrides);
 
     await expect(source.accessToken([CHAT_READ], SUBJECT)).rejects.toThrow(
       PermanentTokenError,
     );
-    expect(metadata().tokenRequests).toEqual([]);
+    expect(identity.signJwtCalls.at(-1)?.claims).toMatchObject({
+      sub: SUBJECT,
+    });
+    expect(identity.exchanges).toEqual([]);
     // The same credentials without a subject do work: the refusal is about the subject.
     await expect(source.accessToken([CHAT_READ])).resolves.toMatch(/^ya29\./);
+    expect(metadata().tokenRequests.length).toBeGreaterThan(0);
   });
 
-  it('ends the poll as rejected (not retried as transient), without calling the API', async () => {
+  it('ends the poll as rejected (not retried as transient) when the token endpoint refuses, without calling the API', async () => {
+    identity.tokenRefusal = {
+      status: 401,
+      body: {error: 'unauthorized_client', error_description: 'not authorised'},
+    };
+    const operationsApi = await FakeOperationsServer.start();
+    overrides.set('workspaceevents.googleapis.com', operationsApi.baseUrl);
     const client = new OperationsClient({
-      endpointOverrides: new Map(),
+      endpointOverrides: overrides,
       requestTimeoutMs: 2000,
     });
     const result = await client.get({
@@ -299,10 +331,15 @@ describe('a subject with metadata-server (Compute) credentials', () => {
       scopes: [CHAT_READ],
       subject: SUBJECT,
     });
+    await operationsApi.stop();
 
     expect(result).toMatchObject({
       kind: 'rejected',
-      error: {kind: 'network', message: expect.stringMatching(/subject/)},
+      error: {
+        kind: 'network',
+        message: expect.stringMatching(/unauthorized_client/),
+      },
     });
+    expect(operationsApi.requests).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import type {Registration} from '../../../functions/model';
 
 const registration: Registration = {
   id: '0123456789abcdef0123456789abcdef',
+  owner: 'a@example.com',
   operation: {
     service: 'firestore.googleapis.com',
     version: 'v1',

@@ -15,6 +15,9 @@ process.env.OPERATIONS_COLLECTION = collection;
 process.env.DEFAULT_TOPIC = 'opwatch-notifications';
 process.env.RETENTION_DAYS = '30';
 process.env.ENDPOINT_OVERRIDES = '';
+// Callers' identity and the allowlists have tests of their own (owners.test.ts, tenancy.test.ts).
+process.env.ALLOW_UNAUTHENTICATED = 'true';
+process.env.WATCH_PROJECTS = '*';
 
 require('../../../functions/index');
 

@@ -7,6 +7,7 @@
 import type {Request, Response} from '@google-cloud/functions-framework';
 import express from 'express';
 import request from 'supertest';
+import {loadRegistrationConfig} from '../../../functions/config';
 import {createLogger} from '../../../functions/log';
 import {STATES, type Registration} from '../../../functions/model';
 import {buildNotification} from '../../../functions/notify/notification';
@@ -34,6 +35,7 @@ function registration(overrides: Partial<Registration> = {}): Registration {
   const t = Date.parse('2025-01-02T03:04:05.678Z');
   return {
     id: '0123456789abcdef0123456789abcdef',
+    owner: 'a@example.com',
     state: 'pending',
     operation: {
       service: 'firestore.googleapis.com',
@@ -216,14 +218,12 @@ describe('503 when the store is unavailable', () => {
     void handler(req as unknown as Request, res as unknown as Response);
   });
   const handler = createRegistrationHandler({
-    config: {
-      projectId: 'demo-opwatch',
-      collection: 'operations',
-      endpointOverrides: new Map(),
-      retentionMs: 86_400_000,
-      defaultTopic: 'projects/demo-opwatch/topics/opwatch-notifications',
-      completionEvents: false,
-    },
+    config: loadRegistrationConfig({
+      GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+      DEFAULT_TOPIC: 'opwatch-notifications',
+      ALLOW_UNAUTHENTICATED: 'true',
+      WATCH_PROJECTS: '*',
+    }),
     store: failing,
     log: createLogger(() => {}),
   });

@@ -362,7 +362,7 @@ describe('rejections name the field', () => {
     [
       {
         operation: `${base}A`,
-        pollPolicy: {initialDelay: '10s', maxDelay: '1s'},
+        pollPolicy: {initialDelay: '10s', maxDelay: '5s'},
       },
       'pollPolicy',
     ],

@@ -1,0 +1,22 @@
+/**
+ * The audit trail: one structured log line per registration, cancellation and notification, saying who did what
+ * to which operation and topic, and how it ended. Cloud Logging finds them all with `jsonPayload.audit.action:*`.
+ */
+import type {Logger} from './log';
+
+/** One audited event. */
+export interface AuditEvent {
+  action: 'register' | 'cancel' | 'notify';
+  /** Who: the caller for a registration or cancellation, the registration's owner for a notification. */
+  principal: string;
+  /** How it ended, e.g. `created`, `existing`, `forbidden`, `cancelled`, `succeeded`, `publish_failed`. */
+  outcome: string;
+  registrationId?: string;
+  operationUrl?: string;
+  topic?: string;
+}
+
+/** Writes the audit line for `event`. */
+export function audit(log: Logger, event: AuditEvent): void {
+  log.info(`audit: ${event.action} ${event.outcome}`, {audit: event});
+}
