@@ -121,6 +121,10 @@ resource "google_cloudfunctions2_function" "completions" {
       POLL_REQUEST_TIMEOUT_SECONDS   = tostring(var.poll_request_timeout_seconds)
       POLL_SHARDS                    = tostring(var.poll_shards)
       POLL_FANOUT_TOPIC              = google_pubsub_topic.poll_fanout.id
+      WATCH_PROJECTS                 = join(",", var.watch_projects)
+      WATCH_SERVICES                 = join(",", var.watch_services)
+      ALLOWED_TOPICS                 = local.allowed_topics
+      DELEGATION_SUBJECTS            = join(",", var.delegation_subjects)
       COMPLETION_POLL_BUDGET_SECONDS = tostring(var.completion_poll_budget_seconds)
     }
   }

@@ -191,6 +191,9 @@ variable "completion_poll_budget_seconds" {
   validation {
     condition     = var.completion_poll_budget_seconds > 0 && var.completion_poll_budget_seconds <= 300
     error_message = "completion_poll_budget_seconds must be in (0, 300]."
+  }
+}
+
 variable "watch_projects" {
   description = "Project ids whose operations may be registered (WATCH_PROJECTS); [\"*\"] allows any. Empty: project_id alone. Grant the poller read roles there with watched_project_roles."
   type        = list(string)

@@ -221,6 +221,7 @@ describe('completion events settings', () => {
   const base = {
     GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
     DEFAULT_TOPIC: 'notifications',
+    ALLOW_UNAUTHENTICATED: 'true',
   };
 
   it('COMPLETION_EVENTS is off unless set to true', () => {
