@@ -74,12 +74,17 @@ const shared = {
   RETENTION_DAYS: positiveNumber(30, 3650),
 };
 
+const topicSchema = z
+  .string()
+  .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T');
+
 const registrationSchema = z.object({
   ...shared,
-  DEFAULT_TOPIC: z
-    .string()
-    .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
+  DEFAULT_TOPIC: topicSchema,
 });
+
+/** How long past its deadline a refused notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
+export const DEFAULT_PUBLISH_GRACE_SECONDS = 3600;
 
 const pollerSchema = z.object({
   ...shared,
@@ -87,6 +92,11 @@ const pollerSchema = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
+  PUBLISH_GRACE_SECONDS: positiveNumber(
+    DEFAULT_PUBLISH_GRACE_SECONDS,
+    30 * 86_400,
+  ),
+  DEAD_LETTER_TOPIC: topicSchema.optional(),
 });
 
 /** The variables the registration function reads. */
@@ -114,6 +124,10 @@ export interface PollerConfig extends CommonConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
+  /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
+  publishGraceMs: number;
+  /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
+  deadLetterTopic?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -164,16 +178,24 @@ export function loadRegistrationConfig(
   env: Env = process.env,
 ): RegistrationConfig {
   const parsed = parse(registrationSchema, env);
-  const defaultTopic = fullTopicName(
-    parsed.DEFAULT_TOPIC,
-    parsed.GOOGLE_CLOUD_PROJECT,
-  );
-  if (!defaultTopic) {
+  return {
+    ...common(parsed),
+    defaultTopic: topicName(
+      'DEFAULT_TOPIC',
+      parsed.DEFAULT_TOPIC,
+      parsed.GOOGLE_CLOUD_PROJECT,
+    ),
+  };
+}
+
+function topicName(variable: string, topic: string, projectId: string) {
+  const full = fullTopicName(topic, projectId);
+  if (!full) {
     throw new ConfigError(
-      'invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T',
+      `invalid configuration: ${variable}: must be a topic id or projects/P/topics/T`,
     );
   }
-  return {...common(parsed), defaultTopic};
+  return full;
 }
 
 /** Reads the poll function's configuration; throws {@link ConfigError} naming the bad variable. */
@@ -185,6 +207,14 @@ export function loadPollerConfig(env: Env = process.env): PollerConfig {
     concurrency: parsed.POLL_CONCURRENCY,
     leaseMs: parsed.POLL_LEASE_SECONDS * 1000,
     requestTimeoutMs: parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000,
+    publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,
+    ...(parsed.DEAD_LETTER_TOPIC !== undefined && {
+      deadLetterTopic: topicName(
+        'DEAD_LETTER_TOPIC',
+        parsed.DEAD_LETTER_TOPIC,
+        parsed.GOOGLE_CLOUD_PROJECT,
+      ),
+    }),
   };
 }
 

@@ -12,7 +12,7 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {loadPollerConfig, loadRegistrationConfig} from './config';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
-import {PollLease} from './polling/lease';
+import {PollLease, leaseTimings} from './polling/lease';
 import {createLogger} from './log';
 import {OperationsClient} from './google/operations-client';
 import {createPollHandler} from './polling/endpoint';
@@ -66,11 +66,16 @@ functions.http(
       lease: holder =>
         new PollLease(db, config.collection, holder, config.leaseMs),
       client: new OperationsClient(config),
-      sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
+      sink: new PubSubPublisher(
+        new PubSub({projectId: config.projectId}),
+        leaseTimings(config.leaseMs).publishTimeoutMs,
+      ),
       log,
       budgetMs: config.budgetMs,
       concurrency: config.concurrency,
       leaseMs: config.leaseMs,
+      publishGraceMs: config.publishGraceMs,
+      deadLetterTopic: config.deadLetterTopic,
     });
     return createPollHandler({poller, log, projectId: config.projectId});
   }),

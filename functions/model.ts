@@ -6,7 +6,10 @@ import {createHash} from 'node:crypto';
 import type {OperationStyle} from './google/presets';
 import type {PollPolicy} from './polling/policy';
 
-/** Where a watch stands. Everything but `pending` is final. */
+/**
+ * Where a watch stands. Everything but `pending` is final. `undeliverable`: the watch ended, but Pub/Sub refused
+ * its notification until the deadline plus PUBLISH_GRACE_SECONDS had passed.
+ */
 export const STATES = [
   'pending',
   'succeeded',
@@ -15,6 +18,7 @@ export const STATES = [
   'not_found',
   'poll_error',
   'cancelled',
+  'undeliverable',
 ] as const;
 export type State = (typeof STATES)[number];
 
@@ -63,14 +67,25 @@ export interface NewRegistration {
   pollPolicy?: PollPolicy;
 }
 
+/**
+ * Kinds of {@link PollError}. `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an
+ * answer that is not an Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub
+ * refused the notification; `deadline`: the registration's timeout passed; `corrupt`: the stored document is not
+ * a registration this version can read.
+ */
+export const POLL_ERROR_KINDS = [
+  'http',
+  'network',
+  'invalid',
+  'untrusted',
+  'publish',
+  'deadline',
+  'corrupt',
+] as const;
+
 /** Why the last poll did not yield the operation. */
 export interface PollError {
-  /**
-   * `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an answer that is not an
-   * Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub refused the
-   * notification; `deadline`: the registration's timeout passed.
-   */
-  kind: 'http' | 'network' | 'invalid' | 'untrusted' | 'publish' | 'deadline';
+  kind: (typeof POLL_ERROR_KINDS)[number];
   status?: number;
   message: string;
   /** The start of the answer's body, for `http` and `invalid`. */

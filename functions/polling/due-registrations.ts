@@ -13,7 +13,8 @@ import {
   type QueryDocumentSnapshot,
   type WriteResult,
 } from '@google-cloud/firestore';
-import {toDocument, type PollUpdate} from '../registration/store';
+import {toDocument} from '../registration/document';
+import type {PollUpdate} from '../registration/store';
 
 /** How long a write waits for others to share its request. */
 const WRITE_BATCH_WINDOW_MS = 5;
@@ -60,21 +61,22 @@ export class DueRegistrations {
 
   /** When the earliest pending registration is due, or undefined when none is pending. */
   async nextDueAt(): Promise<number | undefined> {
+    // Only Timestamps: a malformed document's number or string sorts before them, and would hide every due time.
     const snapshot = await this.firestore
       .collection(this.collectionName)
       .where('state', '==', 'pending')
+      .where('nextPollAt', '>=', Timestamp.fromMillis(0))
       .orderBy('nextPollAt')
       .limit(1)
       .get();
-    return (
-      snapshot.docs[0]?.get('nextPollAt') as Timestamp | undefined
-    )?.toMillis();
+    const next: unknown = snapshot.docs[0]?.get('nextPollAt');
+    return next instanceof Timestamp ? next.toMillis() : undefined;
   }
 
   /** Writes a poll's result, provided the document has not changed since `readAt` (its update time). */
   save(
     ref: DocumentReference,
-    update: PollUpdate & {updatedAt: number},
+    update: PollUpdate,
     readAt: Timestamp,
   ): Promise<WriteResult> {
     const written = this.writer.update(

@@ -6,7 +6,7 @@
  * them: the tests hold this document to the handler (every route it serves, every answer's shape) and to the
  * notification builder. Limits come from the code that enforces them where it exports them.
  */
-import {STATES, type PollError} from '../model';
+import {POLL_ERROR_KINDS, STATES} from '../model';
 import {
   MAX_LABELS,
   MAX_NAME_LENGTH,
@@ -114,22 +114,6 @@ const errorResponse = (description: string): ResponseObject => ({
   content: json(ref('Error')),
 });
 
-/** Every value of a union, checked complete at compile time. */
-const allOf =
-  <T>() =>
-  <A extends readonly T[]>(
-    values: A & ([T] extends [A[number]] ? unknown : never),
-  ) =>
-    values;
-
-const POLL_ERROR_KINDS = allOf<PollError['kind']>()([
-  'http',
-  'network',
-  'invalid',
-  'untrusted',
-  'publish',
-  'deadline',
-] as const);
 const OUTCOMES = STATES.filter(s => s !== 'pending' && s !== 'cancelled');
 
 const DURATION = '^\\d{1,10}(\\.\\d{1,9})?s$';

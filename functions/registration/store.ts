@@ -3,12 +3,8 @@
  * (`state == "pending" and nextPollAt <= now, order by nextPollAt`, composite index in infra/) and for a TTL
  * policy on `expireAt`, which is set when a watch ends so finished registrations disappear after the retention.
  */
-import {
-  FieldValue,
-  Timestamp,
-  type DocumentSnapshot,
-  type Firestore,
-} from '@google-cloud/firestore';
+import type {DocumentSnapshot, Firestore} from '@google-cloud/firestore';
+import {readDocument, toDocument} from './document';
 import {
   STATES,
   registrationId,
@@ -20,12 +16,6 @@ import {
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
 
-/**
- * The last operation seen is kept for `GET /operations/{id}` and for the notification of a watch that ends
- * without a result. Beyond this size only its name and done flag are kept, far below Firestore's 1 MiB limit.
- */
-const MAX_STORED_OPERATION_BYTES = 256 * 1024;
-
 /** A page of registrations. */
 export interface RegistrationPage {
   registrations: Registration[];
@@ -36,65 +26,35 @@ export interface RegistrationPage {
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
 
-const TIME_FIELDS = [
-  'createdAt',
-  'updatedAt',
-  'deadline',
-  'nextPollAt',
-  'lastPolledAt',
-  'finishedAt',
-] as const;
+/**
+ * Registration fields the poller writes after a poll; a document it cannot read gets only the state, the times
+ * and the error.
+ */
+export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
+  Partial<
+    Pick<
+      Registration,
+      | 'attempts'
+      | 'errorStreak'
+      | 'nextPollAt'
+      | 'lastPolledAt'
+      | 'lastError'
+      | 'lastOperation'
+      | 'finishedAt'
+    >
+  >;
 
-/** Registration fields the poller writes after a poll. */
-export type PollUpdate = Pick<
-  Registration,
-  'state' | 'attempts' | 'errorStreak' | 'nextPollAt' | 'lastPolledAt'
-> &
-  Partial<Pick<Registration, 'lastError' | 'lastOperation' | 'finishedAt'>>;
+/** Thrown for a stored document that is not a registration this version can read. */
+export class CorruptDocumentError extends Error {}
 
-/** Converts a stored document to a registration. */
+/**
+ * Converts a stored document to a registration.
+ * @throws CorruptDocumentError when the document does not fit the stored schema.
+ */
 export function fromDocument(snapshot: DocumentSnapshot): Registration {
-  const data = snapshot.data() ?? {};
-  const registration = {...data, id: snapshot.id} as Record<string, unknown>;
-  for (const field of TIME_FIELDS) {
-    const value = data[field] as Timestamp | undefined;
-    if (value) registration[field] = value.toMillis();
-  }
-  delete registration.expireAt;
-  if (typeof data.lastOperation === 'string')
-    registration.lastOperation = JSON.parse(data.lastOperation);
-  return registration as unknown as Registration;
-}
-
-/** Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text. */
-export function toDocument(
-  fields: Partial<Registration>,
-  retentionMs: number,
-): Record<string, unknown> {
-  const document: Record<string, unknown> = {...fields};
-  delete document.id;
-  for (const field of TIME_FIELDS) {
-    const value = fields[field];
-    if (value !== undefined) document[field] = Timestamp.fromMillis(value);
-  }
-  if (fields.lastOperation !== undefined) {
-    // JSON text, because an Operation may hold nested arrays, which Firestore cannot store as a value.
-    let text = JSON.stringify(fields.lastOperation);
-    if (Buffer.byteLength(text) > MAX_STORED_OPERATION_BYTES) {
-      text = JSON.stringify({
-        name: fields.lastOperation.name,
-        done: fields.lastOperation.done,
-      });
-    }
-    document.lastOperation = text;
-  }
-  if (fields.lastError === undefined && 'lastError' in fields)
-    document.lastError = FieldValue.delete();
-  if (fields.state !== undefined && fields.state !== 'pending') {
-    const finishedAt = fields.finishedAt ?? fields.updatedAt ?? Date.now();
-    document.expireAt = Timestamp.fromMillis(finishedAt + retentionMs);
-  }
-  return document;
+  const read = readDocument(snapshot);
+  if (!read.ok) throw new CorruptDocumentError(read.problem);
+  return read.registration;
 }
 
 function encodePageToken(id: string): string {
