@@ -406,13 +406,13 @@ class TickRun {
       return transition;
     } catch (error) {
       const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
-      const error_: PollError = {kind: 'publish', message};
+      const failure: PollError = {kind: 'publish', message};
       if (now >= registration.deadline + this.deps.publishGraceMs) {
         return this.undeliverable(
           registration,
           transition,
           notification,
-          error_,
+          failure,
         );
       }
       const held = this.throttle.pass(`publish ${registration.topic}`);
@@ -425,7 +425,7 @@ class TickRun {
       return afterPublishFailure(
         registration,
         transition,
-        error_,
+        failure,
         now,
         this.random,
       );
