@@ -1,7 +1,8 @@
 /**
  * The fault suites (test/faults): the poller killed, Pub/Sub and Firestore taken away, an API storm, fuzzed
  * requests and token and log safety, each on the real emulators with the poll function in a process of its own.
- * Minutes long, so not part of `npm test`; run them with `npm run test:faults`.
+ * Two sizes (test/faults/profile.ts): `npm test` runs the quick profile after the main suite, a few minutes;
+ * `npm run test:faults` runs the full one (FAULT_PROFILE=full), whose figures docs/reliability.md reports.
  *
  * One suite at a time: each drives a machine's worth of load, and one stops and restarts emulators.
  */

@@ -7,6 +7,7 @@
  * functions/index.ts wires it, with `idleRecheckMs` scaled too. What cannot be compressed (a Firestore round
  * trip, an HTTP request's own overhead) is measured and reported, and the simulation is re-run with it.
  */
+import {DEFAULT_PUBLISH_GRACE_SECONDS} from '../functions/config';
 import {DueRegistrations} from '../functions/polling/due-registrations';
 import {PollLease} from '../functions/polling/lease';
 import {createLogger} from '../functions/log';
@@ -140,6 +141,7 @@ export async function realRun(
       budgetMs,
       concurrency: DEFAULT_TIMING.concurrency,
       leaseMs: 15_000,
+      publishGraceMs: DEFAULT_PUBLISH_GRACE_SECONDS * 1000,
       idleRecheckMs: DEFAULT_TIMING.recheckMs / factor,
     });
   const poller = makePoller(DEFAULT_TIMING.budgetMs / factor);

@@ -333,7 +333,7 @@ function throughputSection(
   return [
     '### 2. Throughput of one tick',
     '',
-    `N registrations seeded due now (written through store.ts \`toDocument\`), the fake API answering \`done\` after ${latencyMs} ms, one call of the real \`poll\` function (Functions Framework, its own process). Reads and writes are counted inside that process by bench/probe.ts, which wraps the Firestore client's methods, billing a query its documents (at least 1): registration traffic is the queries (pages of due registrations, "when is the next one due") and the BulkWriter writes; the lease's single-document reads and writes are counted apart, per tick. Polls/s is polls over the whole tick (lease to last write). CPU ms/poll is the poll process's whole CPU time (start-up included) over its polls. Peak RSS is the process's VmHWM.`,
+    `N registrations seeded due now (written through document.ts \`toDocument\`), the fake API answering \`done\` after ${latencyMs} ms, one call of the real \`poll\` function (Functions Framework, its own process). Reads and writes are counted inside that process by bench/probe.ts, which wraps the Firestore client's methods, billing a query its documents (at least 1): registration traffic is the queries (pages of due registrations, "when is the next one due") and the BulkWriter writes; the lease's single-document reads and writes are counted apart, per tick. Polls/s is polls over the whole tick (lease to last write). CPU ms/poll is the poll process's whole CPU time (start-up included) over its polls. Peak RSS is the process's VmHWM.`,
     '',
     table(
       [

@@ -1,11 +1,11 @@
 /**
- * Pending registrations written straight to Firestore, through the store's own `toDocument`, so they have exactly
- * the shape the registration API stores.
+ * Pending registrations written straight to Firestore, through the stored schema's own `toDocument`
+ * (functions/registration/document.ts), so they have exactly the shape the registration API stores.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import {ANONYMOUS, registrationId, type Registration} from '../functions/model';
 import {CLOUD_PLATFORM} from '../functions/google/presets';
-import {toDocument} from '../functions/registration/store';
+import {toDocument} from '../functions/registration/document';
 import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import {PROJECT, SERVICE} from './env';
 

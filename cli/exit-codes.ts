@@ -23,6 +23,8 @@ export const EXIT = {
   cancelled: 6,
   /** opwatch could not be reached, refused the caller's credentials (401/403) or is unavailable (5xx). */
   unreachable: 7,
+  /** The watch ended, but Pub/Sub refused its notification past the deadline and the publish grace. */
+  undeliverable: 8,
   /** Interrupted (Ctrl-C or SIGTERM), after deleting any temporary subscription. */
   interrupted: 130,
 } as const;

@@ -163,7 +163,7 @@ export function buildProgram(): Command {
   withRegistration(withGlobals(program.command('wait [url-or-id]')))
     .description(
       'register an operation (or take a registration id) and wait for its outcome; exits 0 succeeded, 1 failed, ' +
-        '3 expired, 4 not_found, 5 poll_error, 6 cancelled',
+        '3 expired, 4 not_found, 5 poll_error, 6 cancelled, 8 undeliverable',
     )
     .option(
       '--project <project>',

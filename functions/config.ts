@@ -93,6 +93,10 @@ const shared = {
   DELEGATION_SUBJECTS: z.string().optional(),
 };
 
+const topicSchema = z
+  .string()
+  .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T');
+
 const flag = z
   .enum(['true', 'false'], {message: 'must be true or false'})
   .default('false')
@@ -106,9 +110,7 @@ const emails = z
 
 const registrationSchema = z.object({
   ...shared,
-  DEFAULT_TOPIC: z
-    .string()
-    .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T'),
+  DEFAULT_TOPIC: topicSchema,
   COMPLETION_EVENTS: flag,
   FUNCTION_URLS: z
     .string()
@@ -120,6 +122,9 @@ const registrationSchema = z.object({
   MAX_PENDING_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
 });
 
+/** How long past its deadline a refused notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
+export const DEFAULT_PUBLISH_GRACE_SECONDS = 3600;
+
 const pollerSchema = z.object({
   ...shared,
   POLL_BUDGET_SECONDS: positiveNumber(50, 3600),
@@ -127,10 +132,12 @@ const pollerSchema = z.object({
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
   POLL_SHARDS: z.coerce.number().int().min(1).max(BUCKETS).default(1),
-  POLL_FANOUT_TOPIC: z
-    .string()
-    .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T')
-    .optional(),
+  POLL_FANOUT_TOPIC: topicSchema.optional(),
+  PUBLISH_GRACE_SECONDS: positiveNumber(
+    DEFAULT_PUBLISH_GRACE_SECONDS,
+    30 * 86_400,
+  ),
+  DEAD_LETTER_TOPIC: topicSchema.optional(),
 });
 
 const completionsSchema = pollerSchema.extend({
@@ -181,6 +188,10 @@ export interface PollerConfig extends CommonConfig {
   shards: number;
   /** Full name of the topic a tick fans out over when there is more than one shard (POLL_FANOUT_TOPIC). */
   fanoutTopic?: string;
+  /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
+  publishGraceMs: number;
+  /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
+  deadLetterTopic?: string;
 }
 
 /** Configuration of the completions function: the poller's, and the budget of the tick an event starts. */
@@ -237,15 +248,6 @@ export function loadRegistrationConfig(
   env: Env = process.env,
 ): RegistrationConfig {
   const parsed = parse(registrationSchema, env);
-  const defaultTopic = fullTopicName(
-    parsed.DEFAULT_TOPIC,
-    parsed.GOOGLE_CLOUD_PROJECT,
-  );
-  if (!defaultTopic) {
-    throw new ConfigError(
-      'invalid configuration: DEFAULT_TOPIC: must be a topic id or projects/P/topics/T',
-    );
-  }
   const allowUnauthenticated = parsed.ALLOW_UNAUTHENTICATED;
   if (!allowUnauthenticated && parsed.FUNCTION_URLS.length === 0) {
     throw new ConfigError(
@@ -254,13 +256,27 @@ export function loadRegistrationConfig(
   }
   return {
     ...common(parsed),
-    defaultTopic,
+    defaultTopic: topicName(
+      'DEFAULT_TOPIC',
+      parsed.DEFAULT_TOPIC,
+      parsed.GOOGLE_CLOUD_PROJECT,
+    ),
     completionEvents: parsed.COMPLETION_EVENTS,
     functionUrls: parsed.FUNCTION_URLS.map(url => url.replace(/\/+$/, '')),
     adminPrincipals: parsed.ADMIN_PRINCIPALS,
     allowUnauthenticated,
     maxPendingPerOwner: parsed.MAX_PENDING_PER_OWNER,
   };
+}
+
+function topicName(variable: string, topic: string, projectId: string) {
+  const full = fullTopicName(topic, projectId);
+  if (!full) {
+    throw new ConfigError(
+      `invalid configuration: ${variable}: must be a topic id or projects/P/topics/T`,
+    );
+  }
+  return full;
 }
 
 /** Reads the poll function's configuration; throws {@link ConfigError} naming the bad variable. */
@@ -283,12 +299,11 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
   const fanoutTopic =
     parsed.POLL_FANOUT_TOPIC === undefined
       ? undefined
-      : fullTopicName(parsed.POLL_FANOUT_TOPIC, parsed.GOOGLE_CLOUD_PROJECT);
-  if (parsed.POLL_FANOUT_TOPIC !== undefined && !fanoutTopic) {
-    throw new ConfigError(
-      'invalid configuration: POLL_FANOUT_TOPIC: must be a topic id or projects/P/topics/T',
-    );
-  }
+      : topicName(
+          'POLL_FANOUT_TOPIC',
+          parsed.POLL_FANOUT_TOPIC,
+          parsed.GOOGLE_CLOUD_PROJECT,
+        );
   if (parsed.POLL_SHARDS > 1 && !fanoutTopic) {
     throw new ConfigError(
       'invalid configuration: POLL_FANOUT_TOPIC: required when POLL_SHARDS > 1',
@@ -302,6 +317,14 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
     requestTimeoutMs: parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000,
     shards: parsed.POLL_SHARDS,
     fanoutTopic,
+    publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,
+    ...(parsed.DEAD_LETTER_TOPIC !== undefined && {
+      deadLetterTopic: topicName(
+        'DEAD_LETTER_TOPIC',
+        parsed.DEAD_LETTER_TOPIC,
+        parsed.GOOGLE_CLOUD_PROJECT,
+      ),
+    }),
   };
 }
 

@@ -23,7 +23,7 @@ import {createCompletionsHandler} from './completions/handler';
 import {DueNow} from './completions/due-now';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
-import {PollLease} from './polling/lease';
+import {PollLease, leaseTimings} from './polling/lease';
 import {leaseId} from './polling/shards';
 import {createLogger} from './log';
 import {OperationsClient} from './google/operations-client';
@@ -69,7 +69,10 @@ functions.http(
 );
 
 function publisher(config: PollerConfig): PubSubPublisher {
-  return new PubSubPublisher(new PubSub({projectId: config.projectId}));
+  return new PubSubPublisher(
+    new PubSub({projectId: config.projectId}),
+    leaseTimings(config.leaseMs).publishTimeoutMs,
+  );
 }
 
 /** The poller of `config`, with ticks of `budgetMs`, one lease per shard's bucket range. */
@@ -97,6 +100,8 @@ function poller(
     budgetMs,
     concurrency: config.concurrency,
     leaseMs: config.leaseMs,
+    publishGraceMs: config.publishGraceMs,
+    deadLetterTopic: config.deadLetterTopic,
   });
 }
 

@@ -87,3 +87,31 @@ export function createLogger(
     child: fields => createLogger(write, {...base, ...fields}),
   };
 }
+
+/**
+ * Lets one entry a key through per interval and counts the ones it holds back, so a failure met on every retry
+ * (a topic Pub/Sub keeps refusing) logs a line a minute with a count, not a line per retry forever.
+ */
+export class LogThrottle {
+  private readonly keys = new Map<string, {at: number; held: number}>();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Whether to write this key's entry now.
+   * @returns the entries held back since the last one written, or undefined when this one is held back too.
+   */
+  pass(key: string): number | undefined {
+    const now = this.now();
+    const last = this.keys.get(key);
+    if (last && now - last.at < this.intervalMs) {
+      last.held++;
+      return undefined;
+    }
+    this.keys.set(key, {at: now, held: 0});
+    return last?.held ?? 0;
+  }
+}

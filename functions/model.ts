@@ -7,7 +7,10 @@ import {z} from 'zod';
 import type {OperationStyle} from './google/presets';
 import type {PollPolicy} from './polling/policy';
 
-/** Where a watch stands. Everything but `pending` is final. */
+/**
+ * Where a watch stands. Everything but `pending` is final. `undeliverable`: the watch ended, but Pub/Sub refused
+ * its notification until the deadline plus PUBLISH_GRACE_SECONDS had passed.
+ */
 export const STATES = [
   'pending',
   'succeeded',
@@ -16,6 +19,7 @@ export const STATES = [
   'not_found',
   'poll_error',
   'cancelled',
+  'undeliverable',
 ] as const;
 export const stateSchema = z.enum(STATES).meta({
   description:
@@ -80,18 +84,27 @@ export interface NewRegistration {
   pollPolicy?: PollPolicy;
 }
 
+/**
+ * Kinds of {@link PollError}. `http`: an HTTP error status; `network`: no answer (or no token); `invalid`: an
+ * answer that is not an Operation; `untrusted`: a host the configuration no longer trusts; `publish`: Pub/Sub
+ * refused the notification; `deadline`: the registration's timeout passed; `corrupt`: the stored document is not
+ * a registration this version can read.
+ */
+export const POLL_ERROR_KINDS = [
+  'http',
+  'network',
+  'invalid',
+  'untrusted',
+  'publish',
+  'deadline',
+  'forbidden',
+  'corrupt',
+] as const;
+
 /** Why the last poll did not yield the operation. */
 export const pollErrorSchema = z
   .strictObject({
-    kind: z.enum([
-      'http',
-      'network',
-      'invalid',
-      'untrusted',
-      'publish',
-      'deadline',
-      'forbidden',
-    ]),
+    kind: z.enum(POLL_ERROR_KINDS),
     status: z.int().optional().meta({description: 'The HTTP status answered.'}),
     message: z.string(),
     body: z.string().optional().meta({
@@ -103,7 +116,7 @@ export const pollErrorSchema = z
       'Why the last poll did not yield the operation. kind: http, an HTTP error status; network, no answer (or ' +
       'no token); invalid, an answer that is not an Operation; untrusted, a host the configuration no longer ' +
       'trusts; publish, Pub/Sub refused the notification; deadline, the timeout passed; forbidden, the ' +
-      'allowlists no longer allow it.',
+      'allowlists no longer allow it; corrupt, the stored registration could not be read.',
   });
 export type PollError = z.infer<typeof pollErrorSchema>;
 

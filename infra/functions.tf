@@ -35,6 +35,12 @@ data "archive_file" "source" {
 
 locals {
   artifact_dir = "${path.module}/../build/function-source"
+
+  # The longest a poll run can take, as functions/polling/lease.ts (leaseTimings) and poller.ts spend it: the
+  # budget, then the last poll's request, its publish (a quarter of the lease, at most 20 s) and its write (a
+  # quarter of the lease), then the flush of the writes and the release of the lease (the lease's length each).
+  poll_publish_timeout_seconds = min(20, var.poll_lease_seconds / 4)
+  poll_run_max_seconds         = var.poll_budget_seconds + var.poll_request_timeout_seconds + local.poll_publish_timeout_seconds + var.poll_lease_seconds / 4 + 2 * var.poll_lease_seconds
 }
 
 resource "google_storage_bucket" "source" {
@@ -154,13 +160,15 @@ resource "google_cloudfunctions2_function" "poll" {
       WATCH_SERVICES               = join(",", var.watch_services)
       ALLOWED_TOPICS               = local.allowed_topics
       DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
+      PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
+      DEAD_LETTER_TOPIC            = var.dead_letter_topic
     }
   }
 
   lifecycle {
     precondition {
-      condition     = var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds
-      error_message = "poll_timeout_seconds must exceed poll_budget_seconds + poll_request_timeout_seconds, or runs are cut off mid-poll."
+      condition     = var.poll_timeout_seconds > local.poll_run_max_seconds
+      error_message = "poll_timeout_seconds must exceed poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + the last write, the flush and the release (local.poll_run_max_seconds), or runs are cut off mid-poll."
     }
 
     # Each shard's tick is one long request on an instance of its own.

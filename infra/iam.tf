@@ -70,6 +70,15 @@ resource "google_pubsub_topic_iam_member" "poller_fanout_publisher" {
   member = google_service_account.poller.member
 }
 
+# ... and to the dead-letter topic, if there is one ...
+resource "google_pubsub_topic_iam_member" "poller_dead_letter_publisher" {
+  count = var.dead_letter_topic == "" ? 0 : 1
+
+  topic  = startswith(var.dead_letter_topic, "projects/") ? var.dead_letter_topic : "projects/${var.project_id}/topics/${var.dead_letter_topic}"
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.poller.member
+}
+
 # ... and reads the watched operations, with the roles the operator lists per project.
 locals {
   watched_grants = {

@@ -128,8 +128,25 @@ variable "poll_request_timeout_seconds" {
   default     = 10
 }
 
+variable "publish_grace_seconds" {
+  description = "How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable (PUBLISH_GRACE_SECONDS)."
+  type        = number
+  default     = 3600
+}
+
+variable "dead_letter_topic" {
+  description = "Topic that also gets the notification of an undeliverable watch, with the publish error attached: a topic id in project_id or projects/P/topics/T; empty for none (DEAD_LETTER_TOPIC). It must exist; the poller gets roles/pubsub.publisher on it."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dead_letter_topic == "" || can(regex("^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/)?[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.dead_letter_topic))
+    error_message = "dead_letter_topic must be empty, a topic id, or projects/P/topics/T."
+  }
+}
+
 variable "poll_timeout_seconds" {
-  description = "Timeout of the poll function; must exceed poll_budget_seconds + poll_request_timeout_seconds. The scheduler waits 30 s longer."
+  description = "Timeout of the poll function; must exceed the longest a run can take: poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + the last write, the flush and the release (see locals in functions.tf). The scheduler waits 30 s longer."
   type        = number
   default     = 120
 

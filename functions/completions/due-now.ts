@@ -11,7 +11,7 @@ import type {
   Timestamp,
 } from '@google-cloud/firestore';
 import {FAILED_PRECONDITION} from '../polling/due-registrations';
-import {toDocument} from '../registration/store';
+import {toDocument} from '../registration/document';
 import {COMPLETION_KEY_FIELD} from './lookup-key';
 
 /** Attempts per registration when its write keeps meeting a newer version (a busy tick). */

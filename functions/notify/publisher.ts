@@ -5,9 +5,12 @@
 import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {LRUCache} from 'lru-cache';
 
-/** How long one publish may take, retries included, before the poller gives up and tries again later. */
+/**
+ * The longest one publish may take, retries included, before the poller gives up and tries again later. A
+ * shorter lease shortens it (see leaseTimings in polling/lease.ts).
+ */
 export const PUBLISH_TIMEOUT_MS = 20_000;
-/** How long one attempt of a publish may take. */
+/** How long one attempt of a publish may take, at most. */
 const PUBLISH_ATTEMPT_TIMEOUT_MS = 5_000;
 
 /** A Pub/Sub message: a notification, or a fan-out message of the poll function. */
@@ -31,7 +34,15 @@ export class PubSubPublisher implements NotificationSink {
     dispose: topic => void topic.flush().catch(() => undefined),
   });
 
-  constructor(private readonly pubsub: PubSub) {}
+  private readonly attemptTimeoutMs: number;
+
+  /** `timeoutMs` bounds each publish, retries included. */
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly timeoutMs = PUBLISH_TIMEOUT_MS,
+  ) {
+    this.attemptTimeoutMs = Math.min(PUBLISH_ATTEMPT_TIMEOUT_MS, timeoutMs);
+  }
 
   publish(topicName: string, message: OutgoingMessage): Promise<string> {
     let topic = this.topics.get(topicName);
@@ -40,7 +51,7 @@ export class PubSubPublisher implements NotificationSink {
         // A short window: many finished operations share a request, none waits long for it.
         batching: {maxMessages: 100, maxMilliseconds: 5},
         gaxOpts: {
-          timeout: PUBLISH_TIMEOUT_MS,
+          timeout: this.timeoutMs,
           retry: {
             // google-gax takes these settings as a whole: without the attempt timeouts, the first attempt has no
             // deadline and every retry a deadline of 0 ms, so after one failure a publish cannot succeed (a 3 s
@@ -49,10 +60,10 @@ export class PubSubPublisher implements NotificationSink {
               initialRetryDelayMillis: 100,
               retryDelayMultiplier: 2,
               maxRetryDelayMillis: 5_000,
-              initialRpcTimeoutMillis: PUBLISH_ATTEMPT_TIMEOUT_MS,
+              initialRpcTimeoutMillis: this.attemptTimeoutMs,
               rpcTimeoutMultiplier: 1,
-              maxRpcTimeoutMillis: PUBLISH_ATTEMPT_TIMEOUT_MS,
-              totalTimeoutMillis: PUBLISH_TIMEOUT_MS,
+              maxRpcTimeoutMillis: this.attemptTimeoutMs,
+              totalTimeoutMillis: this.timeoutMs,
             },
           },
         },

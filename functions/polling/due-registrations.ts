@@ -18,7 +18,8 @@ import {
   type QueryDocumentSnapshot,
   type WriteResult,
 } from '@google-cloud/firestore';
-import {toDocument, type PollUpdate} from '../registration/store';
+import {toDocument} from '../registration/document';
+import type {PollUpdate} from '../registration/store';
 import type {BucketRange} from './shards';
 
 /** How long a write waits for others to share its request. */
@@ -83,7 +84,7 @@ export class DueRegistrations {
   /** Writes a poll's result, provided the document has not changed since `readAt` (its update time). */
   save(
     ref: DocumentReference,
-    update: PollUpdate & {updatedAt: number},
+    update: PollUpdate,
     readAt: Timestamp,
   ): Promise<WriteResult> {
     const written = this.writer.update(

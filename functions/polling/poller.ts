@@ -10,12 +10,12 @@ import {randomUUID} from 'node:crypto';
 import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import {FAILED_PRECONDITION, type DueRegistrations} from './due-registrations';
-import type {PollLease} from './lease';
+import {leaseTimings, type LeaseTimings, type PollLease} from './lease';
 import {BUCKETS, type BucketRange} from './shards';
 import {audit} from '../audit';
-import type {Logger} from '../log';
+import {LogThrottle, type Logger} from '../log';
 import type {Outcome, PollError, Registration} from '../model';
-import {buildNotification} from '../notify/notification';
+import {buildNotification, type Notification} from '../notify/notification';
 import type {OperationsClient} from '../google/operations-client';
 import {
   afterPublishFailure,
@@ -25,7 +25,8 @@ import {
 } from './policy';
 import type {NotificationSink} from '../notify/publisher';
 import {refusals, type Allowlists} from '../registration/allowlists';
-import {fromDocument} from '../registration/store';
+import {readDocument} from '../registration/document';
+import type {PollUpdate} from '../registration/store';
 
 /** What a tick did: the poll function's answer. */
 export interface TickCounts {
@@ -37,6 +38,10 @@ export interface TickCounts {
   pollErrors: number;
   retried: number;
   published: number;
+  /** Watches ended `undeliverable`: Pub/Sub refused their notification past the deadline and the grace. */
+  undeliverable: number;
+  /** Stored documents this version cannot read, ended `poll_error` (kind `corrupt`) or skipped. */
+  corrupt: number;
   durationMs: number;
   /** True when another tick held the lease and this one did nothing. */
   leaseHeld?: boolean;
@@ -44,29 +49,30 @@ export interface TickCounts {
 
 /** Registrations read per query: enough to keep every poll slot busy between two queries. */
 const PAGE_SIZE = 300;
-/**
- * Share of the lease kept as a safety margin: work stops when less than this is left. Renewals come every third
- * of the lease, so only renewals late by more than ~40 % of the lease stop a tick.
- */
-const LEASE_FENCE_SHARE = 0.25;
+/** How often a failure repeated on every retry (a publish to the same topic) is logged. */
+const REPEATED_LOG_INTERVAL_MS = 60_000;
+/** Pub/Sub's limit on an attribute value, in bytes. */
+const MAX_ATTRIBUTE_BYTES = 1024;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
 
 /**
  * `work`, or a rejection once `ms` pass without it settling. The Firestore client retries an unreachable backend
  * silently for as long as it is away (one query waited out a whole 30 s outage), so every Firestore call of a tick
- * gets the lease's length: past that the tick could not trust its lease anyway, and must fail, not stall. The call
- * itself goes on; whatever it does late is guarded by the lease and the write preconditions.
+ * gets a deadline: the lease's length (past that the tick could not trust its lease anyway, and must fail, not
+ * stall), or for a poll's write the write deadline the fence counts on. The call itself goes on; whatever it does
+ * late is guarded by the lease and the write preconditions. A publish gets the publish timeout the same way.
  */
 export function within<T>(
   work: Promise<T>,
   ms: number,
   what: string,
+  from = 'Firestore',
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`${what}: no answer from Firestore in ${ms} ms`)),
+      () => reject(new Error(`${what}: no answer from ${from} in ${ms} ms`)),
       ms,
     );
   });
@@ -75,13 +81,19 @@ export function within<T>(
 
 const OUTCOME_COUNTER: Record<
   Outcome,
-  'succeeded' | 'failed' | 'expired' | 'notFound' | 'pollErrors'
+  | 'succeeded'
+  | 'failed'
+  | 'expired'
+  | 'notFound'
+  | 'pollErrors'
+  | 'undeliverable'
 > = {
   succeeded: 'succeeded',
   failed: 'failed',
   expired: 'expired',
   not_found: 'notFound',
   poll_error: 'pollErrors',
+  undeliverable: 'undeliverable',
 };
 
 /** What a tick works with. */
@@ -97,6 +109,10 @@ export interface PollerDependencies {
   budgetMs: number;
   concurrency: number;
   leaseMs: number;
+  /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
+  publishGraceMs: number;
+  /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
+  deadLetterTopic?: string;
   /** While nothing is due, how often to look again; 1 s unless set (the benchmark runs ticks in compressed time). */
   idleRecheckMs?: number;
   now?: () => number;
@@ -107,10 +123,13 @@ export interface PollerDependencies {
 export class Poller {
   private readonly now: () => number;
   private readonly random: () => number;
+  /** Across ticks, so a topic refused on every retry logs once a minute. */
+  private readonly throttle: LogThrottle;
 
   constructor(private readonly deps: PollerDependencies) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.throttle = new LogThrottle(REPEATED_LOG_INTERVAL_MS, this.now);
   }
 
   /**
@@ -129,6 +148,8 @@ export class Poller {
       pollErrors: 0,
       retried: 0,
       published: 0,
+      undeliverable: 0,
+      corrupt: 0,
       durationMs: 0,
     };
     const lease = this.deps.lease(randomUUID(), range);
@@ -136,29 +157,25 @@ export class Poller {
     if (!(await within(lease.acquire(), leaseMs, 'claiming the lease'))) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
+    const timings = leaseTimings(leaseMs);
     const run = new TickRun(
       this.deps,
       range,
+      timings,
       lease,
       counts,
       started + this.deps.budgetMs,
       this.now,
       this.random,
+      this.throttle,
     );
-    let renewing: Promise<unknown> = Promise.resolve();
-    const renewal = setInterval(() => {
-      renewing = within(lease.renew(), leaseMs, 'renewing the lease').then(
-        held => held || run.stop('lease taken by another tick'),
-        (error: Error) => run.stop(`lease renewal failed: ${error.message}`),
-      );
-    }, this.deps.leaseMs / 3);
+    const renewals = new Renewals(lease, timings.renewEveryMs, leaseMs, run);
     try {
       await run.execute();
     } finally {
-      clearInterval(renewal);
       // A renewal still under way would change the lease under the release's precondition, and a whole new
       // lease would be left for the next tick to wait out.
-      await renewing;
+      await renewals.stop();
       await within(lease.release(), leaseMs, 'releasing the lease').catch(
         () => {
           // It runs out by itself; releasing only spares the next tick the wait.
@@ -167,6 +184,58 @@ export class Poller {
     }
     counts.durationMs = this.now() - started;
     return counts;
+  }
+}
+
+/**
+ * A tick's lease renewals, one after the other: each waits for the previous one to settle, so a slow renewal
+ * never meets the next under the same precondition (where the loser would take the lease for lost).
+ */
+class Renewals {
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly lease: PollLease,
+    private readonly everyMs: number,
+    private readonly deadlineMs: number,
+    private readonly run: TickRun,
+  ) {
+    this.schedule();
+  }
+
+  /** Stops renewing; resolves once a renewal under way has settled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.renewing;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.renewing = this.renew().then(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, this.everyMs);
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      const held = await within(
+        this.lease.renew(),
+        this.deadlineMs,
+        'renewing the lease',
+      );
+      if (!held) this.fail('lease taken by another tick');
+    } catch (error) {
+      this.fail(`lease renewal failed: ${(error as Error).message}`);
+    }
+  }
+
+  private fail(reason: string): void {
+    this.stopped = true;
+    this.run.stop(reason);
   }
 }
 
@@ -182,11 +251,13 @@ class TickRun {
   constructor(
     private readonly deps: PollerDependencies,
     private readonly range: BucketRange,
+    private readonly timings: LeaseTimings,
     private readonly lease: PollLease,
     private readonly counts: TickCounts,
     private readonly deadline: number,
     private readonly now: () => number,
     private readonly random: () => number,
+    private readonly throttle: LogThrottle,
   ) {
     this.limit = pLimit(deps.concurrency);
   }
@@ -196,11 +267,12 @@ class TickRun {
   }
 
   /**
-   * True, and the tick stops, once the lease could run out soon: a tick whose renewals are late must not start a
-   * publish that could still be under way when the next holder reads the same registrations.
+   * True, and the tick stops, once the lease could run out before a poll's last steps (its publish, then its
+   * write) are done: a tick whose renewals are late must not start a publish that could still be under way when
+   * the next holder reads the same registrations.
    */
   private fenced(): boolean {
-    const margin = this.deps.leaseMs * LEASE_FENCE_SHARE;
+    const margin = this.timings.fenceMarginMs;
     if (this.now() < this.lease.validUntil - margin) return false;
     this.stop('the lease is about to run out: renewals are late');
     return true;
@@ -274,9 +346,15 @@ class TickRun {
     // A page read before this tick's own write landed shows the registration as it was: skip it.
     const written = this.written.get(id);
     if (written && written.valueOf() > snapshot.updateTime.valueOf()) return;
-    const work = this.limit(() => this.pollOne(snapshot)).finally(() =>
-      this.inFlight.delete(id),
-    );
+    const work = this.limit(() => this.pollOne(snapshot))
+      .catch((error: Error) => {
+        // A bug, not bad data: the registration stays as it was for the next tick, the rest of the tick goes on.
+        this.deps.log.error('poll failed', {
+          registrationId: id,
+          error: error.message,
+        });
+      })
+      .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, work);
   }
 
@@ -296,7 +374,9 @@ class TickRun {
     // unthrottled, and a crash then catches more of them between Pub/Sub's ack and the write (duplicates in the
     // crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
     if (!this.mayStart()) return;
-    const registration = fromDocument(snapshot);
+    const read = readDocument(snapshot);
+    if (!read.ok) return this.endCorrupt(snapshot, read.problem);
+    const registration = read.registration;
     const refused = refusals(registration, this.deps.allowlists);
     const result: PollResult =
       refused.length > 0
@@ -318,7 +398,7 @@ class TickRun {
       if (this.fenced()) return;
       transition = await this.publish(registration, transition, now);
     }
-    await this.save(snapshot, registration, transition, now);
+    await this.save(snapshot, transition, now);
   }
 
   private async publish(
@@ -352,55 +432,159 @@ class TickRun {
       topic: registration.topic,
     };
     try {
-      await this.deps.sink.publish(registration.topic, notification);
+      await this.publishWithin(registration.topic, notification);
       audit(this.deps.log, {...event, outcome});
       this.counts.published++;
       this.counts[OUTCOME_COUNTER[outcome]]++;
       return transition;
     } catch (error) {
       const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
-      this.deps.log.warn(message, {registrationId: registration.id});
       audit(this.deps.log, {...event, outcome: 'publish_failed'});
+      const failure: PollError = {kind: 'publish', message};
+      if (now >= registration.deadline + this.deps.publishGraceMs) {
+        return this.undeliverable(
+          registration,
+          transition,
+          notification,
+          failure,
+        );
+      }
+      const held = this.throttle.pass(`publish ${registration.topic}`);
+      if (held !== undefined) {
+        this.deps.log.warn(message, {
+          registrationId: registration.id,
+          ...(held > 0 && {alsoFailedSinceLastLine: held}),
+        });
+      }
       return afterPublishFailure(
         registration,
         transition,
-        {kind: 'publish', message},
+        failure,
         now,
         this.random,
       );
     }
   }
 
-  private async save(
-    snapshot: QueryDocumentSnapshot,
+  /** A publish within the publish timeout, whatever the sink does: the fence counts on it. */
+  private publishWithin(
+    topic: string,
+    notification: Notification,
+  ): Promise<string> {
+    return within(
+      this.deps.sink.publish(topic, notification),
+      this.timings.publishTimeoutMs,
+      'publishing',
+      'Pub/Sub',
+    );
+  }
+
+  /**
+   * Ends a watch whose notification Pub/Sub kept refusing past its deadline and the grace: the notification goes
+   * to the dead-letter topic, if there is one, with the publish error attached.
+   */
+  private async undeliverable(
     registration: Registration,
+    transition: Transition,
+    notification: Notification,
+    error: PollError,
+  ): Promise<Transition> {
+    const deadLetter = this.deps.deadLetterTopic;
+    let deadLettered = false;
+    if (deadLetter) {
+      try {
+        await this.publishWithin(deadLetter, {
+          data: notification.data,
+          attributes: {
+            ...notification.attributes,
+            topic: registration.topic,
+            publishError: truncate(error.message, MAX_ATTRIBUTE_BYTES),
+          },
+        });
+        deadLettered = true;
+      } catch (deadLetterError) {
+        this.deps.log.error('publishing to the dead-letter topic failed', {
+          registrationId: registration.id,
+          error: (deadLetterError as Error).message,
+        });
+      }
+    }
+    this.counts.undeliverable++;
+    this.deps.log.error('watch ended undeliverable', {
+      registrationId: registration.id,
+      topic: registration.topic,
+      outcome: transition.outcome,
+      error: error.message,
+      ...(deadLetter && {deadLetterTopic: deadLetter, deadLettered}),
+    });
+    return {
+      ...transition,
+      outcome: 'undeliverable',
+      errorStreak: 0,
+      lastError: error,
+    };
+  }
+
+  /**
+   * A stored document this version cannot read ends `poll_error` (kind `corrupt`) with no notification, since
+   * its topic cannot be trusted; if even that write fails, it is skipped until a later tick.
+   */
+  private async endCorrupt(
+    snapshot: QueryDocumentSnapshot,
+    problem: string,
+  ): Promise<void> {
+    this.counts.corrupt++;
+    const now = this.now();
+    this.deps.log.error('corrupt registration document', {
+      registrationId: snapshot.id,
+      problem,
+    });
+    await this.write(snapshot, {
+      state: 'poll_error',
+      updatedAt: now,
+      lastPolledAt: now,
+      finishedAt: now,
+      lastError: {kind: 'corrupt', message: problem},
+    });
+  }
+
+  private save(
+    snapshot: QueryDocumentSnapshot,
     transition: Transition,
     now: number,
   ): Promise<void> {
     const state = transition.outcome ?? 'pending';
+    return this.write(snapshot, {
+      state,
+      attempts: transition.attempts,
+      errorStreak: transition.errorStreak,
+      nextPollAt: transition.nextPollAt,
+      lastPolledAt: now,
+      updatedAt: now,
+      lastError: transition.lastError,
+      ...(transition.lastOperation && {
+        lastOperation: transition.lastOperation,
+      }),
+      ...(state !== 'pending' && {finishedAt: now}),
+    });
+  }
+
+  /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
+  private async write(
+    snapshot: QueryDocumentSnapshot,
+    update: PollUpdate,
+  ): Promise<void> {
     try {
       const result = await within(
         this.deps.due.save(
           snapshot.ref,
-          {
-            state,
-            attempts: transition.attempts,
-            errorStreak: transition.errorStreak,
-            nextPollAt: transition.nextPollAt,
-            lastPolledAt: now,
-            updatedAt: now,
-            lastError: transition.lastError,
-            ...(transition.lastOperation && {
-              lastOperation: transition.lastOperation,
-            }),
-            ...(state !== 'pending' && {finishedAt: now}),
-          },
+          update,
           snapshot.updateTime as Timestamp,
         ),
-        this.deps.leaseMs,
+        this.timings.writeDeadlineMs,
         'writing a poll result',
       );
-      this.written.set(registration.id, result.writeTime);
+      this.written.set(snapshot.id, result.writeTime);
     } catch (error) {
       // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
       // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
@@ -413,4 +597,12 @@ class TickRun {
   private sleep(ms: number): Promise<void> {
     return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
   }
+}
+
+/** `text` cut to at most `bytes` UTF-8 bytes. */
+function truncate(text: string, bytes: number): string {
+  const encoded = Buffer.from(text);
+  if (encoded.byteLength <= bytes) return text;
+  // A cut through a multi-byte character decodes to U+FFFD, which may be longer: leave room for it.
+  return encoded.subarray(0, bytes - 3).toString('utf8');
 }

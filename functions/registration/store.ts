@@ -3,12 +3,8 @@
  * (`state == "pending" and nextPollAt <= now, order by nextPollAt`, composite index in infra/) and for a TTL
  * policy on `expireAt`, which is set when a watch ends so finished registrations disappear after the retention.
  */
-import {
-  FieldValue,
-  Timestamp,
-  type DocumentSnapshot,
-  type Firestore,
-} from '@google-cloud/firestore';
+import type {DocumentSnapshot, Firestore} from '@google-cloud/firestore';
+import {readDocument, toDocument} from './document';
 import {
   STATES,
   registrationId,
@@ -17,21 +13,9 @@ import {
   type State,
 } from '../model';
 import {completionKeyOf} from '../completions/lookup-key';
-import {bucketOf} from '../polling/shards';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
-
-/**
- * The last operation seen is kept for `GET /operations/{id}` and for the notification of a watch that ends
- * without a result. Beyond this size only its name and done flag are kept, far below Firestore's 1 MiB limit.
- */
-export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
-/**
- * While a watch is pending its last operation is rewritten on every poll, so less of it is kept: progress
- * metadata fits easily, and a larger one is cut to its name and done flag until the watch ends.
- */
-export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
 
 /**
  * Fields no query filters or orders on by themselves: exempt from Firestore's automatic single-field indexes
@@ -73,75 +57,35 @@ export type EndedWatch = Pick<
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
 
-const TIME_FIELDS = [
-  'createdAt',
-  'updatedAt',
-  'deadline',
-  'nextPollAt',
-  'lastPolledAt',
-  'finishedAt',
-] as const;
+/**
+ * Registration fields the poller writes after a poll; a document it cannot read gets only the state, the times
+ * and the error.
+ */
+export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
+  Partial<
+    Pick<
+      Registration,
+      | 'attempts'
+      | 'errorStreak'
+      | 'nextPollAt'
+      | 'lastPolledAt'
+      | 'lastError'
+      | 'lastOperation'
+      | 'finishedAt'
+    >
+  >;
 
-/** Registration fields the poller writes after a poll. */
-export type PollUpdate = Pick<
-  Registration,
-  'state' | 'attempts' | 'errorStreak' | 'nextPollAt' | 'lastPolledAt'
-> &
-  Partial<Pick<Registration, 'lastError' | 'lastOperation' | 'finishedAt'>>;
-
-/** Converts a stored document to a registration. */
-export function fromDocument(snapshot: DocumentSnapshot): Registration {
-  const data = snapshot.data() ?? {};
-  const registration = {...data, id: snapshot.id} as Record<string, unknown>;
-  for (const field of TIME_FIELDS) {
-    const value = data[field] as Timestamp | undefined;
-    if (value) registration[field] = value.toMillis();
-  }
-  delete registration.expireAt;
-  if (typeof data.lastOperation === 'string')
-    registration.lastOperation = JSON.parse(data.lastOperation);
-  return registration as unknown as Registration;
-}
+/** Thrown for a stored document that is not a registration this version can read. */
+export class CorruptDocumentError extends Error {}
 
 /**
- * Converts registration fields to what is stored: Timestamps for times, the last operation as JSON text (capped
- * at {@link MAX_PENDING_OPERATION_BYTES} while pending, {@link MAX_STORED_OPERATION_BYTES} after), and the
- * bucket of a whole registration.
+ * Converts a stored document to a registration.
+ * @throws CorruptDocumentError when the document does not fit the stored schema.
  */
-export function toDocument(
-  fields: Partial<Registration>,
-  retentionMs: number,
-): Record<string, unknown> {
-  const document: Record<string, unknown> = {...fields};
-  delete document.id;
-  // A whole registration (it has its id) is stored with its shard bucket; a poll's update leaves it as it is.
-  if (fields.id !== undefined) document.bucket = bucketOf(fields.id);
-  for (const field of TIME_FIELDS) {
-    const value = fields[field];
-    if (value !== undefined) document[field] = Timestamp.fromMillis(value);
-  }
-  if (fields.lastOperation !== undefined) {
-    // JSON text, because an Operation may hold nested arrays, which Firestore cannot store as a value.
-    let text = JSON.stringify(fields.lastOperation);
-    const cap =
-      fields.state === 'pending'
-        ? MAX_PENDING_OPERATION_BYTES
-        : MAX_STORED_OPERATION_BYTES;
-    if (Buffer.byteLength(text) > cap) {
-      text = JSON.stringify({
-        name: fields.lastOperation.name,
-        done: fields.lastOperation.done,
-      });
-    }
-    document.lastOperation = text;
-  }
-  if (fields.lastError === undefined && 'lastError' in fields)
-    document.lastError = FieldValue.delete();
-  if (fields.state !== undefined && fields.state !== 'pending') {
-    const finishedAt = fields.finishedAt ?? fields.updatedAt ?? Date.now();
-    document.expireAt = Timestamp.fromMillis(finishedAt + retentionMs);
-  }
-  return document;
+export function fromDocument(snapshot: DocumentSnapshot): Registration {
+  const read = readDocument(snapshot);
+  if (!read.ok) throw new CorruptDocumentError(read.problem);
+  return read.registration;
 }
 
 function encodePageToken(id: string): string {

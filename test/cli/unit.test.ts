@@ -147,8 +147,9 @@ describe('exit codes', () => {
         'not_found',
         'poll_error',
         'cancelled',
+        'undeliverable',
       ].map(exitCodeFor),
-    ).toEqual([0, 1, 3, 4, 5, 6]);
+    ).toEqual([0, 1, 3, 4, 5, 6, 8]);
     expect(exitCodeFor('pending')).toBe(1);
     const codes = Object.values(EXIT);
     expect(new Set(codes).size).toBe(codes.length);

@@ -13,13 +13,19 @@ import {
   type SpawnedFunction,
 } from '../support/poll-process';
 import {FAKED_SERVICES, type TestStack} from '../support/stack';
+import {PROFILE} from './profile';
 
 export const sleep = (ms: number) =>
   new Promise<void>(resolve => setTimeout(resolve, ms));
 
-/** Prints a suite's figures as one line, `FIGURES suite: {json}`, which docs/reliability.md quotes. */
+/**
+ * Prints a suite's figures as one line, `FIGURES suite: {json}` with the profile they were measured in, which
+ * docs/reliability.md quotes.
+ */
 export function printFigures(suite: string, figures: object): void {
-  process.stdout.write(`\nFIGURES ${suite}: ${JSON.stringify(figures)}\n`);
+  process.stdout.write(
+    `\nFIGURES ${suite}: ${JSON.stringify({profile: PROFILE, ...figures})}\n`,
+  );
 }
 
 /** A seedable PRNG (mulberry32), so a suite's random schedule is the same from run to run. */

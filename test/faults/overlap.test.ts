@@ -1,5 +1,5 @@
 /**
- * Overlapping ticks: three at once, ten times over, while operations finish throughout. Cloud Scheduler retries
+ * Overlapping ticks: three at once, ten times over (three in the quick profile, see profile.ts), while operations finish throughout. Cloud Scheduler retries
  * and a slow tick meeting the next one both overlap ticks; so do several function instances. Rounds alternate
  * between three ticks on one process and one tick on each of three processes.
  *
@@ -18,10 +18,11 @@ import {
   stackEnv,
   stateCounts,
 } from './harness';
+import {byProfile} from './profile';
 
-const OPERATIONS = 300;
-const DURATION_MS = 20_000;
-const ROUNDS = 10;
+const OPERATIONS = byProfile({quick: 100, full: 300});
+const DURATION_MS = byProfile({quick: 10_000, full: 20_000});
+const ROUNDS = byProfile({quick: 3, full: 10});
 
 let stack: TestStack;
 const pollers: SpawnedFunction[] = [];
@@ -54,7 +55,7 @@ async function leaseFree(): Promise<void> {
   while (!(await leaseFreeNow())) await sleep(100);
 }
 
-it('3 ticks at once, 10 times over: every registration published exactly once', async () => {
+it(`3 ticks at once, ${ROUNDS} times over: every registration published exactly once`, async () => {
   const random = seededRandom(5);
   const began = Date.now();
   const watched = await registerMany(stack, OPERATIONS, () => ({

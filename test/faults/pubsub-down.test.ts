@@ -1,5 +1,5 @@
 /**
- * Pub/Sub down for 30 s mid-run: the suite's own Pub/Sub emulator (other suites keep the global one) is stopped
+ * Pub/Sub down for 30 s mid-run (10 s in the quick profile, see profile.ts): the suite's own Pub/Sub emulator (other suites keep the global one) is stopped
  * and started again on the same port while a Scheduler stand-in keeps ticking the poll process.
  *
  * "0 lost" precisely: every registration gets a message delivered to the subscriber, and no registration
@@ -8,7 +8,7 @@
  * the restart the topic and subscription must exist again before anything is published (a message published to
  * a topic without a subscription is dropped by design). The poll process therefore reaches the emulator through
  * a TCP proxy: cut first (Pub/Sub is down for the poller from then on), every accepted message pulled, the
- * emulator stopped; started again 30 s later, topic and subscription made, then the proxy restored.
+ * emulator stopped; started again after the outage, topic and subscription made, then the proxy restored.
  *
  * While Pub/Sub is down, the set of finished registrations in Firestore must not grow, although operations
  * keep finishing: they stay pending until their message is accepted.
@@ -35,11 +35,14 @@ import {
   tickSummary,
   type Received,
 } from './harness';
+import {byProfile} from './profile';
 import {TcpProxy} from './tcp-proxy';
 
-const OPERATIONS = 300;
-const DURATION_MS = 60_000;
-const OUTAGE_MS = 30_000;
+const OPERATIONS = byProfile({quick: 150, full: 300});
+const DURATION_MS = byProfile({quick: 25_000, full: 60_000});
+const OUTAGE_MS = byProfile({quick: 10_000, full: 30_000});
+/** How long the run goes on normally before Pub/Sub goes away. */
+const BEFORE_OUTAGE_MS = byProfile({quick: 8_000, full: 15_000});
 
 let emulator: Emulator;
 let proxy: TcpProxy;
@@ -85,7 +88,7 @@ async function finished(): Promise<Set<string>> {
   return new Set(all.docs.map(d => d.id).filter(id => !pending.has(id)));
 }
 
-it('Pub/Sub away for 30 s: registrations stay pending until their message is accepted, 0 lost', async () => {
+it(`Pub/Sub away for ${OUTAGE_MS / 1000} s: registrations stay pending until their message is accepted, 0 lost`, async () => {
   const random = seededRandom(503);
   const began = Date.now();
   const watched = await registerMany(stack, OPERATIONS, () => ({
@@ -97,7 +100,7 @@ it('Pub/Sub away for 30 s: registrations stay pending until their message is acc
     received,
   }).start(stack.subscription);
   const driver = new Driver(poller, {tickTimeoutMs: 120_000}).start();
-  await sleep(15_000);
+  await sleep(BEFORE_OUTAGE_MS);
 
   // Pub/Sub goes away for the poller. What it had accepted by then is pulled before the emulator stops; a write
   // for a message accepted just before the cut may land a moment later, hence the settling.

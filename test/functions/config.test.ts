@@ -146,7 +146,11 @@ describe('loadPollerConfig', () => {
       concurrency: 32,
       leaseMs: 15_000,
       requestTimeoutMs: 10_000,
+      publishGraceMs: 3_600_000,
     });
+    expect(
+      loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch'}),
+    ).not.toHaveProperty('deadLetterTopic');
     expect(
       loadPollerConfig({
         GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
@@ -203,6 +207,31 @@ describe('loadPollerConfig', () => {
         POLL_FANOUT_TOPIC: 'projects/x/subscriptions/y',
       }),
     ).toThrow('POLL_FANOUT_TOPIC');
+  });
+
+  it.each([
+    ['dead', 'projects/demo-opwatch/topics/dead'],
+    [
+      'projects/other-project/topics/dead',
+      'projects/other-project/topics/dead',
+    ],
+  ])('reads DEAD_LETTER_TOPIC=%s as %s', (topic, full) => {
+    expect(
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        DEAD_LETTER_TOPIC: topic,
+        PUBLISH_GRACE_SECONDS: '60',
+      }),
+    ).toMatchObject({deadLetterTopic: full, publishGraceMs: 60_000});
+  });
+
+  it('rejects a DEAD_LETTER_TOPIC that is no topic', () => {
+    expect(() =>
+      loadPollerConfig({
+        GOOGLE_CLOUD_PROJECT: 'demo-opwatch',
+        DEAD_LETTER_TOPIC: 'projects/x/queues/y',
+      }),
+    ).toThrow('DEAD_LETTER_TOPIC');
   });
 
   it('lists the variables each function reads', () => {

@@ -12,6 +12,8 @@ import {
 } from '../../functions/config';
 import {SERVICE_PRESETS} from '../../functions/google/presets';
 import {UNINDEXED_FIELDS} from '../../functions/registration/store';
+import {PUBLISH_TIMEOUT_MS} from '../../functions/notify/publisher';
+import {leaseTimings} from '../../functions/polling/lease';
 import {
   block,
   blocks,
@@ -330,26 +332,67 @@ describe('the deployment', () => {
     expect(defaultOf('endpoint_overrides')).toEqual({});
   });
 
-  test('gives a poll run time to finish: function timeout > budget + request timeout, scheduler waits longer', () => {
+  test('gives a poll run time to finish: function timeout > budget + request + publish + write + flush + release, scheduler waits longer', () => {
     const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
     expect(block(poll, 'service_config').timeout_seconds).toBe(
       ref('var.poll_timeout_seconds'),
     );
-    const timeout = Number(defaultOf('poll_timeout_seconds'));
-    expect(timeout).toBeGreaterThan(
-      Number(defaultOf('poll_budget_seconds')) +
-        Number(defaultOf('poll_request_timeout_seconds')),
-    );
     const precondition = block(block(poll, 'lifecycle'), 'precondition');
     expect(precondition.condition).toBe(
+      ref('var.poll_timeout_seconds > local.poll_run_max_seconds'),
+    );
+    // The terms of the run's longest time, as the poller spends its lease.
+    expect(tf.locals.get('poll_publish_timeout_seconds')).toBe(
+      ref(`min(${PUBLISH_TIMEOUT_MS / 1000}, var.poll_lease_seconds / 4)`),
+    );
+    expect(tf.locals.get('poll_run_max_seconds')).toBe(
       ref(
-        'var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds',
+        'var.poll_budget_seconds + var.poll_request_timeout_seconds + local.poll_publish_timeout_seconds + ' +
+          'var.poll_lease_seconds / 4 + 2 * var.poll_lease_seconds',
       ),
+    );
+    const leaseMs = Number(defaultOf('poll_lease_seconds')) * 1000;
+    const timings = leaseTimings(leaseMs);
+    expect(timings.publishTimeoutMs).toBe(
+      Math.min(PUBLISH_TIMEOUT_MS, leaseMs / 4),
+    );
+    expect(timings.writeDeadlineMs).toBe(leaseMs / 4);
+    const longestRunMs =
+      Number(defaultOf('poll_budget_seconds')) * 1000 +
+      Number(defaultOf('poll_request_timeout_seconds')) * 1000 +
+      timings.publishTimeoutMs +
+      timings.writeDeadlineMs +
+      2 * leaseMs;
+    expect(Number(defaultOf('poll_timeout_seconds')) * 1000).toBeGreaterThan(
+      longestRunMs,
     );
     const job = resource(tf, 'google_cloud_scheduler_job', 'poll');
     expect(job.attempt_deadline).toBe(
       ref('var.poll_timeout_seconds + 30') + 's',
     );
+  });
+
+  test('passes the publish grace and the dead-letter topic, and lets the poller publish to that topic only when set', () => {
+    const env = block(
+      block(
+        resource(tf, 'google_cloudfunctions2_function', 'poll'),
+        'service_config',
+      ),
+      'environment_variables',
+    );
+    expect(env.PUBLISH_GRACE_SECONDS).toBe(
+      ref('tostring(var.publish_grace_seconds)'),
+    );
+    expect(env.DEAD_LETTER_TOPIC).toBe(ref('var.dead_letter_topic'));
+    expect(defaultOf('publish_grace_seconds')).toBe(3600);
+    expect(defaultOf('dead_letter_topic')).toBe('');
+    const grant = resource(
+      tf,
+      'google_pubsub_topic_iam_member',
+      'poller_dead_letter_publisher',
+    );
+    expect(grant.count).toBe(ref('var.dead_letter_topic == "" ? 0 : 1'));
+    expect(grant.role).toBe('roles/pubsub.publisher');
   });
 
   test('runs the poller every minute from Cloud Scheduler with an OIDC token for its URL', () => {
@@ -528,7 +571,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('gives the poller Firestore, publishing on the notification and fan-out topics, and the operator-listed read roles', () => {
+  test('gives the poller Firestore, publishing on the notification and fan-out topics (and the dead-letter topic), and the operator-listed read roles', () => {
     const grants = grantsTo('poller');
     const project = grants.filter(
       grant => grant.type === 'google_project_iam_member',
@@ -574,6 +617,14 @@ describe('least privilege', () => {
         grant.body.role,
       ]),
     ).toEqual([
+      // The dead-letter topic, only when the operator names one.
+      [
+        undefined,
+        ref(
+          'startswith(var.dead_letter_topic, "projects/") ? var.dead_letter_topic : "projects/${var.project_id}/topics/${var.dead_letter_topic}"',
+        ),
+        'roles/pubsub.publisher',
+      ],
       [
         undefined,
         ref('google_pubsub_topic.poll_fanout.id'),

@@ -78,7 +78,8 @@ export async function startStack(
       ...overrides,
     }),
     POLL_BUDGET_SECONDS: '8',
-    POLL_LEASE_SECONDS: '3',
+    // Long enough that the publish timeout (a quarter of the lease) outlasts a loaded emulator's first publish.
+    POLL_LEASE_SECONDS: '8',
     POLL_REQUEST_TIMEOUT_SECONDS: '2',
     // The local stack has no Google to sign ID tokens, and the suites watch operations of made-up projects.
     ALLOW_UNAUTHENTICATED: 'true',

@@ -235,6 +235,8 @@ describe('transient failures are retried, never lost', () => {
       pollErrors: 0,
       retried: 0,
       published: expect.any(Number),
+      undeliverable: 0,
+      corrupt: 0,
       durationMs: expect.any(Number),
     });
     expect(body.succeeded).toBeGreaterThanOrEqual(1);

@@ -7,7 +7,7 @@ import {getTestServer} from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import type {Server} from 'node:http';
 import {STATES, type PollError} from '../../../functions/model';
-import {toDocument} from '../../../functions/registration/store';
+import {toDocument} from '../../../functions/registration/document';
 import {captureStdout} from '../../support/stdout';
 
 const collection = `registrations-${process.pid}-${Date.now()}`;

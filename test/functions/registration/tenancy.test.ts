@@ -11,7 +11,7 @@ import {
   registrationId,
   type Registration,
 } from '../../../functions/model';
-import {toDocument} from '../../../functions/registration/store';
+import {toDocument} from '../../../functions/registration/document';
 import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';
 import {captureStdout} from '../../support/stdout';

@@ -3,7 +3,7 @@ import {
   MAX_PENDING_OPERATION_BYTES,
   MAX_STORED_OPERATION_BYTES,
   toDocument,
-} from '../../../functions/registration/store';
+} from '../../../functions/registration/document';
 import {bucketOf} from '../../../functions/polling/shards';
 import type {Operation} from '../../../functions/model';
 

@@ -1,0 +1,168 @@
+/**
+ * The stored registration document, defined once: the zod schema below is what {@link toDocument} encodes with
+ * and what {@link readDocument} decodes and validates with, so a document this version cannot read is found when
+ * it is read, not half-way through a poll.
+ *
+ * Stored shape: times are Firestore Timestamps, the last operation is JSON text (an Operation may hold nested
+ * arrays, which Firestore cannot store as a value), and `expireAt` (the TTL policy's field) is set once a watch
+ * ends.
+ */
+import {
+  FieldValue,
+  Timestamp,
+  type DocumentSnapshot,
+} from '@google-cloud/firestore';
+import {z} from 'zod';
+import {
+  STATES,
+  pollErrorSchema,
+  type Operation,
+  type Registration,
+} from '../model';
+import {BUCKETS, bucketOf} from '../polling/shards';
+
+/**
+ * The last operation seen is kept for `GET /operations/{id}` and for the notification of a watch that ends
+ * without a result. Beyond this size only its name and done flag are kept, far below Firestore's 1 MiB limit.
+ */
+export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
+/**
+ * While a watch is pending its last operation is rewritten on every poll, so less of it is kept: progress
+ * metadata fits easily, and a larger one is cut to its name and done flag until the watch ends.
+ */
+export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
+
+/** Epoch milliseconds in the code, a Timestamp in the document. */
+const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
+  decode: stored => stored.toMillis(),
+  encode: millis => Timestamp.fromMillis(millis),
+});
+
+/** The operation's JSON text, or only its name and done flag when the text is over `maxBytes`. */
+function capped(operation: Operation, maxBytes: number): string {
+  const text = JSON.stringify(operation);
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return JSON.stringify({name: operation.name, done: operation.done});
+}
+
+const operationObject = z.custom<Operation>(
+  value => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be a JSON object',
+);
+
+/** An Operation in the code, its JSON text in the document. */
+const operationText = z.codec(z.string(), operationObject, {
+  decode: (text, ctx) => {
+    try {
+      return JSON.parse(text) as Operation;
+    } catch {
+      ctx.issues.push({
+        code: 'invalid_format',
+        format: 'json',
+        input: text,
+        message: 'must be JSON text',
+      });
+      return z.NEVER;
+    }
+  },
+  encode: operation => capped(operation, MAX_STORED_OPERATION_BYTES),
+});
+
+const count = z.number().int().nonnegative();
+
+/** A registration document as stored (the document id is the registration id, so it is not a field). */
+export const storedRegistration = z.object({
+  /** Who registered it: the caller's verified e-mail, or `anonymous`. */
+  owner: z.string().min(1),
+  /** The shard bucket, a hash of the id (polling/shards.ts). */
+  bucket: z
+    .number()
+    .int()
+    .min(0)
+    .max(BUCKETS - 1),
+  /** Where completion events find it (completions/lookup-key.ts); absent for services without them. */
+  completionKey: z.string().optional(),
+  operation: z.object({
+    service: z.string(),
+    version: z.string(),
+    name: z.string(),
+    url: z.string(),
+  }),
+  topic: z.string(),
+  labels: z.record(z.string(), z.string()),
+  timeoutMs: z.number().positive(),
+  scopes: z.array(z.string()),
+  style: z.enum(['longrunning', 'status-done']),
+  subject: z.string().optional(),
+  pollPolicy: z
+    .object({
+      initialDelayMs: z.number().positive(),
+      multiplier: z.number().positive(),
+      maxDelayMs: z.number().positive(),
+      jitter: z.number().min(0).max(1),
+    })
+    .optional(),
+  state: z.enum(STATES),
+  createdAt: time,
+  updatedAt: time,
+  deadline: time,
+  nextPollAt: time,
+  lastPolledAt: time.optional(),
+  finishedAt: time.optional(),
+  attempts: count,
+  errorStreak: count,
+  lastError: pollErrorSchema.optional(),
+  lastOperation: operationText.optional(),
+  expireAt: time.optional(),
+});
+
+const storedFields = storedRegistration.partial();
+
+/** What reading a document found: the registration, or why the document is not one. */
+export type ReadResult =
+  {ok: true; registration: Registration} | {ok: false; problem: string};
+
+/** Decodes and validates a stored document. */
+export function readDocument(snapshot: DocumentSnapshot): ReadResult {
+  const parsed = storedRegistration.safeParse(snapshot.data());
+  if (!parsed.success) {
+    const problem = parsed.error.issues
+      .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
+      .join('; ');
+    return {ok: false, problem: `stored document unreadable: ${problem}`};
+  }
+  // expireAt is the TTL policy's, not part of the registration.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const {expireAt, ...fields} = parsed.data;
+  return {ok: true, registration: {...fields, id: snapshot.id}};
+}
+
+/**
+ * Encodes registration fields (a whole registration, or the fields an update changes) as stored. A whole
+ * registration (it has its id) is stored with its shard bucket; while pending, at most
+ * {@link MAX_PENDING_OPERATION_BYTES} of the last operation is kept; a watch that ends gets its `expireAt`;
+ * `lastError: undefined` deletes the stored error.
+ * @throws when a field does not fit the stored schema: opwatch never writes a document it could not read back.
+ */
+export function toDocument(
+  fields: Partial<Registration>,
+  retentionMs: number,
+): Record<string, unknown> {
+  const {id, ...stored} = fields;
+  const document: Record<string, unknown> = storedFields.encode({
+    ...stored,
+    ...(id !== undefined && {bucket: bucketOf(id)}),
+  });
+  if (fields.state === 'pending' && fields.lastOperation !== undefined)
+    document.lastOperation = capped(
+      fields.lastOperation,
+      MAX_PENDING_OPERATION_BYTES,
+    );
+  if (fields.lastError === undefined && 'lastError' in fields)
+    document.lastError = FieldValue.delete();
+  if (fields.state !== undefined && fields.state !== 'pending') {
+    const finishedAt = fields.finishedAt ?? fields.updatedAt ?? Date.now();
+    document.expireAt = Timestamp.fromMillis(finishedAt + retentionMs);
+  }
+  return document;
+}

@@ -1,0 +1,136 @@
+/**
+ * Malformed stored documents never stop the poller: documents broken in every way planted among good ones, and
+ * the real `poll` function in a process of its own. Every good registration is notified, every due malformed one
+ * ends `poll_error` (`pollError.kind: "corrupt"`) unnotified, every tick answers 200, and the process never exits.
+ */
+import {FieldValue, Timestamp} from '@google-cloud/firestore';
+import {TEST_PROJECT, type PulledMessage} from '../../support/emulator-env';
+import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {
+  functionEnv,
+  startPollProcess,
+  type SpawnedFunction,
+} from '../../support/poll-process';
+
+const GOOD = 12;
+const API = 'https://firestore.googleapis.com/v1';
+
+/** Ways a stored registration can be broken that still leave it due (`state == "pending"`, a Timestamp `nextPollAt`). */
+const DUE_BUT_BROKEN: Record<string, Record<string, unknown>> = {
+  'no labels': {labels: FieldValue.delete()},
+  'no createdAt': {createdAt: FieldValue.delete()},
+  'createdAt a number': {createdAt: Number.NaN},
+  'labels a string': {labels: 'team=data'},
+  'operation a string': {operation: 'projects/p/operations/x'},
+  'operation without url': {'operation.url': FieldValue.delete()},
+  'lastOperation not JSON': {lastOperation: '{"name": '},
+  'attempts a string': {attempts: 'three'},
+  'unknown style': {style: 'smoke-signals'},
+  'unknown error kind': {lastError: {kind: 'gremlins', message: 'x'}},
+  'topic a number': {topic: 42},
+  'deadline a string': {deadline: 'tomorrow'},
+};
+
+/** Broken so the due query cannot see them: they must not hide the next due time or stop a tick either. */
+const HIDDEN: Record<string, Record<string, unknown>> = {
+  'nextPollAt NaN': {nextPollAt: Number.NaN},
+  'nextPollAt a string': {nextPollAt: 'soon'},
+};
+
+let stack: TestStack;
+let poller: SpawnedFunction;
+
+beforeAll(async () => {
+  stack = await startStack();
+  poller = await startPollProcess(
+    functionEnv(
+      {
+        projectId: TEST_PROJECT,
+        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
+        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
+        collection: stack.collection,
+        metadataHost: stack.metadata.host,
+        endpointOverrides: Object.fromEntries(
+          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
+        ),
+      },
+      {
+        POLL_BUDGET_SECONDS: '6',
+        POLL_LEASE_SECONDS: '4',
+        POLL_REQUEST_TIMEOUT_SECONDS: '2',
+      },
+    ),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await poller?.stop();
+  await stack?.stop();
+});
+
+let serial = 0;
+/** Registers an operation that is done at once; resolves with the registration id. */
+async function register(): Promise<string> {
+  const name = `projects/p/databases/(default)/operations/corrupt-${Date.now()}-${++serial}`;
+  stack.operationsApi.define(name, {kind: 'finish', afterMs: 0});
+  const response = await stack.register({operation: `${API}/${name}`});
+  expect(response.status).toBe(201);
+  return response.body.id as string;
+}
+
+it('malformed documents among good ones: the good all notified, the due malformed ones end corrupt, the process stays up', async () => {
+  const doc = (id: string) =>
+    stack.firestore.collection(stack.collection).doc(id);
+  const good = new Set<string>();
+  const broken = new Map<string, string>();
+  const hidden = new Map<string, string>();
+  for (const [kind, fields] of Object.entries({...DUE_BUT_BROKEN, ...HIDDEN})) {
+    good.add(await register());
+    const id = await register();
+    await doc(id).update(fields);
+    (kind in HIDDEN ? hidden : broken).set(id, kind);
+  }
+  while (good.size < GOOD) good.add(await register());
+  // A document with nothing but what makes it due.
+  const bare = doc(`bare${Date.now()}`);
+  await bare.set({state: 'pending', nextPollAt: Timestamp.now()});
+  broken.set(bare.id, 'bare');
+
+  const messages: PulledMessage[] = [];
+  const notified = () =>
+    new Set(messages.map(m => m.attributes.registrationId));
+  let corrupt = 0;
+  const deadline = Date.now() + 45_000;
+  while (notified().size < good.size && Date.now() < deadline) {
+    const answer = await poller.tick({timeoutMs: 20_000});
+    expect(answer.status).toBe(200);
+    corrupt += (answer.body as {corrupt: number}).corrupt;
+    messages.push(...(await stack.pull(good.size, 1000)));
+  }
+  messages.push(...(await stack.pull(good.size, 1000)));
+
+  expect([...notified()].sort()).toEqual([...good].sort());
+  expect(corrupt).toBe(broken.size);
+  for (const [id, kind] of broken) {
+    const stored = await doc(id).get();
+    expect({kind, state: stored.get('state')}).toEqual({
+      kind,
+      state: 'poll_error',
+    });
+    expect(stored.get('lastError')).toMatchObject({
+      kind: 'corrupt',
+      message: expect.stringContaining('stored document unreadable'),
+    });
+    expect(stored.get('expireAt')).toBeInstanceOf(Timestamp);
+  }
+  for (const [id, kind] of hidden) {
+    expect({kind, state: (await doc(id).get()).get('state')}).toEqual({
+      kind,
+      state: 'pending',
+    });
+  }
+  const log = poller.output.map(line => line.text).join('\n');
+  expect(log).not.toContain('tick failed');
+  expect(log).not.toContain('poll failed');
+  expect(poller.unexpectedExits).toEqual([]);
+});
