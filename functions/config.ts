@@ -5,6 +5,7 @@
  * infrastructure tests hold `infra/` to {@link REGISTRATION_ENV} and {@link POLLER_ENV}.
  */
 import {z} from 'zod';
+import {PUBLISH_TIMEOUT_MS} from './notify/publisher';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -83,7 +84,8 @@ const registrationSchema = z.object({
 
 const pollerSchema = z.object({
   ...shared,
-  POLL_BUDGET_SECONDS: positiveNumber(50, 3600),
+  // As long as Cloud Scheduler's period: the next tick waits for this one to hand over, so none leaves a gap.
+  POLL_BUDGET_SECONDS: positiveNumber(60, 3600),
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
@@ -114,6 +116,29 @@ export interface PollerConfig extends CommonConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
+  /** How long a tick waits for the previous one to hand the lease over: that tick's usual end. */
+  handOverMs: number;
+}
+
+/**
+ * Firestore calls, each bounded by the lease, that can follow the budget: the last poll's write and its learned
+ * duration, the renewal under way, the flush, the release.
+ */
+export const TICK_END_FIRESTORE_CALLS = 5;
+
+/**
+ * The longest a tick can run past its budget: its last polls' request and publish, then
+ * {@link TICK_END_FIRESTORE_CALLS} calls within the lease. The function's timeout must exceed budget + this
+ * (infra/functions.tf's precondition says the same).
+ */
+export function tickEndMs(
+  config: Pick<PollerConfig, 'requestTimeoutMs' | 'leaseMs'>,
+): number {
+  return (
+    config.requestTimeoutMs +
+    PUBLISH_TIMEOUT_MS +
+    TICK_END_FIRESTORE_CALLS * config.leaseMs
+  );
 }
 
 type Env = Record<string, string | undefined>;
@@ -179,12 +204,16 @@ export function loadRegistrationConfig(
 /** Reads the poll function's configuration; throws {@link ConfigError} naming the bad variable. */
 export function loadPollerConfig(env: Env = process.env): PollerConfig {
   const parsed = parse(pollerSchema, env);
+  const leaseMs = parsed.POLL_LEASE_SECONDS * 1000;
+  const requestTimeoutMs = parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000;
   return {
     ...common(parsed),
     budgetMs: parsed.POLL_BUDGET_SECONDS * 1000,
     concurrency: parsed.POLL_CONCURRENCY,
-    leaseMs: parsed.POLL_LEASE_SECONDS * 1000,
-    requestTimeoutMs: parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000,
+    leaseMs,
+    requestTimeoutMs,
+    // A holder's usual end: its polls under way finish, then it flushes and releases.
+    handOverMs: requestTimeoutMs + leaseMs,
   };
 }
 

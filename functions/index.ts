@@ -12,6 +12,7 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {loadPollerConfig, loadRegistrationConfig} from './config';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
+import {KindDurations} from './polling/kind-durations';
 import {PollLease} from './polling/lease';
 import {createLogger} from './log';
 import {OperationsClient} from './google/operations-client';
@@ -66,11 +67,13 @@ functions.http(
       lease: holder =>
         new PollLease(db, config.collection, holder, config.leaseMs),
       client: new OperationsClient(config),
+      kinds: new KindDurations(db, config.collection, log),
       sink: new PubSubPublisher(new PubSub({projectId: config.projectId})),
       log,
       budgetMs: config.budgetMs,
       concurrency: config.concurrency,
       leaseMs: config.leaseMs,
+      handOverMs: config.handOverMs,
     });
     return createPollHandler({poller, log, projectId: config.projectId});
   }),

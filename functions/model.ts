@@ -95,6 +95,10 @@ export interface Registration extends NewRegistration {
   lastError?: PollError;
   /** The latest Operation the API returned (while running: its name, metadata and done). */
   lastOperation?: Operation;
+  /** Share of the work done, 0 to 100, as the operation last reported it; only while pending. */
+  progressPercent?: number;
+  /** When the operation will likely be done, from its progress or its kind's history; only while pending. */
+  estimatedDoneAt?: number;
 }
 
 /**

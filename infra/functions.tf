@@ -128,8 +128,10 @@ resource "google_cloudfunctions2_function" "poll" {
 
   lifecycle {
     precondition {
-      condition     = var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds
-      error_message = "poll_timeout_seconds must exceed poll_budget_seconds + poll_request_timeout_seconds, or runs are cut off mid-poll."
+      # A run's end, as tickEndMs() in functions/config.ts: the last polls' request and publish (20 s), then five
+      # Firestore calls within the lease (the last writes, the learned duration, a renewal, the flush, the release).
+      condition     = var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds + 20 + 5 * var.poll_lease_seconds
+      error_message = "poll_timeout_seconds must exceed poll_budget_seconds + poll_request_timeout_seconds + 20 + 5 x poll_lease_seconds, or runs are cut off at their end."
     }
   }
 

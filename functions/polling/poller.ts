@@ -15,7 +15,12 @@ import type {Logger} from '../log';
 import type {Outcome, PollError, Registration} from '../model';
 import {buildNotification} from '../notify/notification';
 import type {OperationsClient} from '../google/operations-client';
-import {afterPublishFailure, decide, type Transition} from './policy';
+import {afterPublishFailure, type PollResult, type Transition} from './policy';
+import {forecast, type Forecast} from '../forecast/forecast';
+import {observedDuration} from '../forecast/durations';
+import {operationKind} from '../forecast/kind';
+import {lroSettingsFor} from '../google/presets';
+import type {KindDurations} from './kind-durations';
 import type {NotificationSink} from '../notify/publisher';
 import {fromDocument} from '../registration/store';
 
@@ -30,7 +35,7 @@ export interface TickCounts {
   retried: number;
   published: number;
   durationMs: number;
-  /** True when another tick held the lease and this one did nothing. */
+  /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
 }
 
@@ -80,9 +85,16 @@ export interface PollerDependencies {
   client: OperationsClient;
   sink: NotificationSink;
   log: Logger;
+  /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
+  kinds?: KindDurations;
   budgetMs: number;
   concurrency: number;
   leaseMs: number;
+  /**
+   * How long a tick waits for a holder at the end of its budget to hand the lease over (0: stand down at once).
+   * Long enough for a holder's usual end: its last polls, the flush and the release.
+   */
+  handOverMs?: number;
   /** While nothing is due, how often to look again; 1 s unless set (the benchmark runs ticks in compressed time). */
   idleRecheckMs?: number;
   now?: () => number;
@@ -118,14 +130,21 @@ export class Poller {
     };
     const lease = this.deps.lease(randomUUID());
     const leaseMs = this.deps.leaseMs;
-    if (!(await within(lease.acquire(), leaseMs, 'claiming the lease'))) {
+    const deadline = started + this.deps.budgetMs;
+    // The wait for a hand-over counts in the budget, so a tick's polling ends on its own schedule, not drifting.
+    const claimed = await within(
+      lease.acquireOnHandOver(deadline, this.deps.handOverMs ?? 0),
+      leaseMs + (this.deps.handOverMs ?? 0),
+      'claiming the lease',
+    );
+    if (!claimed) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     const run = new TickRun(
       this.deps,
       lease,
       counts,
-      started + this.deps.budgetMs,
+      deadline,
       this.now,
       this.random,
     );
@@ -283,13 +302,61 @@ class TickRun {
     this.counts.polled++;
     if (result.kind === 'transient') this.counts.retried++;
 
-    let transition = decide(registration, result, now, this.random);
+    const forecast = await this.forecast(registration, result, now);
+    let transition = forecast.transition;
     if (transition.outcome) {
       // Left pending and due, the registration is the next lease holder's to finish.
       if (this.fenced()) return;
       transition = await this.publish(registration, transition, now);
     }
-    await this.save(snapshot, registration, transition, now);
+    const saved = await this.save(
+      snapshot,
+      registration,
+      {...forecast, transition},
+      now,
+    );
+    if (saved && transition.outcome === 'succeeded')
+      await this.learn(registration, transition, now);
+  }
+
+  /** The policy's decision with the next poll placed by what is known of the operation and its kind. */
+  private async forecast(
+    registration: Registration,
+    result: PollResult,
+    now: number,
+  ): Promise<Forecast> {
+    const kind =
+      result.kind === 'operation'
+        ? operationKind(registration.operation.service, result.operation)
+        : undefined;
+    const knowledge = kind && {
+      durations: await this.deps.kinds?.model(kind),
+      prior: lroSettingsFor(registration.operation.service, kind.verb),
+    };
+    return forecast(registration, result, now, this.random, knowledge);
+  }
+
+  /** Adds a succeeded operation's duration to its kind: one write, after the registration's final one. */
+  private async learn(
+    registration: Registration,
+    transition: Transition,
+    now: number,
+  ): Promise<void> {
+    const operation = transition.lastOperation;
+    const kind = operationKind(registration.operation.service, operation);
+    const duration =
+      operation && observedDuration(registration, operation, now);
+    if (!this.deps.kinds || !kind || duration === undefined) return;
+    await within(
+      this.deps.kinds.learn(kind, duration),
+      this.deps.leaseMs,
+      'learning a duration',
+    ).catch((error: Error) =>
+      // Learning is an optimisation: the watch has ended and been notified either way.
+      this.deps.log.warn(
+        `learning the duration of ${kind.key} failed: ${error.message}`,
+      ),
+    );
   }
 
   private async publish(
@@ -336,10 +403,11 @@ class TickRun {
   private async save(
     snapshot: QueryDocumentSnapshot,
     registration: Registration,
-    transition: Transition,
+    {transition, progressPercent, estimatedDoneAt}: Forecast,
     now: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const state = transition.outcome ?? 'pending';
+    const pending = state === 'pending';
     try {
       const result = await within(
         this.deps.due.save(
@@ -355,7 +423,10 @@ class TickRun {
             ...(transition.lastOperation && {
               lastOperation: transition.lastOperation,
             }),
-            ...(state !== 'pending' && {finishedAt: now}),
+            // Cleared when the operation stops telling, or the watch ends.
+            progressPercent: pending ? progressPercent : undefined,
+            estimatedDoneAt: pending ? estimatedDoneAt : undefined,
+            ...(!pending && {finishedAt: now}),
           },
           snapshot.updateTime as Timestamp,
         ),
@@ -363,12 +434,15 @@ class TickRun {
         'writing a poll result',
       );
       this.written.set(registration.id, result.writeTime);
+      return true;
     } catch (error) {
       // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
       // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
-      if ((error as {code?: number}).code === FAILED_PRECONDITION) return;
-      this.fatal ??= error as Error;
-      this.stop(`Firestore write failed: ${(error as Error).message}`);
+      if ((error as {code?: number}).code !== FAILED_PRECONDITION) {
+        this.fatal ??= error as Error;
+        this.stop(`Firestore write failed: ${(error as Error).message}`);
+      }
+      return false;
     }
   }
 

@@ -64,6 +64,10 @@ export function toApiView(registration: Registration): Record<string, unknown> {
         ? iso(registration.nextPollAt)
         : undefined,
     finishedAt: iso(registration.finishedAt),
+    ...(registration.state === 'pending' && {
+      progressPercent: registration.progressPercent,
+      estimatedDoneAt: iso(registration.estimatedDoneAt),
+    }),
     lastError: registration.lastError,
     lastOperation: registration.lastOperation,
   };

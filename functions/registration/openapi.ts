@@ -348,6 +348,18 @@ const schemas: Record<string, Schema> = {
       lastPolledAt: RFC3339,
       nextPollAt: {...RFC3339, description: 'Only while pending.'},
       finishedAt: RFC3339,
+      progressPercent: {
+        type: 'number',
+        minimum: 0,
+        maximum: 100,
+        description:
+          'Share of the work done, as the operation last reported it. Only while pending, when it reports one.',
+      },
+      estimatedDoneAt: {
+        ...RFC3339,
+        description:
+          'When the operation will likely be done, from its progress or how long its kind took before. Only while pending, when known.',
+      },
       lastError: ref('PollError'),
       lastOperation: {
         allOf: [ref('Operation')],

@@ -43,6 +43,14 @@ const TIME_FIELDS = [
   'nextPollAt',
   'lastPolledAt',
   'finishedAt',
+  'estimatedDoneAt',
+] as const;
+
+/** Fields a write leaves out to say they no longer hold. */
+const CLEARABLE_FIELDS = [
+  'lastError',
+  'progressPercent',
+  'estimatedDoneAt',
 ] as const;
 
 /** Registration fields the poller writes after a poll. */
@@ -50,7 +58,16 @@ export type PollUpdate = Pick<
   Registration,
   'state' | 'attempts' | 'errorStreak' | 'nextPollAt' | 'lastPolledAt'
 > &
-  Partial<Pick<Registration, 'lastError' | 'lastOperation' | 'finishedAt'>>;
+  Partial<
+    Pick<
+      Registration,
+      | 'lastError'
+      | 'lastOperation'
+      | 'finishedAt'
+      | 'progressPercent'
+      | 'estimatedDoneAt'
+    >
+  >;
 
 /** Converts a stored document to a registration. */
 export function fromDocument(snapshot: DocumentSnapshot): Registration {
@@ -88,8 +105,10 @@ export function toDocument(
     }
     document.lastOperation = text;
   }
-  if (fields.lastError === undefined && 'lastError' in fields)
-    document.lastError = FieldValue.delete();
+  for (const field of CLEARABLE_FIELDS) {
+    if (fields[field] === undefined && field in fields)
+      document[field] = FieldValue.delete();
+  }
   if (fields.state !== undefined && fields.state !== 'pending') {
     const finishedAt = fields.finishedAt ?? fields.updatedAt ?? Date.now();
     document.expireAt = Timestamp.fromMillis(finishedAt + retentionMs);

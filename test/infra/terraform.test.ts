@@ -5,7 +5,13 @@
 import {spawnSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {POLLER_ENV, REGISTRATION_ENV} from '../../functions/config';
+import {
+  POLLER_ENV,
+  REGISTRATION_ENV,
+  TICK_END_FIRESTORE_CALLS,
+  tickEndMs,
+} from '../../functions/config';
+import {PUBLISH_TIMEOUT_MS} from '../../functions/notify/publisher';
 import {
   block,
   blocks,
@@ -226,20 +232,26 @@ describe('the deployment', () => {
     expect(defaultOf('endpoint_overrides')).toEqual({});
   });
 
-  test('gives a poll run time to finish: function timeout > budget + request timeout, scheduler waits longer', () => {
+  test("gives a poll run time to finish: function timeout > budget + the run's end (tickEndMs), scheduler waits longer", () => {
     const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
     expect(block(poll, 'service_config').timeout_seconds).toBe(
       ref('var.poll_timeout_seconds'),
     );
-    const timeout = Number(defaultOf('poll_timeout_seconds'));
-    expect(timeout).toBeGreaterThan(
-      Number(defaultOf('poll_budget_seconds')) +
-        Number(defaultOf('poll_request_timeout_seconds')),
+    const lease = Number(defaultOf('poll_lease_seconds'));
+    const request = Number(defaultOf('poll_request_timeout_seconds'));
+    const endSeconds =
+      tickEndMs({leaseMs: lease * 1000, requestTimeoutMs: request * 1000}) /
+      1000;
+    expect(Number(defaultOf('poll_timeout_seconds'))).toBeGreaterThan(
+      Number(defaultOf('poll_budget_seconds')) + endSeconds,
     );
+    // The precondition's formula is tickEndMs's: the same terms, in seconds.
+    expect(PUBLISH_TIMEOUT_MS).toBe(20_000);
+    expect(TICK_END_FIRESTORE_CALLS).toBe(5);
     const precondition = block(block(poll, 'lifecycle'), 'precondition');
     expect(precondition.condition).toBe(
       ref(
-        'var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds',
+        'var.poll_timeout_seconds > var.poll_budget_seconds + var.poll_request_timeout_seconds + 20 + 5 * var.poll_lease_seconds',
       ),
     );
     const job = resource(tf, 'google_cloud_scheduler_job', 'poll');
