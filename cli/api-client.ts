@@ -25,6 +25,10 @@ export interface RegistrationView {
   lastPolledAt?: string;
   nextPollAt?: string;
   finishedAt?: string;
+  /** Share of the work done, 0 to 100; only while pending, when the operation reports it. */
+  progressPercent?: number;
+  /** When the operation will likely be done; only while pending, when known. */
+  estimatedDoneAt?: string;
   lastError?: {kind: string; status?: number; message: string; body?: string};
   lastOperation?: Record<string, unknown>;
 }
