@@ -9,6 +9,7 @@ import {
   type Row,
   type SimulatedComparison,
 } from './policies';
+import type {WorkloadResult} from './informed';
 import type {RealRun} from './real-run';
 import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
@@ -35,6 +36,7 @@ export interface Results {
   machine: Machine;
   latencyMs: number;
   policy?: {comparison: SimulatedComparison; real?: RealRun};
+  informed?: WorkloadResult[];
   throughput?: {
     atDefault: TickMeasurement;
     atHigh: TickMeasurement;
@@ -80,6 +82,28 @@ function policyTable(rows: readonly Row[]): string {
       }),
     ]),
   );
+}
+
+function informedSection(workloads: readonly WorkloadResult[]): string {
+  const lines = [
+    '### 1b. Informed polling: W1, W2, W3',
+    '',
+    'opwatch with functions/forecast/ (progress, durations learned per kind, else the default policy) in its runtime as above (budget = period: the next tick takes the lease over), beside the default policy and the peers, on the same draws. Simulated; the compressed real run does not cover these workloads yet.',
+    '',
+  ];
+  for (const workload of workloads) {
+    lines.push(
+      `**${workload.key}**, ${workload.description}.`,
+      '',
+      policyTable(workload.rows),
+      '',
+      ...workload.targets.map(
+        target => `- ${target.text}: ${verdict(target.met)}`,
+      ),
+      '',
+    );
+  }
+  return lines.join('\n');
 }
 
 function describePolicy(f: Figures): string {
@@ -437,6 +461,7 @@ export function report(results: Results): string {
   ];
   if (results.policy)
     sections.push(policySection(results.policy, results.latencyMs));
+  if (results.informed) sections.push(informedSection(results.informed));
   if (results.throughput)
     sections.push(throughputSection(results.throughput, results.latencyMs));
   if (results.registration)

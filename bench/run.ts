@@ -5,7 +5,8 @@
  *
  *   npm run bench                       the full run (about 20 minutes)
  *   npm run bench -- --quick            a smoke run with small sizes, written to dist/bench/ instead of docs/
- *   npm run bench -- --stages policy,throughput,registration,scale --latency-ms 50 --out FILE
+ *   npm run bench -- --stages policy,informed,throughput,registration,scale --latency-ms 50 --out FILE
+ *   npm run bench -- --quick --stages informed   W1, W2 and W3 simulated only: no emulators, a second or two
  *
  * Sizes can be set one by one too; see `--help`.
  */
@@ -16,6 +17,7 @@ import {dirname, join, resolve} from 'node:path';
 import {parseArgs} from 'node:util';
 import {OPWATCH, PEERS} from './contenders';
 import {startEnv} from './env';
+import {compareWorkloads} from './informed';
 import {comparePolicies} from './policies';
 import {policyPlot} from './plot';
 import {realRun} from './real-run';
@@ -26,7 +28,13 @@ import {fmt} from './stats';
 import {measureTick} from './throughput';
 
 const ROOT = resolve(__dirname, '..', '..');
-const STAGES = ['policy', 'throughput', 'registration', 'scale'] as const;
+const STAGES = [
+  'policy',
+  'informed',
+  'throughput',
+  'registration',
+  'scale',
+] as const;
 
 /** Sizes of a full run, and of `--quick`. */
 const PROFILES = {
@@ -171,9 +179,25 @@ async function main(): Promise<void> {
     results.policy = {comparison};
   }
 
-  const env = await startEnv(latencyMs, say('env'));
+  if (has('informed')) {
+    const log = say('informed');
+    log(`simulating W1, W2 and W3, ${sizes.simJobs} operations each...`);
+    results.informed = compareWorkloads({
+      count: sizes.simJobs,
+      windowMs: sizes.simHours * 3_600_000,
+      seed: 3,
+    });
+    for (const workload of results.informed)
+      log(
+        `${workload.key}: ${workload.targets.map(t => `${t.text} ${t.met ? 'met' : 'NOT met'}`).join('; ')}`,
+      );
+  }
+
+  // The simulations need nothing else; every other stage runs against the emulators.
+  const needsEnv = ['policy', 'throughput', 'registration', 'scale'].some(has);
+  const env = needsEnv ? await startEnv(latencyMs, say('env')) : undefined;
   try {
-    if (results.policy) {
+    if (results.policy && env) {
       const log = say('policy (real)');
       const contenders = [
         OPWATCH,
@@ -193,7 +217,7 @@ async function main(): Promise<void> {
       });
     }
     let seedPerSecond = 2000;
-    if (has('throughput')) {
+    if (has('throughput') && env) {
       const log = say('throughput');
       const tick = (
         registrations: number,
@@ -226,14 +250,14 @@ async function main(): Promise<void> {
         (await tick(sizes.tickSize, sizes.highConcurrency, 300, true));
       results.throughput = {atDefault, atHigh, memory};
     }
-    if (has('registration')) {
+    if (has('registration') && env) {
       results.registration = await measureRegistration(env, {
         connections: numbers(sizes.connections),
         durationSeconds: sizes.loadSeconds,
         log: say('registration'),
       });
     }
-    if (has('scale')) {
+    if (has('scale') && env) {
       results.scale = [];
       for (const concurrency of numbers(sizes.scaleConcurrency)) {
         const log = say(`scale @${concurrency}`);
@@ -250,7 +274,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await env.stop();
+    await env?.stop();
   }
 
   const final: Results = {
@@ -275,6 +299,16 @@ async function main(): Promise<void> {
             {
               label: `best on the grid: ${best.policy.initialDelayMs / 1000} s x${best.policy.multiplier} <= ${best.policy.maxDelayMs / 1000} s, jitter ${best.policy.jitter}`,
               figures: best.figures,
+              highlight: true,
+            },
+          ]
+        : []),
+      // W1 draws the same kind of workload as this comparison: opaque operations, 2 s to 30 min.
+      ...(final.informed
+        ? [
+            {
+              label: `opwatch informed (W1, ${final.informed[0].rows[0].figures.operations} operations)`,
+              figures: final.informed[0].rows[0].figures,
               highlight: true,
             },
           ]

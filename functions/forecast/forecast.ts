@@ -8,10 +8,10 @@
  * The rules, most informed first:
  * 1. an explicit `pollPolicy` on the registration wins: the policy's backoff, as before;
  * 2. progress with a start time: extrapolate the finish; when the recent rate agrees with the average rate,
- *    poll just after the finish, else halfway there (never further than the cap), which stays right when
- *    progress runs on a curve;
- * 3. a kind with enough history: skip the time in which almost none of its operations finished, then poll in
- *    steps that shrink with the spread of its durations;
+ *    poll just after the finish (most of the way there while under half done), else halfway there (never
+ *    further than the cap), which stays right when progress runs on a curve;
+ * 3. a kind with enough history: skip the time in which few of its operations finished, then poll in steps
+ *    that shrink with the spread of its durations;
  * 4. a kind with no history yet: the API owners' published poll settings, within the cap;
  * 5. anything else: the default backoff, as before.
  * Only a confident forecast (steady progress, or a history with a narrow spread) may wait longer than the cap,
@@ -55,10 +55,17 @@ export interface Forecast {
 export const MIN_WAIT_MS = 1000;
 /** How long after an extrapolated finish to poll: progress at 100 % is often a moment ahead of `done`. */
 export const PROGRESS_MARGIN_MS = 500;
+/**
+ * Below this share done, a steady estimate is still a long extrapolation, and a small error in the reading (it
+ * was taken somewhere between the request and the answer) grows with it: go {@link EARLY_JUMP_SHARE} of the way,
+ * and let the next reading, much further on, place the finish.
+ */
+const EARLY_FRACTION = 0.5;
+const EARLY_JUMP_SHARE = 0.9;
 /** A history with a spread (sigma of the log-duration) at most this may wait past the cap. */
 export const CONFIDENT_SIGMA = 0.5;
-/** Where a kind's durations begin and end, in standard deviations: 2.3 % finish before, 2.3 % after. */
-const BODY_Z = 2;
+/** Where the forecast starts polling a kind, in standard deviations below its median: 16 % finish before. */
+const BODY_Z = 1;
 /** Within a kind's durations, each wait is this share of sigma, as a ratio of the time elapsed. */
 const STEP_SIGMA_SHARE = 0.5;
 /** Past an extrapolated finish, wait this share of the time elapsed. */
@@ -103,7 +110,7 @@ export function forecast(
   if (registration.pollPolicy) return {transition, ...shown};
 
   const wait = estimate
-    ? progressWait(estimate, registration, now)
+    ? progressWait(estimate, reading!.fraction, registration, now)
     : history
       ? historyWait(history, now - registration.createdAt, random)
       : knowledge.prior
@@ -124,6 +131,7 @@ const CAP_MS = DEFAULT_POLICY.maxDelayMs;
 
 function progressWait(
   estimate: ProgressEstimate,
+  fraction: number,
   registration: ForecastInput,
   now: number,
 ): number {
@@ -132,6 +140,8 @@ function progressWait(
     const elapsed = now - registration.createdAt;
     return clamp(elapsed * OVERDUE_SHARE, MIN_WAIT_MS, CAP_MS);
   }
+  if (estimate.steady && fraction < EARLY_FRACTION)
+    return Math.max(MIN_WAIT_MS, remaining * EARLY_JUMP_SHARE);
   if (estimate.steady)
     return Math.max(MIN_WAIT_MS, remaining + PROGRESS_MARGIN_MS);
   return clamp(remaining / 2, MIN_WAIT_MS, CAP_MS);
@@ -153,7 +163,7 @@ function historyWait(
     );
   }
   const step = elapsed * (Math.exp(STEP_SIGMA_SHARE * history.sigma) - 1);
-  return clamp(jittered(step), MIN_WAIT_MS, CAP_MS);
+  return clamp(jittered(step), MIN_WAIT_MS, confident ? Infinity : CAP_MS);
 }
 
 function priorWait(

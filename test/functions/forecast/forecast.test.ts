@@ -79,22 +79,33 @@ describe('rule 1: an explicit pollPolicy wins', () => {
 });
 
 describe('rule 2: progress and a start time', () => {
-  it('steady progress: polls just after the extrapolated finish, even past the cap', () => {
-    const registration = watch({
+  it('steady progress: most of the way while under half done, then just after the finish, past the cap', () => {
+    const early = watch({
       lastOperation: {metadata: documents(100)},
       lastPolledAt: START + 100_000,
     });
     const out = forecast(
-      registration,
+      early,
       running(documents(200)),
       START + 200_000,
       noJitter,
     );
     expect(out.estimatedDoneAt).toBe(START + 1_000_000);
-    expect(out.transition.nextPollAt).toBe(
+    expect(out.transition.nextPollAt).toBe(START + 200_000 + 0.9 * 800_000);
+    expect(out.progressPercent).toBe(20);
+    const late = watch({
+      lastOperation: {metadata: documents(200)},
+      lastPolledAt: START + 200_000,
+    });
+    const near = forecast(
+      late,
+      running(documents(600)),
+      START + 600_000,
+      noJitter,
+    );
+    expect(near.transition.nextPollAt).toBe(
       START + 1_000_000 + PROGRESS_MARGIN_MS,
     );
-    expect(out.progressPercent).toBe(20);
   });
 
   it('progress on a curve: polls halfway to the extrapolated finish, never further than the cap', () => {
@@ -182,7 +193,7 @@ describe('rule 2: progress and a start time', () => {
 });
 
 describe('rule 3: a kind with enough history', () => {
-  it('narrow spread: skips the time in which almost none finished, past the cap if need be', () => {
+  it('narrow spread: skips the time in which few finished (down to 1 sigma below the median), past the cap', () => {
     const out = forecast(
       watch(),
       running({'@type': 'x'}),
@@ -192,12 +203,12 @@ describe('rule 3: a kind with enough history', () => {
         durations: history(600_000, 0.2),
       },
     );
-    const bodyStart = 600_000 * Math.exp(-2 * 0.2);
+    const bodyStart = 600_000 * Math.exp(-0.2);
     expect(out.transition.nextPollAt).toBeCloseTo(START + bodyStart);
     expect(out.estimatedDoneAt).toBe(START + 600_000);
   });
 
-  it('within the body: steps of sigma/2 of the time elapsed, within the cap', () => {
+  it('then steps of sigma/2 of the time elapsed, past the cap only when the spread is narrow', () => {
     const now = START + 300_000;
     const out = forecast(watch(), running({'@type': 'x'}), now, noJitter, {
       durations: history(300_000, 0.2),
@@ -214,7 +225,19 @@ describe('rule 3: a kind with enough history', () => {
         durations: history(3e6, 0.2),
       },
     );
-    expect(long.transition.nextPollAt).toBe(START + 3e6 + CAP);
+    expect(long.transition.nextPollAt - START - 3e6).toBeCloseTo(
+      3e6 * (Math.exp(0.1) - 1),
+    );
+    const wide = forecast(
+      watch(),
+      running({'@type': 'x'}),
+      START + 3e6,
+      noJitter,
+      {
+        durations: history(3e6, CONFIDENT_SIGMA + 0.1),
+      },
+    );
+    expect(wide.transition.nextPollAt).toBe(START + 3e6 + CAP);
   });
 
   it('a wide spread is uncertain: no wait longer than the cap', () => {
