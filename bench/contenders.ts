@@ -9,7 +9,11 @@ import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
 import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
 
 /** When a contender polls next: a backoff run through opwatch's `decide()`, or every `everyMs` on the clock. */
-export type Schedule = {policy: PollPolicy} | {everyMs: number};
+export type Schedule =
+  | {policy: PollPolicy}
+  | {everyMs: number}
+  /** functions/forecast/: progress, learned durations per kind, else the default backoff. */
+  | {forecast: true};
 
 /**
  * Who makes the polls: `client`, an in-process loop that polls the moment a poll is due (the client libraries,
@@ -36,7 +40,7 @@ export const OPWATCH: Contender = {
   key: 'opwatch',
   name: 'opwatch default',
   source:
-    'functions/polling/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 50 s budget',
+    'functions/polling/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 60 s budget with hand-over',
   runtime: 'opwatch',
   schedule: {policy: DEFAULT_POLICY},
 };
@@ -50,6 +54,16 @@ export const OPWATCH_EVENTS: Contender = {
   runtime: 'opwatch',
   schedule: {policy: COMPLETION_EVENTS_POLICY},
   events: true,
+};
+
+/** opwatch as deployed, informed: the forecaster the tick calls in place of the bare policy. */
+export const OPWATCH_INFORMED: Contender = {
+  key: 'opwatch-informed',
+  name: 'opwatch informed',
+  source:
+    'functions/forecast/forecast.ts: progress, learned durations per kind, else DEFAULT_POLICY; 60 s ticks, 60 s budget',
+  runtime: 'opwatch',
+  schedule: {forecast: true},
 };
 
 /** What opwatch's peers do by default, each in its own runtime. */

@@ -5,7 +5,8 @@
  *
  *   npm run bench                       the full run (about 20 minutes)
  *   npm run bench -- --quick            a smoke run with small sizes, written to dist/bench/ instead of docs/
- *   npm run bench -- --stages policy,throughput,registration,scale,shards --latency-ms 50 --out FILE
+ *   npm run bench -- --stages policy,events,informed,throughput,registration,scale,shards --latency-ms 50 --out FILE
+ *   npm run bench -- --quick --stages informed   W1, W2 and W3 simulated only: no emulators, a second or two
  *
  * Sizes can be set one by one too; see `--help`.
  */
@@ -17,6 +18,7 @@ import {parseArgs} from 'node:util';
 import {OPWATCH, OPWATCH_EVENTS, PEERS} from './contenders';
 import {simulateWithEvents} from './events';
 import {startEnv} from './env';
+import {compareWorkloads} from './informed';
 import {comparePolicies} from './policies';
 import {policyPlot} from './plot';
 import {realRun} from './real-run';
@@ -31,6 +33,7 @@ const ROOT = resolve(__dirname, '..', '..');
 const STAGES = [
   'policy',
   'events',
+  'informed',
   'throughput',
   'registration',
   'scale',
@@ -198,9 +201,32 @@ async function main(): Promise<void> {
     results.events = {simulated};
   }
 
-  const env = await startEnv(latencyMs, say('env'));
+  if (has('informed')) {
+    const log = say('informed');
+    log(`simulating W1, W2 and W3, ${sizes.simJobs} operations each...`);
+    results.informed = compareWorkloads({
+      count: sizes.simJobs,
+      windowMs: sizes.simHours * 3_600_000,
+      seed: 3,
+    });
+    for (const workload of results.informed)
+      log(
+        `${workload.key}: ${workload.targets.map(t => `${t.text} ${t.met ? 'met' : 'NOT met'}`).join('; ')}`,
+      );
+  }
+
+  // The simulations need nothing else; every other stage runs against the emulators.
+  const needsEnv = [
+    'policy',
+    'events',
+    'throughput',
+    'registration',
+    'scale',
+    'shards',
+  ].some(has);
+  const env = needsEnv ? await startEnv(latencyMs, say('env')) : undefined;
   try {
-    if (results.policy) {
+    if (results.policy && env) {
       const log = say('policy (real)');
       const contenders = [
         OPWATCH,
@@ -219,7 +245,7 @@ async function main(): Promise<void> {
         log,
       });
     }
-    if (results.events) {
+    if (results.events && env) {
       const log = say('events (real)');
       log(
         `${sizes.realJobs} operations for ${OPWATCH_EVENTS.name}, time compressed ${sizes.factor}x...`,
@@ -236,7 +262,7 @@ async function main(): Promise<void> {
       });
     }
     let seedPerSecond = 2000;
-    if (has('throughput')) {
+    if (has('throughput') && env) {
       const log = say('throughput');
       const tick = (
         registrations: number,
@@ -269,14 +295,14 @@ async function main(): Promise<void> {
         (await tick(sizes.tickSize, sizes.highConcurrency, 300, true));
       results.throughput = {atDefault, atHigh, memory};
     }
-    if (has('registration')) {
+    if (has('registration') && env) {
       results.registration = await measureRegistration(env, {
         connections: numbers(sizes.connections),
         durationSeconds: sizes.loadSeconds,
         log: say('registration'),
       });
     }
-    if (has('scale')) {
+    if (has('scale') && env) {
       results.scale = [];
       for (const concurrency of numbers(sizes.scaleConcurrency)) {
         const log = say(`scale @${concurrency}`);
@@ -292,7 +318,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (has('shards')) {
+    if (has('shards') && env) {
       const log = say('shards');
       log(
         `${sizes.shardSize} registrations with ${sizes.shardWorkers} shard workers...`,
@@ -306,7 +332,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    await env.stop();
+    await env?.stop();
   }
 
   const final: Results = {
@@ -331,6 +357,16 @@ async function main(): Promise<void> {
             {
               label: `best on the grid: ${best.policy.initialDelayMs / 1000} s x${best.policy.multiplier} <= ${best.policy.maxDelayMs / 1000} s, jitter ${best.policy.jitter}`,
               figures: best.figures,
+              highlight: true,
+            },
+          ]
+        : []),
+      // W1 draws the same kind of workload as this comparison: opaque operations, 2 s to 30 min.
+      ...(final.informed
+        ? [
+            {
+              label: `opwatch informed (W1, ${final.informed[0].rows[0].figures.operations} operations)`,
+              figures: final.informed[0].rows[0].figures,
               highlight: true,
             },
           ]

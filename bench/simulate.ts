@@ -11,7 +11,16 @@
  * is done and makes its registration due: a running tick polls it at its next read; between ticks the
  * `completions` function runs a tick of its own at once (three Firestore round trips: the write, the lease, a page).
  */
-import {decide, type PolicyInput} from '../functions/polling/policy';
+import {forecast, type ForecastInput} from '../functions/forecast/forecast';
+import {
+  durationIncrement,
+  durationModel,
+  observedDuration,
+  type DurationSums,
+} from '../functions/forecast/durations';
+import {operationKind} from '../functions/forecast/kind';
+import type {Operation} from '../functions/model';
+import {decide} from '../functions/polling/policy';
 import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
@@ -21,6 +30,37 @@ import {mean, quantile} from './stats';
 export interface Job {
   arrivalMs: number;
   durationMs: number;
+  /** Its kind, named in its metadata's `@type`; opaque without one. */
+  kind?: string;
+  /** Whether its metadata reports (linear) progress and its start time. */
+  progress?: boolean;
+  /** Left out of the figures: one of its kind's first operations, from which the forecaster learns. */
+  warmUp?: boolean;
+}
+
+/** The host the simulated operations come from: no preset, so no owners' prior. */
+const SERVICE = 'bench.googleapis.com';
+/** Work units of a progress-reporting operation, as Firestore counts documents. */
+const WORK_UNITS = 10_000;
+
+/** The Operation the fake API answers for `job` at `at`. */
+export function operationAt(job: Job, at: number): Operation {
+  const done = at >= job.arrivalMs + job.durationMs;
+  const fraction = Math.min(1, (at - job.arrivalMs) / job.durationMs);
+  return {
+    name: 'operations/bench',
+    done,
+    metadata: {
+      ...(job.kind && {'@type': `type.googleapis.com/bench.${job.kind}`}),
+      ...(job.progress && {
+        startTime: new Date(job.arrivalMs).toISOString(),
+        progressDocuments: {
+          completedWork: String(Math.floor(fraction * WORK_UNITS)),
+          estimatedWork: String(WORK_UNITS),
+        },
+      }),
+    },
+  };
 }
 
 /** The clock of the runtimes, in milliseconds. */
@@ -44,11 +84,11 @@ export interface Timing {
   eventDelayMs: number;
 }
 
-/** opwatch's defaults, 50 ms per poll and 10 ms per Firestore round trip. */
+/** opwatch's defaults (the budget as long as the period: the next tick takes over), 50 ms per poll and 10 ms per Firestore round trip. */
 export const DEFAULT_TIMING: Timing = {
   latencyMs: 50,
   tickEveryMs: 60_000,
-  budgetMs: 50_000,
+  budgetMs: 60_000,
   recheckMs: 1000,
   firestoreMs: 10,
   concurrency: 32,
@@ -61,6 +101,7 @@ export interface Watched {
   /** From the moment the operation was done to the publish of its notification. */
   delayMs: number;
   durationMs: number;
+  warmUp?: boolean;
 }
 
 /** The figures the benchmark reports for a policy. */
@@ -90,7 +131,7 @@ interface Watch {
   job: Job;
   /** When its completion entry arrives: never without completion events. */
   eventAt: number;
-  registration: PolicyInput;
+  registration: ForecastInput;
   nextPollAt: number;
   polls: number;
   finished: boolean;
@@ -101,29 +142,71 @@ interface Stepper {
   first(arrivalMs: number): number;
   after(
     watch: Watch,
-    done: boolean,
+    /** The Operation as the API saw it when the poll arrived. */
+    operation: Operation,
     answeredAt: number,
     random: () => number,
   ): number | undefined;
 }
 
 function stepper(schedule: Schedule): Stepper {
+  if ('forecast' in schedule) return forecaster();
   if ('everyMs' in schedule) {
     const next = (at: number) =>
       Math.ceil(at / schedule.everyMs) * schedule.everyMs;
     return {
       first: next,
-      after: (_watch, done, answeredAt) =>
-        done ? undefined : next(answeredAt),
+      after: (_watch, operation, answeredAt) =>
+        operation.done ? undefined : next(answeredAt),
     };
   }
   return {
     // store.ts registers with nextPollAt = now.
     first: arrivalMs => arrivalMs,
-    after(watch, done, answeredAt, random) {
-      const result = {kind: 'operation' as const, operation: {done}};
+    after(watch, operation, answeredAt, random) {
+      const result = {kind: 'operation' as const, operation};
       const transition = decide(watch.registration, result, answeredAt, random);
       watch.registration.attempts = transition.attempts;
+      return transition.outcome ? undefined : transition.nextPollAt;
+    },
+  };
+}
+
+/**
+ * functions/forecast/ as the poller runs it: each poll's Operation through `forecast()`, with what the kind's
+ * finished operations taught it (the same sums the poller keeps in Firestore, here in memory).
+ */
+function forecaster(): Stepper {
+  const learned = new Map<string, DurationSums>();
+  return {
+    first: arrivalMs => arrivalMs,
+    after(watch, operation, answeredAt, random) {
+      const {registration} = watch;
+      const kind = operationKind(SERVICE, operation);
+      const sums = kind && learned.get(kind.key);
+      const {transition} = forecast(
+        registration,
+        {kind: 'operation', operation},
+        answeredAt,
+        random,
+        {durations: durationModel(sums)},
+      );
+      if (transition.outcome === 'succeeded' && kind) {
+        const duration = observedDuration(registration, operation, answeredAt);
+        if (duration !== undefined) {
+          const add = durationIncrement(duration);
+          learned.set(kind.key, {
+            count: (sums?.count ?? 0) + add.count,
+            sumLog: (sums?.sumLog ?? 0) + add.sumLog,
+            sumLogSquares: (sums?.sumLogSquares ?? 0) + add.sumLogSquares,
+          });
+        }
+      }
+      Object.assign(registration, {
+        attempts: transition.attempts,
+        lastPolledAt: answeredAt,
+        lastOperation: operation,
+      });
       return transition.outcome ? undefined : transition.nextPollAt;
     },
   };
@@ -153,6 +236,7 @@ export function simulate(
       deadline: job.arrivalMs + DEFAULT_TIMEOUT_MS,
       pollPolicy: policy,
       style: 'longrunning',
+      createdAt: job.arrivalMs,
     },
     nextPollAt: steps.first(job.arrivalMs),
     polls: 0,
@@ -163,7 +247,7 @@ export function simulate(
     w.polls++;
     const doneAt = w.job.arrivalMs + w.job.durationMs;
     const answeredAt = at + timing.latencyMs;
-    const next = steps.after(w, at >= doneAt, answeredAt, random);
+    const next = steps.after(w, operationAt(w.job, at), answeredAt, random);
     if (next !== undefined) {
       w.nextPollAt = next;
       return;
@@ -173,11 +257,13 @@ export function simulate(
       polls: w.polls,
       delayMs: answeredAt - doneAt,
       durationMs: w.job.durationMs,
+      warmUp: w.job.warmUp,
     });
   };
 
   if (contender.runtime === 'client') {
-    for (const job of jobs) {
+    // In arrival order, so what a forecaster learns comes from operations that finished before.
+    for (const job of [...jobs].sort((a, b) => a.arrivalMs - b.arrivalMs)) {
       const w = watch(job);
       while (!w.finished) poll(w, w.nextPollAt);
     }
@@ -231,8 +317,9 @@ export function simulate(
   return results;
 }
 
-/** The reported figures of a set of watches. */
-export function figures(watched: readonly Watched[]): Figures {
+/** The reported figures of a set of watches, warm-up left out. */
+export function figures(all: readonly Watched[]): Figures {
+  const watched = all.filter(w => !w.warmUp);
   const delays = watched.map(w => w.delayMs / 1000);
   const relative = watched.map(w => w.delayMs / w.durationMs);
   return {

@@ -102,7 +102,8 @@ export function registrationDetails(r: RegistrationView): string {
     ['last polled', r.lastPolledAt],
     ['next poll', r.nextPollAt],
     ['finished', r.finishedAt],
-    ['progress', r.lastOperation && describeProgress(r.lastOperation)],
+    ['progress', describeProgressOf(r)],
+    ['estimated done', r.estimatedDoneAt],
     ['last error', r.lastError && describePollError(r.lastError)],
     ['operation error', r.lastOperation && operationError(r.lastOperation)],
   ];
@@ -110,6 +111,14 @@ export function registrationDetails(r: RegistrationView): string {
     .filter(([, value]) => value !== undefined && value !== '')
     .map(([key, value]) => `${key.padEnd(16)}${value}`)
     .join('\n');
+}
+
+/** `45% (450/1000 documents)`: opwatch's reading first, then what the operation itself says. */
+function describeProgressOf(r: RegistrationView): string | undefined {
+  const own = r.lastOperation && describeProgress(r.lastOperation);
+  if (r.progressPercent === undefined) return own;
+  const percent = `${r.progressPercent}%`;
+  return own && own !== percent ? `${percent} (${own})` : percent;
 }
 
 /** A poll error, e.g. `http 403: HTTP 403`. */

@@ -1,7 +1,9 @@
 /**
- * Progress while `wait` blocks, on stderr: on a terminal one line redrawn in place with a spinner; otherwise
- * (CI logs, pipes) a plain line when something changed, and at least every half minute so a log shows life.
+ * Progress while `wait` blocks, on stderr: on a terminal a live progress bar (cli-progress) with the ETA;
+ * otherwise (CI logs, pipes) a plain line when something changed, and at least every half minute so a log shows
+ * life.
  */
+import {MultiBar, Presets, type SingleBar} from 'cli-progress';
 
 /** What the progress line shows. */
 export interface ProgressState {
@@ -12,9 +14,22 @@ export interface ProgressState {
   progress?: string;
   /** A passing problem, e.g. opwatch briefly unreachable. */
   note?: string;
+  /** The share done, 0 to 100, as opwatch read it (the registration's `progressPercent`). */
+  percent?: number;
+  /** When opwatch expects the operation done (the registration's `estimatedDoneAt`). */
+  estimatedDoneAt?: string;
 }
 
-const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/** `ETA 2m10s`, or `ETA any moment` once the estimate has passed; undefined without an estimate. */
+export function describeEta(
+  estimatedDoneAt: string | undefined,
+  now = Date.now(),
+): string | undefined {
+  const at = estimatedDoneAt === undefined ? NaN : Date.parse(estimatedDoneAt);
+  if (!Number.isFinite(at)) return undefined;
+  return at > now ? `ETA ${formatElapsed(at - now)}` : 'ETA any moment';
+}
+
 const PLAIN_HEARTBEAT_MS = 30_000;
 
 const num = (value: unknown) =>
@@ -72,8 +87,9 @@ export function formatElapsed(ms: number): string {
 export class ProgressReporter {
   private readonly started = Date.now();
   private state: ProgressState = {};
+  private readonly bars: MultiBar | undefined;
+  private readonly bar: SingleBar | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private frame = 0;
   private lastPlain = '';
   private lastPlainAt = 0;
 
@@ -83,7 +99,21 @@ export class ProgressReporter {
     private readonly tty = stream.isTTY === true,
   ) {
     if (enabled && this.tty) {
-      this.timer = setInterval(() => this.draw(), 100);
+      this.bars = new MultiBar(
+        {
+          stream,
+          format: '{bar} {shown} · {text}',
+          barsize: 24,
+          hideCursor: true,
+          clearOnComplete: true,
+          // The bar draws on a terminal only; elsewhere the plain lines below tell the same.
+          noTTYOutput: false,
+        },
+        Presets.shades_classic,
+      );
+      this.bar = this.bars.create(100, 0, this.payload());
+      // Elapsed time and the ETA count down between updates.
+      this.timer = setInterval(() => this.draw(), 1000);
       this.timer.unref();
     }
   }
@@ -92,7 +122,7 @@ export class ProgressReporter {
   update(state: ProgressState): void {
     this.state = {...this.state, ...state};
     if (!this.enabled) return;
-    if (this.tty) return this.draw();
+    if (this.bar) return this.draw();
     const text = this.text(false);
     const now = Date.now();
     if (
@@ -105,30 +135,41 @@ export class ProgressReporter {
     }
   }
 
-  /** Writes a line without garbling the spinner. */
+  /** Writes a line above the bar. */
   log(line: string): void {
-    if (this.enabled && this.tty) this.stream.write('\r\x1b[K');
-    this.stream.write(`opwatch: ${line}\n`);
+    if (this.bars) this.bars.log(`opwatch: ${line}\n`);
+    else this.stream.write(`opwatch: ${line}\n`);
   }
 
-  /** Clears the line and stops redrawing. */
+  /** Clears the bar and stops redrawing. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.enabled && this.tty) this.stream.write('\r\x1b[K');
+    this.bars?.stop();
   }
 
   private draw(): void {
-    this.frame = (this.frame + 1) % SPINNER.length;
-    this.stream.write(`\r\x1b[K${SPINNER[this.frame]} ${this.text(true)}`);
+    this.bar?.update(this.state.percent ?? 0, this.payload());
+  }
+
+  private payload(): {shown: string; text: string} {
+    const {percent} = this.state;
+    return {
+      shown:
+        percent === undefined ? '  ?%' : `${percent.toFixed(0).padStart(3)}%`,
+      text: this.text(true),
+    };
   }
 
   private text(withElapsed: boolean): string {
-    const {registrationId, state, attempts, progress, note} = this.state;
+    const {registrationId, state, attempts, progress, note, estimatedDoneAt} =
+      this.state;
     return [
       withElapsed
         ? `waiting ${formatElapsed(Date.now() - this.started)}`
         : 'waiting',
+      // Plain lines change when the estimate does, not every second as it counts down.
+      withElapsed ? describeEta(estimatedDoneAt) : estimatedDoneAt && 'ETA',
       registrationId && `registration ${registrationId}`,
       state,
       attempts !== undefined && `${attempts} polls`,

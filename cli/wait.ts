@@ -252,6 +252,8 @@ class Waiter {
       registrationId: registration.id,
       state: registration.state,
       attempts: registration.attempts,
+      percent: registration.progressPercent,
+      estimatedDoneAt: registration.estimatedDoneAt,
       progress:
         registration.lastOperation &&
         describeProgress(registration.lastOperation),

@@ -6,6 +6,7 @@
  */
 import {z} from 'zod';
 import {BUCKETS} from './polling/shards';
+import {leaseTimings} from './polling/lease';
 import {
   parseAllowlists,
   splitList,
@@ -127,7 +128,8 @@ export const DEFAULT_PUBLISH_GRACE_SECONDS = 3600;
 
 const pollerSchema = z.object({
   ...shared,
-  POLL_BUDGET_SECONDS: positiveNumber(50, 3600),
+  // As long as Cloud Scheduler's period: the next tick waits for this one to hand over, so none leaves a gap.
+  POLL_BUDGET_SECONDS: positiveNumber(60, 3600),
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
@@ -192,11 +194,34 @@ export interface PollerConfig extends CommonConfig {
   publishGraceMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
   deadLetterTopic?: string;
+  /** How long a tick waits for the previous one to hand the lease over: that tick's usual end. */
+  handOverMs: number;
 }
 
 /** Configuration of the completions function: the poller's, and the budget of the tick an event starts. */
 export interface CompletionsConfig extends PollerConfig {
   completionBudgetMs: number;
+}
+
+/**
+ * Firestore calls, each bounded by the lease, that can follow the budget: the last poll's write and its learned
+ * duration, the renewal under way, the flush, the release.
+ */
+export const TICK_END_FIRESTORE_CALLS = 5;
+
+/**
+ * The longest a tick can run past its budget: its last polls' request and publish (within the publish timeout
+ * the lease allows, polling/lease.ts), then {@link TICK_END_FIRESTORE_CALLS} calls within the lease. The
+ * function's timeout must exceed budget + this (infra/functions.tf's precondition says the same).
+ */
+export function tickEndMs(
+  config: Pick<PollerConfig, 'requestTimeoutMs' | 'leaseMs'>,
+): number {
+  return (
+    config.requestTimeoutMs +
+    leaseTimings(config.leaseMs).publishTimeoutMs +
+    TICK_END_FIRESTORE_CALLS * config.leaseMs
+  );
 }
 
 type Env = Record<string, string | undefined>;
@@ -309,12 +334,14 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
       'invalid configuration: POLL_FANOUT_TOPIC: required when POLL_SHARDS > 1',
     );
   }
+  const leaseMs = parsed.POLL_LEASE_SECONDS * 1000;
+  const requestTimeoutMs = parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000;
   return {
     ...common(parsed),
     budgetMs: parsed.POLL_BUDGET_SECONDS * 1000,
     concurrency: parsed.POLL_CONCURRENCY,
-    leaseMs: parsed.POLL_LEASE_SECONDS * 1000,
-    requestTimeoutMs: parsed.POLL_REQUEST_TIMEOUT_SECONDS * 1000,
+    leaseMs,
+    requestTimeoutMs,
     shards: parsed.POLL_SHARDS,
     fanoutTopic,
     publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,
@@ -325,6 +352,8 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
         parsed.GOOGLE_CLOUD_PROJECT,
       ),
     }),
+    // A holder's usual end: its polls under way finish, then it flushes and releases.
+    handOverMs: requestTimeoutMs + leaseMs,
   };
 }
 

@@ -23,6 +23,7 @@ import {createCompletionsHandler} from './completions/handler';
 import {DueNow} from './completions/due-now';
 import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
+import {KindDurations} from './polling/kind-durations';
 import {PollLease, leaseTimings} from './polling/lease';
 import {leaseId} from './polling/shards';
 import {createLogger} from './log';
@@ -95,11 +96,13 @@ function poller(
       ),
     client: new OperationsClient(config),
     allowlists: config.allowlists,
+    kinds: new KindDurations(db, config.collection, log),
     sink,
     log,
     budgetMs,
     concurrency: config.concurrency,
     leaseMs: config.leaseMs,
+    handOverMs: config.handOverMs,
     publishGraceMs: config.publishGraceMs,
     deadLetterTopic: config.deadLetterTopic,
   });

@@ -144,6 +144,10 @@ export interface Registration extends NewRegistration {
   completionKey?: string;
   /** The registration's virtual bucket, a hash of its id (polling/shards.ts); absent on registrations of old. */
   bucket?: number;
+  /** Share of the work done, 0 to 100, as the operation last reported it; only while pending. */
+  progressPercent?: number;
+  /** When the operation will likely be done, from its progress or its kind's history; only while pending. */
+  estimatedDoneAt?: number;
 }
 
 /** The owner of registrations made without an ID token (ALLOW_UNAUTHENTICATED=true). */

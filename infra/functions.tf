@@ -36,11 +36,11 @@ data "archive_file" "source" {
 locals {
   artifact_dir = "${path.module}/../build/function-source"
 
-  # The longest a poll run can take, as functions/polling/lease.ts (leaseTimings) and poller.ts spend it: the
-  # budget, then the last poll's request, its publish (a quarter of the lease, at most 20 s) and its write (a
-  # quarter of the lease), then the flush of the writes and the release of the lease (the lease's length each).
+  # The longest a poll run can take, as tickEndMs() in functions/config.ts counts it: the budget, then the last
+  # poll's request and its publish (a quarter of the lease, at most 20 s: leaseTimings in polling/lease.ts), then
+  # five Firestore calls within the lease (the last writes, the learned duration, a renewal, the flush, the release).
   poll_publish_timeout_seconds = min(20, var.poll_lease_seconds / 4)
-  poll_run_max_seconds         = var.poll_budget_seconds + var.poll_request_timeout_seconds + local.poll_publish_timeout_seconds + var.poll_lease_seconds / 4 + 2 * var.poll_lease_seconds
+  poll_run_max_seconds         = var.poll_budget_seconds + var.poll_request_timeout_seconds + local.poll_publish_timeout_seconds + 5 * var.poll_lease_seconds
 }
 
 resource "google_storage_bucket" "source" {

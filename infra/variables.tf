@@ -105,9 +105,9 @@ variable "poll_schedule" {
 }
 
 variable "poll_budget_seconds" {
-  description = "Seconds one poll run spends polling before it stops (POLL_BUDGET_SECONDS)."
+  description = "Seconds one poll run spends polling before it stops (POLL_BUDGET_SECONDS). As long as the schedule's period by default: the next run takes over from this one without a gap."
   type        = number
-  default     = 50
+  default     = 60
 }
 
 variable "poll_concurrency" {
@@ -146,9 +146,9 @@ variable "dead_letter_topic" {
 }
 
 variable "poll_timeout_seconds" {
-  description = "Timeout of the poll function; must exceed the longest a run can take: poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + the last write, the flush and the release (see locals in functions.tf). The scheduler waits 30 s longer."
+  description = "Timeout of the poll function; must exceed the longest a run can take: poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + 5 x poll_lease_seconds (the last writes, the learned duration, a renewal, the flush and the release; see locals in functions.tf). The scheduler waits 30 s longer."
   type        = number
-  default     = 120
+  default     = 180
 
   validation {
     condition     = var.poll_timeout_seconds >= 15 && var.poll_timeout_seconds <= 1770

@@ -1,9 +1,10 @@
 /**
  * The poller's lease: one document per shard that says which tick may poll that shard's buckets, and until when.
  *
- * One lease per shard, rather than one per registration, keeps the cost of a poll at one read and
- * one write: overlapping ticks (Scheduler retries, a slow tick meeting the next one) find the lease held and
- * stand down, and a crashed tick's lease simply runs out.
+ * One lease per shard, rather than one per registration, keeps the cost of a poll at one read and one write:
+ * overlapping ticks (Scheduler retries, two ticks at once) find the lease held and stand down, and a crashed
+ * tick's lease simply runs out. The next tick in line is different: it finds a holder at the end of its budget,
+ * and waits for it to hand over, so polling goes on from one tick to the next without a gap.
  *
  * No transactions: a tick that finds the lease held learns it from one plain read, and claims and renewals are
  * writes with preconditions (the document must not exist, or must be exactly as last seen). Transactions would
@@ -57,6 +58,9 @@ function lostRace(error: unknown): boolean {
   return LOST_RACE.has((error as {code?: number}).code ?? -1);
 }
 
+/** How often a tick waiting for a hand-over looks at the lease: each look is one read. */
+const HAND_OVER_PAUSE_MS = 200;
+
 /** A lease on the poll work of one shard of a registration collection. */
 export class PollLease {
   private readonly ref: DocumentReference;
@@ -84,25 +88,63 @@ export class PollLease {
     return this.heldUntil;
   }
 
-  /** Takes the lease if it is free or has run out. */
-  async acquire(): Promise<boolean> {
+  /**
+   * Takes the lease if it is free or has run out; `pollsUntil` (when this tick's budget ends) tells the next
+   * tick whether to wait for it.
+   */
+  async acquire(pollsUntil?: number): Promise<boolean> {
+    return (await this.tryAcquire(pollsUntil)).acquired;
+  }
+
+  /**
+   * Takes the lease, waiting up to `waitMs` for a holder whose budget ends within that time to hand it over
+   * (release it, or let it run out). A holder with more of its budget left is another tick at work, and this one
+   * stands down at once.
+   */
+  async acquireOnHandOver(
+    pollsUntil: number,
+    waitMs: number,
+    pauseMs = HAND_OVER_PAUSE_MS,
+  ): Promise<boolean> {
+    const giveUpAt = this.now() + waitMs;
+    for (;;) {
+      const attempt = await this.tryAcquire(pollsUntil);
+      if (attempt.acquired) return true;
+      const holderDone = attempt.holderPollsUntil ?? Infinity;
+      if (holderDone > giveUpAt || this.now() + pauseMs > giveUpAt)
+        return false;
+      await new Promise(resolve => setTimeout(resolve, pauseMs));
+    }
+  }
+
+  private async tryAcquire(
+    pollsUntil?: number,
+  ): Promise<{acquired: boolean; holderPollsUntil?: number}> {
     const askedAt = this.now();
     const current = await this.ref.get();
     const until =
       (current.get('until') as Timestamp | undefined)?.toMillis() ?? 0;
-    if (current.exists && until > askedAt) return false;
+    if (current.exists && until > askedAt) {
+      const holderPollsUntil = (
+        current.get('pollsUntil') as Timestamp | undefined
+      )?.toMillis();
+      return {acquired: false, holderPollsUntil};
+    }
     const claim = {
       holder: this.holder,
       until: Timestamp.fromMillis(askedAt + this.durationMs),
+      ...(pollsUntil !== undefined && {
+        pollsUntil: Timestamp.fromMillis(pollsUntil),
+      }),
     };
     try {
       const written = current.exists
         ? await this.ref.update(claim, {lastUpdateTime: current.updateTime!})
         : await this.ref.create(claim);
       this.held(written.writeTime, askedAt);
-      return true;
+      return {acquired: true};
     } catch (error) {
-      if (lostRace(error)) return false;
+      if (lostRace(error)) return {acquired: false};
       throw error;
     }
   }

@@ -17,12 +17,12 @@ import {LogThrottle, type Logger} from '../log';
 import type {Outcome, PollError, Registration} from '../model';
 import {buildNotification, type Notification} from '../notify/notification';
 import type {OperationsClient} from '../google/operations-client';
-import {
-  afterPublishFailure,
-  decide,
-  type PollResult,
-  type Transition,
-} from './policy';
+import {afterPublishFailure, type PollResult, type Transition} from './policy';
+import {forecast, type Forecast} from '../forecast/forecast';
+import {observedDuration} from '../forecast/durations';
+import {operationKind} from '../forecast/kind';
+import {lroSettingsFor} from '../google/presets';
+import type {KindDurations} from './kind-durations';
 import type {NotificationSink} from '../notify/publisher';
 import {refusals, type Allowlists} from '../registration/allowlists';
 import {readDocument} from '../registration/document';
@@ -43,7 +43,7 @@ export interface TickCounts {
   /** Stored documents this version cannot read, ended `poll_error` (kind `corrupt`) or skipped. */
   corrupt: number;
   durationMs: number;
-  /** True when another tick held the lease and this one did nothing. */
+  /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
 }
 
@@ -106,9 +106,16 @@ export interface PollerDependencies {
   allowlists: Allowlists;
   sink: NotificationSink;
   log: Logger;
+  /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
+  kinds?: KindDurations;
   budgetMs: number;
   concurrency: number;
   leaseMs: number;
+  /**
+   * How long a tick waits for a holder at the end of its budget to hand the lease over (0: stand down at once).
+   * Long enough for a holder's usual end: its last polls, the flush and the release.
+   */
+  handOverMs?: number;
   /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
   publishGraceMs: number;
   /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
@@ -154,7 +161,14 @@ export class Poller {
     };
     const lease = this.deps.lease(randomUUID(), range);
     const leaseMs = this.deps.leaseMs;
-    if (!(await within(lease.acquire(), leaseMs, 'claiming the lease'))) {
+    const deadline = started + this.deps.budgetMs;
+    // The wait for a hand-over counts in the budget, so a tick's polling ends on its own schedule, not drifting.
+    const claimed = await within(
+      lease.acquireOnHandOver(deadline, this.deps.handOverMs ?? 0),
+      leaseMs + (this.deps.handOverMs ?? 0),
+      'claiming the lease',
+    );
+    if (!claimed) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     const timings = leaseTimings(leaseMs);
@@ -164,7 +178,7 @@ export class Poller {
       timings,
       lease,
       counts,
-      started + this.deps.budgetMs,
+      deadline,
       this.now,
       this.random,
       this.throttle,
@@ -392,13 +406,56 @@ class TickRun {
     this.counts.polled++;
     if (result.kind === 'transient') this.counts.retried++;
 
-    let transition = decide(registration, result, now, this.random);
+    const forecast = await this.forecast(registration, result, now);
+    let transition = forecast.transition;
     if (transition.outcome) {
       // Left pending and due, the registration is the next lease holder's to finish.
       if (this.fenced()) return;
       transition = await this.publish(registration, transition, now);
     }
-    await this.save(snapshot, transition, now);
+    const saved = await this.save(snapshot, {...forecast, transition}, now);
+    if (saved && transition.outcome === 'succeeded')
+      await this.learn(registration, transition, now);
+  }
+
+  /** The policy's decision with the next poll placed by what is known of the operation and its kind. */
+  private async forecast(
+    registration: Registration,
+    result: PollResult,
+    now: number,
+  ): Promise<Forecast> {
+    const kind =
+      result.kind === 'operation'
+        ? operationKind(registration.operation.service, result.operation)
+        : undefined;
+    const knowledge = kind && {
+      durations: await this.deps.kinds?.model(kind),
+      prior: lroSettingsFor(registration.operation.service, kind.verb),
+    };
+    return forecast(registration, result, now, this.random, knowledge);
+  }
+
+  /** Adds a succeeded operation's duration to its kind: one write, after the registration's final one. */
+  private async learn(
+    registration: Registration,
+    transition: Transition,
+    now: number,
+  ): Promise<void> {
+    const operation = transition.lastOperation;
+    const kind = operationKind(registration.operation.service, operation);
+    const duration =
+      operation && observedDuration(registration, operation, now);
+    if (!this.deps.kinds || !kind || duration === undefined) return;
+    await within(
+      this.deps.kinds.learn(kind, duration),
+      this.deps.leaseMs,
+      'learning a duration',
+    ).catch((error: Error) =>
+      // Learning is an optimisation: the watch has ended and been notified either way.
+      this.deps.log.warn(
+        `learning the duration of ${kind.key} failed: ${error.message}`,
+      ),
+    );
   }
 
   private async publish(
@@ -550,10 +607,11 @@ class TickRun {
 
   private save(
     snapshot: QueryDocumentSnapshot,
-    transition: Transition,
+    {transition, progressPercent, estimatedDoneAt}: Forecast,
     now: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const state = transition.outcome ?? 'pending';
+    const pending = state === 'pending';
     return this.write(snapshot, {
       state,
       attempts: transition.attempts,
@@ -565,15 +623,19 @@ class TickRun {
       ...(transition.lastOperation && {
         lastOperation: transition.lastOperation,
       }),
-      ...(state !== 'pending' && {finishedAt: now}),
+      // Cleared when the operation stops telling, or the watch ends.
+      progressPercent: pending ? progressPercent : undefined,
+      estimatedDoneAt: pending ? estimatedDoneAt : undefined,
+      ...(!pending && {finishedAt: now}),
     });
   }
 
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
+  /** @returns whether the write landed. */
   private async write(
     snapshot: QueryDocumentSnapshot,
     update: PollUpdate,
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       const result = await within(
         this.deps.due.save(
@@ -585,12 +647,15 @@ class TickRun {
         'writing a poll result',
       );
       this.written.set(snapshot.id, result.writeTime);
+      return true;
     } catch (error) {
       // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
       // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
-      if ((error as {code?: number}).code === FAILED_PRECONDITION) return;
-      this.fatal ??= error as Error;
-      this.stop(`Firestore write failed: ${(error as Error).message}`);
+      if ((error as {code?: number}).code !== FAILED_PRECONDITION) {
+        this.fatal ??= error as Error;
+        this.stop(`Firestore write failed: ${(error as Error).message}`);
+      }
+      return false;
     }
   }
 

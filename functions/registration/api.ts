@@ -82,6 +82,10 @@ export function toApiView(
         ? iso(registration.nextPollAt)
         : undefined,
     finishedAt: iso(registration.finishedAt),
+    ...(registration.state === 'pending' && {
+      progressPercent: registration.progressPercent,
+      estimatedDoneAt: iso(registration.estimatedDoneAt),
+    }),
     lastError: registration.lastError,
     lastOperation: registration.lastOperation,
     previous: previous && {

@@ -70,6 +70,13 @@ const operationText = z.codec(z.string(), operationObject, {
 
 const count = z.number().int().nonnegative();
 
+/** Fields a write gives as undefined to say they no longer hold: they are deleted from the document. */
+const CLEARABLE_FIELDS = [
+  'lastError',
+  'progressPercent',
+  'estimatedDoneAt',
+] as const;
+
 /** A registration document as stored (the document id is the registration id, so it is not a field). */
 export const storedRegistration = z.object({
   /** Who registered it: the caller's verified e-mail, or `anonymous`. */
@@ -113,6 +120,10 @@ export const storedRegistration = z.object({
   errorStreak: count,
   lastError: pollErrorSchema.optional(),
   lastOperation: operationText.optional(),
+  /** Share of the work done, as the operation last reported it; only while pending. */
+  progressPercent: z.number().min(0).max(100).optional(),
+  /** When the operation will likely be done (forecast/); only while pending. */
+  estimatedDoneAt: time.optional(),
   expireAt: time.optional(),
 });
 
@@ -141,7 +152,7 @@ export function readDocument(snapshot: DocumentSnapshot): ReadResult {
  * Encodes registration fields (a whole registration, or the fields an update changes) as stored. A whole
  * registration (it has its id) is stored with its shard bucket; while pending, at most
  * {@link MAX_PENDING_OPERATION_BYTES} of the last operation is kept; a watch that ends gets its `expireAt`;
- * `lastError: undefined` deletes the stored error.
+ * a field of {@link CLEARABLE_FIELDS} given as undefined is deleted.
  * @throws when a field does not fit the stored schema: opwatch never writes a document it could not read back.
  */
 export function toDocument(
@@ -158,8 +169,10 @@ export function toDocument(
       fields.lastOperation,
       MAX_PENDING_OPERATION_BYTES,
     );
-  if (fields.lastError === undefined && 'lastError' in fields)
-    document.lastError = FieldValue.delete();
+  for (const field of CLEARABLE_FIELDS) {
+    if (fields[field] === undefined && field in fields)
+      document[field] = FieldValue.delete();
+  }
   if (fields.state !== undefined && fields.state !== 'pending') {
     const finishedAt = fields.finishedAt ?? fields.updatedAt ?? Date.now();
     document.expireAt = Timestamp.fromMillis(finishedAt + retentionMs);

@@ -242,10 +242,20 @@ export const registrationViewSchema = z
       .optional()
       .meta({description: 'Only while pending.'}),
     finishedAt: timestampSchema.optional(),
+    progressPercent: z.number().min(0).max(100).optional().meta({
+      description:
+        'Share of the work done, 0 to 100, as the operation last reported it; only while pending.',
+    }),
+    estimatedDoneAt: timestampSchema.optional().meta({
+      description:
+        "When the operation will likely be done, from its reported progress or its kind's learned durations; " +
+        'only while pending, when known.',
+    }),
     lastError: pollErrorSchema.optional(),
     lastOperation: operationSchema.optional().meta({
       description:
-        'The latest operation the API returned (only its name and done when it was over 256 KiB).',
+        'The latest operation the API returned (while pending only its name and done when it was over 16 KiB; ' +
+        'once ended, over 256 KiB).',
     }),
     previous: previousWatchSchema
       .optional()

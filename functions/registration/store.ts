@@ -72,6 +72,8 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
       | 'lastError'
       | 'lastOperation'
       | 'finishedAt'
+      | 'progressPercent'
+      | 'estimatedDoneAt'
     >
   >;
 

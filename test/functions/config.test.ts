@@ -142,11 +142,12 @@ describe('loadPollerConfig', () => {
     expect(
       loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch'}),
     ).toMatchObject({
-      budgetMs: 50_000,
+      budgetMs: 60_000,
       concurrency: 32,
       leaseMs: 15_000,
       requestTimeoutMs: 10_000,
       publishGraceMs: 3_600_000,
+      handOverMs: 25_000,
     });
     expect(
       loadPollerConfig({GOOGLE_CLOUD_PROJECT: 'demo-opwatch'}),

@@ -61,6 +61,9 @@ const REAL_NAMES: Record<string, string[]> = {
     'projects/my-proj/databases/(default)/operations/ASA3NDEwOTg0NjExChp0bHVhZmVkBxJsYXJ0bmVjc3Utc2Jvai1uaW1kYRQKLRI',
     'projects/my-proj/databases/orders-db/operations/AiAxN2I3ZDc2MjE',
   ],
+  'redis.googleapis.com': [
+    'projects/my-proj/locations/us-central1/operations/operation-1700000000000-5f1a2b3c4d5e6-7f8a9b0c-1d2e3f4a',
+  ],
   'run.googleapis.com': [
     'projects/my-proj/locations/us-central1/operations/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
   ],
@@ -89,6 +92,7 @@ const OTHER_SHAPES: Array<[string, string[]]> = [
     [
       'aiplatform.googleapis.com',
       'apigateway.googleapis.com',
+      'redis.googleapis.com',
       'run.googleapis.com',
     ],
   ],

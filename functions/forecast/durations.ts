@@ -1,0 +1,88 @@
+/**
+ * What the durations of one kind's past operations say about the next one: a log-normal fitted from three sums
+ * (count, sum of log-durations, sum of their squares). Sums merge by plain increments, so concurrent finishes
+ * never overwrite each other, and each finished operation costs one write.
+ */
+import type {Operation} from '../model';
+
+/** The stored sums of one kind; durations in milliseconds, logs natural. */
+export interface DurationSums {
+  count: number;
+  sumLog: number;
+  sumLogSquares: number;
+}
+
+/** A kind's durations, as a log-normal. */
+export interface DurationModel {
+  /** Finished operations it comes from. */
+  count: number;
+  /** Median duration, in milliseconds. */
+  medianMs: number;
+  /** Standard deviation of the log-duration. */
+  sigma: number;
+}
+
+/** Finished operations a kind needs before its history overrides the priors. */
+export const MIN_HISTORY = 5;
+/** A floor on the spread: a handful of near-identical durations must not make the forecast overconfident. */
+const MIN_SIGMA = 0.05;
+
+/** The model of a kind's durations, or undefined below {@link MIN_HISTORY} or for sums that make no sense. */
+export function durationModel(
+  sums: DurationSums | undefined,
+): DurationModel | undefined {
+  if (!sums || !(sums.count >= MIN_HISTORY)) return undefined;
+  const mean = sums.sumLog / sums.count;
+  const variance =
+    (sums.sumLogSquares - sums.count * mean * mean) / (sums.count - 1);
+  if (!Number.isFinite(mean) || !Number.isFinite(variance)) return undefined;
+  return {
+    count: sums.count,
+    medianMs: Math.exp(mean),
+    sigma: Math.max(MIN_SIGMA, Math.sqrt(Math.max(0, variance))),
+  };
+}
+
+/** The duration `z` standard deviations from the median (z = -2 is the 2.3 % quantile). */
+export function durationAt(model: DurationModel, z: number): number {
+  return model.medianMs * Math.exp(z * model.sigma);
+}
+
+/** An RFC 3339 time as epoch milliseconds, or undefined. */
+export function parseTime(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * How long a finished operation took, as well as opwatch can tell: from the watch's start to the end time the
+ * operation reports, or else to the middle of the last two polls, between which it finished.
+ */
+export function observedDuration(
+  watch: {createdAt: number; lastPolledAt?: number},
+  operation: Operation,
+  finishedSeenAt: number,
+): number | undefined {
+  const metadata = (operation.metadata ?? {}) as Record<string, unknown>;
+  const generic = (metadata.genericMetadata ?? {}) as Record<string, unknown>;
+  const reported =
+    parseTime(metadata.endTime) ??
+    parseTime(operation.endTime) ??
+    parseTime(generic.updateTime);
+  const lastPoll = watch.lastPolledAt ?? watch.createdAt;
+  const end =
+    reported !== undefined &&
+    reported > watch.createdAt &&
+    reported <= finishedSeenAt
+      ? reported
+      : (lastPoll + finishedSeenAt) / 2;
+  const duration = end - watch.createdAt;
+  return duration > 0 ? duration : undefined;
+}
+
+/** The increments one finished operation adds to its kind's sums. */
+export function durationIncrement(durationMs: number): DurationSums {
+  const log = Math.log(durationMs);
+  return {count: 1, sumLog: log, sumLogSquares: log * log};
+}

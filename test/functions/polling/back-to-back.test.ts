@@ -1,0 +1,77 @@
+/**
+ * No gap between ticks: Cloud Scheduler calls `poll` every period whatever the previous tick is doing, and the
+ * budget equals the period. The tick that finds the previous one at its end waits for the hand-over instead of
+ * standing down, so no registration waits for the next period.
+ */
+import {startStack, type TestStack} from '../../support/stack';
+
+const PERIOD_MS = 3000;
+const TICKS = 4;
+const INTERVAL_MS = 700;
+/** "Within a second or two of its due time". */
+const LATENESS_BOUND_MS = 1500;
+const API = 'https://firestore.googleapis.com/v1';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startStack({POLL_BUDGET_SECONDS: String(PERIOD_MS / 1000)});
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+it('ticks back to back every period, budget = period: every registration polled within its bound', async () => {
+  const run = Date.now();
+  const names = Array.from(
+    {length: 10},
+    (_, n) => `projects/p/databases/(default)/operations/b2b-${run}-${n}`,
+  );
+  for (const name of names) {
+    stack.operationsApi.define(name, {kind: 'never'});
+    const response = await stack.register({
+      operation: `${API}/${name}`,
+      // A fixed interval, so every due time is known: an explicit policy wins over the forecast.
+      pollPolicy: {
+        initialDelay: `${INTERVAL_MS / 1000}s`,
+        multiplier: 1,
+        maxDelay: `${INTERVAL_MS / 1000}s`,
+        jitter: 0,
+      },
+    });
+    expect(response.status).toBe(201);
+  }
+
+  // The Scheduler's calls: one every period, not waiting for the previous answer.
+  const started = Date.now();
+  const answers: Promise<{status: number; body: Record<string, unknown>}>[] =
+    [];
+  for (let tick = 0; tick < TICKS; tick++) {
+    // then() sends the request now: supertest sends nothing until asked for the answer.
+    answers.push(stack.tick().then(answer => answer));
+    await new Promise(resolve => setTimeout(resolve, PERIOD_MS));
+  }
+  const ended = Date.now() - PERIOD_MS;
+  const results = await Promise.all(answers);
+  expect(results.map(r => r.status)).toEqual(Array(TICKS).fill(200));
+  // Each tick worked: none stood down for the lease.
+  expect(results.map(r => r.body.leaseHeld === true)).toEqual(
+    Array(TICKS).fill(false),
+  );
+
+  for (const name of names) {
+    const polls = stack.operationsApi
+      .requestsFor(name)
+      .map(r => r.at)
+      .filter(at => at >= started && at <= ended);
+    const gaps = polls.slice(1).map((at, i) => at - polls[i]);
+    // Each poll is due INTERVAL_MS after the previous one; late by at most the bound, across every tick boundary.
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(
+      INTERVAL_MS + LATENESS_BOUND_MS,
+    );
+    expect(polls.length).toBeGreaterThanOrEqual(
+      Math.floor(((TICKS - 1) * PERIOD_MS) / (INTERVAL_MS + LATENESS_BOUND_MS)),
+    );
+  }
+});

@@ -1,0 +1,98 @@
+/**
+ * Learned durations live in Firestore, not in a process: the real `poll` function in a process of its own learns
+ * a kind from finished operations, is restarted, and forecasts the next operation of that kind from what it
+ * learned before.
+ */
+import {TEST_PROJECT} from '../../support/emulator-env';
+import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {
+  functionEnv,
+  startPollProcess,
+  type SpawnedFunction,
+} from '../../support/poll-process';
+import {MIN_HISTORY} from '../../../functions/forecast/durations';
+
+const API = 'https://firestore.googleapis.com/v1';
+/** A kind with a type and a verb and no progress, so only its history can inform the forecast. */
+const METADATA = {
+  '@type': 'type.googleapis.com/opwatch.test.BakeMetadata',
+  verb: 'bake',
+};
+
+let stack: TestStack;
+let poller: SpawnedFunction;
+
+beforeAll(async () => {
+  stack = await startStack();
+  poller = await startPollProcess(
+    functionEnv(
+      {
+        projectId: TEST_PROJECT,
+        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
+        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
+        collection: stack.collection,
+        metadataHost: stack.metadata.host,
+        endpointOverrides: Object.fromEntries(
+          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
+        ),
+      },
+      {
+        POLL_BUDGET_SECONDS: '8',
+        POLL_LEASE_SECONDS: '2',
+        POLL_REQUEST_TIMEOUT_SECONDS: '2',
+      },
+    ),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await poller?.stop();
+  await stack?.stop();
+});
+
+let serial = 0;
+async function bake(afterMs: number): Promise<string> {
+  const name = `projects/p/databases/(default)/operations/bake-${Date.now()}-${++serial}`;
+  stack.operationsApi.define(name, {
+    kind: 'finish',
+    afterMs,
+    metadata: METADATA,
+  });
+  const response = await stack.register({operation: `${API}/${name}`});
+  expect(response.status).toBe(201);
+  return name;
+}
+
+async function learnedCount(): Promise<number | undefined> {
+  const kinds = await stack.firestore
+    .collection(`${stack.collection}_kinds`)
+    .get();
+  expect(kinds.size).toBeLessThanOrEqual(1);
+  return kinds.docs[0]?.get('count') as number | undefined;
+}
+
+/** The wait between an operation's first and second poll. */
+const secondPollWait = (name: string) => {
+  const [first, second] = stack.operationsApi.requestsFor(name).map(r => r.at);
+  return second - first;
+};
+
+it('learns a kind from finishes that merge, and forecasts from it after a restart of the poll function', async () => {
+  // Warm-up: operations finishing at the same moment, all learned in one tick.
+  const warmUp = await Promise.all(
+    Array.from({length: MIN_HISTORY}, () => bake(3000)),
+  );
+  expect((await poller.tick({timeoutMs: 20_000})).status).toBe(200);
+  expect(await learnedCount()).toBe(MIN_HISTORY);
+  // Until then the kind polled from the owners' settings: 5 s after the first poll, less up to 20 % jitter.
+  for (const name of warmUp)
+    expect(secondPollWait(name)).toBeGreaterThanOrEqual(4000);
+
+  await poller.restart();
+  const name = await bake(3000);
+  expect((await poller.tick({timeoutMs: 20_000})).status).toBe(200);
+  // The restarted process read the history: it polls when such operations finish, not 5 s later.
+  expect(secondPollWait(name)).toBeLessThan(3500);
+  expect(await learnedCount()).toBe(MIN_HISTORY + 1);
+  expect(poller.unexpectedExits).toEqual([]);
+});
