@@ -125,6 +125,8 @@ resource "google_cloudfunctions2_function" "completions" {
       WATCH_SERVICES                 = join(",", var.watch_services)
       ALLOWED_TOPICS                 = local.allowed_topics
       DELEGATION_SUBJECTS            = join(",", var.delegation_subjects)
+      PUBLISH_GRACE_SECONDS          = tostring(var.publish_grace_seconds)
+      DEAD_LETTER_TOPIC              = var.dead_letter_topic
       COMPLETION_POLL_BUDGET_SECONDS = tostring(var.completion_poll_budget_seconds)
     }
   }
