@@ -10,7 +10,6 @@
  */
 import {createServer, type IncomingMessage, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {TEST_PROJECT} from '../support/emulator-env';
 import {
   functionEnv,
   startOperationsProcess,
@@ -18,7 +17,7 @@ import {
   type Answer,
   type SpawnedFunction,
 } from '../support/poll-process';
-import {FAKED_SERVICES, startStack, type TestStack} from '../support/stack';
+import {stackAddresses, startStack, type TestStack} from '../support/stack';
 import {Collector, inParallel, printFigures, sleep} from './harness';
 
 /** The echo server stands in for this host; the fake operations server for the others. */
@@ -90,19 +89,7 @@ let poller: SpawnedFunction;
 beforeAll(async () => {
   stack = await startStack();
   echo = await startEchoServer();
-  const addresses = {
-    projectId: TEST_PROJECT,
-    firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-    pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-    collection: stack.collection,
-    metadataHost: stack.metadata.host,
-    endpointOverrides: {
-      ...Object.fromEntries(
-        FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-      ),
-      [ECHO_HOST]: echo.baseUrl,
-    },
-  };
+  const addresses = stackAddresses(stack, {[ECHO_HOST]: echo.baseUrl});
   api = await startOperationsProcess(
     functionEnv(addresses, {DEFAULT_TOPIC: stack.topic}),
   );

@@ -6,7 +6,6 @@
  * 3. An ENDPOINT_OVERRIDES host is trusted only while listed: a registration stored while it was listed is not
  *    polled there by a poller whose configuration no longer lists it; listed, the same host is polled (control).
  */
-import {TEST_PROJECT} from '../support/emulator-env';
 import {FakeOperationsServer} from '../support/fake-operations-server';
 import {
   functionEnv,
@@ -14,7 +13,12 @@ import {
   startPollProcess,
   type SpawnedFunction,
 } from '../support/poll-process';
-import {FAKED_SERVICES, startStack, type TestStack} from '../support/stack';
+import {
+  FAKED_SERVICES,
+  stackAddresses,
+  startStack,
+  type TestStack,
+} from '../support/stack';
 import {printFigures, sleep, stackEnv} from './harness';
 import {
   CANARY_HOST,
@@ -143,20 +147,9 @@ describe('ENDPOINT_OVERRIDES', () => {
   let listedPoller: SpawnedFunction | undefined;
 
   beforeAll(async () => {
-    const overrides = Object.fromEntries([
-      ...FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-      [CANARY_HOST, overrideCanary.baseUrl],
-    ]);
     listedApi = await startOperationsProcess(
       functionEnv(
-        {
-          projectId: TEST_PROJECT,
-          firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-          pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-          collection: stack.collection,
-          metadataHost: stack.metadata.host,
-          endpointOverrides: overrides,
-        },
+        stackAddresses(stack, {[CANARY_HOST]: overrideCanary.baseUrl}),
         {DEFAULT_TOPIC: stack.topic, WATCH_SERVICES: WATCH_WITH_CANARY},
       ),
     );
@@ -198,20 +191,8 @@ describe('ENDPOINT_OVERRIDES', () => {
     await poller.stop();
     listedPoller = await startPollProcess(
       functionEnv(
-        {
-          projectId: TEST_PROJECT,
-          firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-          pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-          collection: stack.collection,
-          metadataHost: stack.metadata.host,
-          // The faked Google hosts too: no test may send even a fake token to a real Google API.
-          endpointOverrides: {
-            ...Object.fromEntries(
-              FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-            ),
-            [CANARY_HOST]: overrideCanary.baseUrl,
-          },
-        },
+        // The faked Google hosts too: no test may send even a fake token to a real Google API.
+        stackAddresses(stack, {[CANARY_HOST]: overrideCanary.baseUrl}),
         {
           POLL_BUDGET_SECONDS: '4',
           POLL_LEASE_SECONDS: '3',

@@ -20,6 +20,7 @@ import {
 } from './emulator-env';
 import {FakeMetadataServer} from './metadata-server';
 import {FakeOperationsServer} from './fake-operations-server';
+import type {StackAddresses} from './poll-process';
 
 /** The Google API hosts the fake operations server stands in for. */
 export const FAKED_SERVICES = [
@@ -45,6 +46,30 @@ export interface TestStack {
   event(type: string, data: unknown): Promise<request.Response>;
   pull(count: number, timeoutMs?: number): Promise<PulledMessage[]>;
   stop(): Promise<void>;
+}
+
+/**
+ * Where `stack` is, for a function in a process of its own (poll-process.ts `functionEnv`): the emulators, the
+ * stack's collection, the metadata stand-in, and the fake operations API standing in for {@link FAKED_SERVICES}
+ * (plus `overrides`).
+ */
+export function stackAddresses(
+  stack: TestStack,
+  overrides: Record<string, string> = {},
+): StackAddresses {
+  return {
+    projectId: TEST_PROJECT,
+    firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
+    pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
+    collection: stack.collection,
+    metadataHost: stack.metadata.host,
+    endpointOverrides: {
+      ...Object.fromEntries(
+        FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
+      ),
+      ...overrides,
+    },
+  };
 }
 
 /**

@@ -23,7 +23,7 @@ import {join, relative} from 'node:path';
 import {promisify} from 'node:util';
 import {TEST_PROJECT} from '../support/emulator-env';
 import {REPO_ROOT, SpawnedFunction, functionEnv} from '../support/poll-process';
-import {FAKED_SERVICES, startStack, type TestStack} from '../support/stack';
+import {stackAddresses, startStack, type TestStack} from '../support/stack';
 
 const run = promisify(execFile);
 const ARTIFACT = join(REPO_ROOT, 'build', 'function-source');
@@ -63,19 +63,10 @@ beforeAll(async () => {
   });
 
   stack = await startStack();
-  const env = functionEnv(
-    {
-      projectId: TEST_PROJECT,
-      firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-      pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-      collection: stack.collection,
-      metadataHost: stack.metadata.host,
-      endpointOverrides: Object.fromEntries(
-        FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-      ),
-    },
-    {DEFAULT_TOPIC: stack.topic, POLL_BUDGET_SECONDS: '5'},
-  );
+  const env = functionEnv(stackAddresses(stack), {
+    DEFAULT_TOPIC: stack.topic,
+    POLL_BUDGET_SECONDS: '5',
+  });
   [operations, poll] = await Promise.all(
     ['operations', 'poll'].map(target =>
       SpawnedFunction.start({target, env, source: installed}),

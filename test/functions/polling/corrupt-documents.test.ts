@@ -4,8 +4,8 @@
  * ends `poll_error` (`pollError.kind: "corrupt"`) unnotified, every tick answers 200, and the process never exits.
  */
 import {FieldValue, Timestamp} from '@google-cloud/firestore';
-import {TEST_PROJECT, type PulledMessage} from '../../support/emulator-env';
-import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {type PulledMessage} from '../../support/emulator-env';
+import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
   functionEnv,
   startPollProcess,
@@ -43,23 +43,11 @@ let poller: SpawnedFunction;
 beforeAll(async () => {
   stack = await startStack();
   poller = await startPollProcess(
-    functionEnv(
-      {
-        projectId: TEST_PROJECT,
-        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-        collection: stack.collection,
-        metadataHost: stack.metadata.host,
-        endpointOverrides: Object.fromEntries(
-          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-        ),
-      },
-      {
-        POLL_BUDGET_SECONDS: '6',
-        POLL_LEASE_SECONDS: '4',
-        POLL_REQUEST_TIMEOUT_SECONDS: '2',
-      },
-    ),
+    functionEnv(stackAddresses(stack), {
+      POLL_BUDGET_SECONDS: '6',
+      POLL_LEASE_SECONDS: '4',
+      POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    }),
   );
 }, 60_000);
 

@@ -3,8 +3,7 @@
  * a kind from finished operations, is restarted, and forecasts the next operation of that kind from what it
  * learned before.
  */
-import {TEST_PROJECT} from '../../support/emulator-env';
-import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
   functionEnv,
   startPollProcess,
@@ -25,23 +24,11 @@ let poller: SpawnedFunction;
 beforeAll(async () => {
   stack = await startStack();
   poller = await startPollProcess(
-    functionEnv(
-      {
-        projectId: TEST_PROJECT,
-        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-        collection: stack.collection,
-        metadataHost: stack.metadata.host,
-        endpointOverrides: Object.fromEntries(
-          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-        ),
-      },
-      {
-        POLL_BUDGET_SECONDS: '8',
-        POLL_LEASE_SECONDS: '2',
-        POLL_REQUEST_TIMEOUT_SECONDS: '2',
-      },
-    ),
+    functionEnv(stackAddresses(stack), {
+      POLL_BUDGET_SECONDS: '8',
+      POLL_LEASE_SECONDS: '2',
+      POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    }),
   );
 }, 60_000);
 

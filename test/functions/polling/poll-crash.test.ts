@@ -5,8 +5,8 @@
  * A crash may repeat a message (one published, its state write lost with the process) but must never drop one,
  * and must leave nothing pending for good: the killed tick's lease runs out and the next tick takes over.
  */
-import {TEST_PROJECT, type PulledMessage} from '../../support/emulator-env';
-import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {type PulledMessage} from '../../support/emulator-env';
+import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
   functionEnv,
   startPollProcess,
@@ -24,25 +24,13 @@ let poller: SpawnedFunction;
 beforeAll(async () => {
   stack = await startStack();
   poller = await startPollProcess(
-    functionEnv(
-      {
-        projectId: TEST_PROJECT,
-        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-        collection: stack.collection,
-        metadataHost: stack.metadata.host,
-        endpointOverrides: Object.fromEntries(
-          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-        ),
-      },
-      {
-        POLL_BUDGET_SECONDS: '8',
-        // Short, so the killed tick's lease runs out soon after the restart.
-        POLL_LEASE_SECONDS: '2',
-        POLL_REQUEST_TIMEOUT_SECONDS: '2',
-        POLL_CONCURRENCY: '8',
-      },
-    ),
+    functionEnv(stackAddresses(stack), {
+      POLL_BUDGET_SECONDS: '8',
+      // Short, so the killed tick's lease runs out soon after the restart.
+      POLL_LEASE_SECONDS: '2',
+      POLL_REQUEST_TIMEOUT_SECONDS: '2',
+      POLL_CONCURRENCY: '8',
+    }),
   );
 }, 60_000);
 

@@ -15,7 +15,7 @@ import {
   uniqueName,
   type PulledMessage,
 } from '../../support/emulator-env';
-import {FAKED_SERVICES, startStack, type TestStack} from '../../support/stack';
+import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
   functionEnv,
   startPollProcess,
@@ -50,27 +50,15 @@ afterAll(async () => {
 /** A shard worker: the poll function in a process of its own, configured for `shards` shards. */
 async function worker(shards: number): Promise<SpawnedFunction> {
   const spawned = await startPollProcess(
-    functionEnv(
-      {
-        projectId: TEST_PROJECT,
-        firestoreHost: process.env.FIRESTORE_EMULATOR_HOST!,
-        pubsubHost: process.env.PUBSUB_EMULATOR_HOST!,
-        collection: stack.collection,
-        metadataHost: stack.metadata.host,
-        endpointOverrides: Object.fromEntries(
-          FAKED_SERVICES.map(host => [host, stack.operationsApi.baseUrl]),
-        ),
-      },
-      {
-        POLL_SHARDS: String(shards),
-        POLL_FANOUT_TOPIC: fanoutTopic,
-        POLL_BUDGET_SECONDS: '4',
-        // Short, so a killed worker's lease runs out soon.
-        POLL_LEASE_SECONDS: '3',
-        POLL_REQUEST_TIMEOUT_SECONDS: '2',
-        POLL_CONCURRENCY: '8',
-      },
-    ),
+    functionEnv(stackAddresses(stack), {
+      POLL_SHARDS: String(shards),
+      POLL_FANOUT_TOPIC: fanoutTopic,
+      POLL_BUDGET_SECONDS: '4',
+      // Short, so a killed worker's lease runs out soon.
+      POLL_LEASE_SECONDS: '3',
+      POLL_REQUEST_TIMEOUT_SECONDS: '2',
+      POLL_CONCURRENCY: '8',
+    }),
   );
   workers.push(spawned);
   return spawned;
