@@ -18,7 +18,8 @@
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';
-import {within, type Poller} from '../polling/poller';
+import {within} from '../polling/deadline';
+import type {Poller} from '../polling/poller';
 import {rangeOwning, type BucketRange} from '../polling/shards';
 import type {DueNow} from './due-now';
 import {readEvent} from './events';

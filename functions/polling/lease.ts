@@ -17,6 +17,7 @@ import {
   type Firestore,
 } from '@google-cloud/firestore';
 import {PUBLISH_TIMEOUT_MS} from '../notify/publisher';
+import {within} from './deadline';
 
 /** How a tick spends its lease: when it renews, and how long the steps a poll may still take can last. */
 export interface LeaseTimings {
@@ -108,7 +109,12 @@ export class PollLease {
   ): Promise<boolean> {
     const giveUpAt = this.now() + waitMs;
     for (;;) {
-      const attempt = await this.tryAcquire(pollsUntil);
+      // Each look within the lease's length: an unreachable Firestore fails the claim now, not after the wait.
+      const attempt = await within(
+        this.tryAcquire(pollsUntil),
+        this.durationMs,
+        'claiming the lease',
+      );
       if (attempt.acquired) return true;
       const holderDone = attempt.holderPollsUntil ?? Infinity;
       if (holderDone > giveUpAt || this.now() + pauseMs > giveUpAt)

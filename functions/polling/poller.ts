@@ -10,6 +10,7 @@ import {randomUUID} from 'node:crypto';
 import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import {FAILED_PRECONDITION, type DueRegistrations} from './due-registrations';
+import {within} from './deadline';
 import {leaseTimings, type LeaseTimings, type PollLease} from './lease';
 import {BUCKETS, type BucketRange} from './shards';
 import {audit} from '../audit';
@@ -55,29 +56,6 @@ const REPEATED_LOG_INTERVAL_MS = 60_000;
 const MAX_ATTRIBUTE_BYTES = 1024;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
-
-/**
- * `work`, or a rejection once `ms` pass without it settling. The Firestore client retries an unreachable backend
- * silently for as long as it is away (one query waited out a whole 30 s outage), so every Firestore call of a tick
- * gets a deadline: the lease's length (past that the tick could not trust its lease anyway, and must fail, not
- * stall), or for a poll's write the write deadline the fence counts on. The call itself goes on; whatever it does
- * late is guarded by the lease and the write preconditions. A publish gets the publish timeout the same way.
- */
-export function within<T>(
-  work: Promise<T>,
-  ms: number,
-  what: string,
-  from = 'Firestore',
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: no answer from ${from} in ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
 
 const OUTCOME_COUNTER: Record<
   Outcome,

@@ -3,6 +3,9 @@
  * budget equals the period. The tick that finds the previous one at its end waits for the hand-over instead of
  * standing down, so no registration waits for the next period.
  */
+import {CLOUD_PLATFORM} from '../../../functions/google/presets';
+import {RegistrationStore} from '../../../functions/registration/store';
+import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';
 
 const PERIOD_MS = 3000;
@@ -10,7 +13,7 @@ const TICKS = 4;
 const INTERVAL_MS = 700;
 /** "Within a second or two of its due time". */
 const LATENESS_BOUND_MS = 1500;
-const API = 'https://firestore.googleapis.com/v1';
+const SERVICE = 'firestore.googleapis.com';
 
 let stack: TestStack;
 
@@ -28,19 +31,38 @@ it('ticks back to back every period, budget = period: every registration polled 
     {length: 10},
     (_, n) => `projects/p/databases/(default)/operations/b2b-${run}-${n}`,
   );
+  // Stored directly, with a fixed interval so every due time is known (an explicit policy wins over the
+  // forecast): the API would refuse an interval this short, below the pollPolicy floors that bound abuse.
+  const store = new RegistrationStore(
+    stack.firestore,
+    stack.collection,
+    86_400_000,
+  );
   for (const name of names) {
     stack.operationsApi.define(name, {kind: 'never'});
-    const response = await stack.register({
-      operation: `${API}/${name}`,
-      // A fixed interval, so every due time is known: an explicit policy wins over the forecast.
-      pollPolicy: {
-        initialDelay: `${INTERVAL_MS / 1000}s`,
-        multiplier: 1,
-        maxDelay: `${INTERVAL_MS / 1000}s`,
-        jitter: 0,
+    await store.register(
+      {
+        operation: {
+          service: SERVICE,
+          version: 'v1',
+          name,
+          url: `https://${SERVICE}/v1/${name}`,
+        },
+        topic: `projects/${TEST_PROJECT}/topics/${stack.topic}`,
+        labels: {},
+        timeoutMs: 600_000,
+        scopes: [CLOUD_PLATFORM],
+        style: 'longrunning',
+        pollPolicy: {
+          initialDelayMs: INTERVAL_MS,
+          multiplier: 1,
+          maxDelayMs: INTERVAL_MS,
+          jitter: 0,
+        },
       },
-    });
-    expect(response.status).toBe(201);
+      'anonymous',
+      Date.now(),
+    );
   }
 
   // The Scheduler's calls: one every period, not waiting for the previous answer.

@@ -79,9 +79,9 @@ it('malformed documents among good ones: the good all notified, the due malforme
     (kind in HIDDEN ? hidden : broken).set(id, kind);
   }
   while (good.size < GOOD) good.add(await register());
-  // A document with nothing but what makes it due.
+  // A document with nothing but what makes it due (its shard bucket among that).
   const bare = doc(`bare${Date.now()}`);
-  await bare.set({state: 'pending', nextPollAt: Timestamp.now()});
+  await bare.set({state: 'pending', bucket: 0, nextPollAt: Timestamp.now()});
   broken.set(bare.id, 'bare');
 
   const messages: PulledMessage[] = [];

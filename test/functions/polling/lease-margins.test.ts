@@ -121,7 +121,7 @@ async function setup(
     lease: holder => lease(collection, holder),
     client,
     allowlists: parseAllowlists({
-      GOOGLE_CLOUD_PROJECT: 'p-opwatch',
+      GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
       WATCH_PROJECTS: '*',
     }),
     sink,

@@ -241,10 +241,9 @@ describe('sharded polling', () => {
     await doomed.kill('SIGKILL');
     expect((await killedTick).status).toBe(0);
 
-    // The dead worker's lease still stands: the survivor stands down, then takes over once it runs out.
-    const held = await tickShard(survivor, 0);
-    expect(held.status).toBe(200);
-    expect(held.body).toMatchObject({leaseHeld: true});
+    // The dead worker's lease still stands: the survivor stands down, or waits for it to run out (a tick waits
+    // for a holder at the end of its budget to hand over), and takes over once it has.
+    expect((await tickShard(survivor, 0)).status).toBe(200);
     expect((await otherShard).status).toBe(200);
     for (let attempt = 0; attempt < 10; attempt++) {
       const pending = await pendingAmong(names.keys());
@@ -297,17 +296,17 @@ describe('sharded polling', () => {
       tickShard(first, 1),
     ]);
     expect(answers.map(answer => answer.status)).toEqual([200, 200, 200, 200]);
-    // Of the two calls of each shard, the one that came second found the lease held.
+    // Of the two calls of each shard, the one that came second found the lease held, or waited for the first to
+    // hand it over: never both at once.
     for (const shard of [0, 1]) {
       const calls = [
         answers[shard === 0 ? 0 : 1],
         answers[shard === 0 ? 2 : 3],
       ];
       expect(
-        calls.filter(
-          answer => (answer.body as {leaseHeld?: boolean}).leaseHeld,
-        ),
-      ).toHaveLength(1);
+        calls.filter(answer => (answer.body as {leaseHeld?: boolean}).leaseHeld)
+          .length,
+      ).toBeLessThanOrEqual(1);
     }
     const counts = await notifications(names.keys());
     expect([...names.keys()].map(id => counts.get(id))).toEqual(

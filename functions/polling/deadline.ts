@@ -1,0 +1,27 @@
+/**
+ * Deadlines on calls to Firestore and Pub/Sub, whose clients retry an unreachable backend silently for as long as
+ * it is away.
+ */
+
+/**
+ * `work`, or a rejection once `ms` pass without it settling. The Firestore client retries an unreachable backend
+ * silently for as long as it is away (one query waited out a whole 30 s outage), so every Firestore call of a tick
+ * gets a deadline: the lease's length (past that the tick could not trust its lease anyway, and must fail, not
+ * stall), or for a poll's write the write deadline the fence counts on. The call itself goes on; whatever it does
+ * late is guarded by the lease and the write preconditions. A publish gets the publish timeout the same way.
+ */
+export function within<T>(
+  work: Promise<T>,
+  ms: number,
+  what: string,
+  from = 'Firestore',
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: no answer from ${from} in ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
