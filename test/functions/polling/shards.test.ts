@@ -220,8 +220,12 @@ describe('sharded polling', () => {
     for (const name of names.values())
       stack.operationsApi.define(name, {kind: 'finish', afterMs: 0});
     const two = await worker(2);
-    const answers = await Promise.all([tickShard(two, 0), tickShard(two, 1)]);
-    expect(answers.map(answer => answer.status)).toEqual([200, 200]);
+    // Their next polls are as far off as the forecast put them after the first: tick until none is pending.
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all([tickShard(two, 0), tickShard(two, 1)]);
+      expect(answers.map(answer => answer.status)).toEqual([200, 200]);
+      if ((await pendingAmong(names.keys())).length === 0) break;
+    }
     const counts = await notifications(names.keys());
     expect([...names.keys()].map(id => counts.get(id))).toEqual(
       [...names.keys()].map(() => 1),
