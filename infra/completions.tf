@@ -109,26 +109,11 @@ resource "google_cloudfunctions2_function" "completions" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    # Exactly COMPLETIONS_ENV of functions/config.ts (test/infra holds the two to each other).
-    environment_variables = {
-      GOOGLE_CLOUD_PROJECT           = var.project_id
-      OPERATIONS_COLLECTION          = var.operations_collection
-      ENDPOINT_OVERRIDES             = jsonencode(var.endpoint_overrides)
-      RETENTION_DAYS                 = tostring(var.retention_days)
-      POLL_BUDGET_SECONDS            = tostring(var.poll_budget_seconds)
-      POLL_CONCURRENCY               = tostring(var.poll_concurrency)
-      POLL_LEASE_SECONDS             = tostring(var.poll_lease_seconds)
-      POLL_REQUEST_TIMEOUT_SECONDS   = tostring(var.poll_request_timeout_seconds)
-      POLL_SHARDS                    = tostring(var.poll_shards)
-      POLL_FANOUT_TOPIC              = google_pubsub_topic.poll_fanout.id
-      WATCH_PROJECTS                 = join(",", var.watch_projects)
-      WATCH_SERVICES                 = join(",", var.watch_services)
-      ALLOWED_TOPICS                 = local.allowed_topics
-      DELEGATION_SUBJECTS            = join(",", var.delegation_subjects)
-      PUBLISH_GRACE_SECONDS          = tostring(var.publish_grace_seconds)
-      DEAD_LETTER_TOPIC              = var.dead_letter_topic
+    # Exactly COMPLETIONS_ENV of functions/config.ts (test/infra holds the two to each other): the poller's, and
+    # the budget of the tick an event starts.
+    environment_variables = merge(local.poller_env, {
       COMPLETION_POLL_BUDGET_SECONDS = tostring(var.completion_poll_budget_seconds)
-    }
+    })
   }
 
   depends_on = [

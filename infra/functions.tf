@@ -36,6 +36,27 @@ data "archive_file" "source" {
 locals {
   artifact_dir = "${path.module}/../build/function-source"
 
+  # What the poller reads: the poll function's environment, and the base of the completions function's, which
+  # runs the same poller.
+  poller_env = {
+    GOOGLE_CLOUD_PROJECT         = var.project_id
+    OPERATIONS_COLLECTION        = var.operations_collection
+    ENDPOINT_OVERRIDES           = jsonencode(var.endpoint_overrides)
+    RETENTION_DAYS               = tostring(var.retention_days)
+    POLL_BUDGET_SECONDS          = tostring(var.poll_budget_seconds)
+    POLL_CONCURRENCY             = tostring(var.poll_concurrency)
+    POLL_LEASE_SECONDS           = tostring(var.poll_lease_seconds)
+    POLL_REQUEST_TIMEOUT_SECONDS = tostring(var.poll_request_timeout_seconds)
+    POLL_SHARDS                  = tostring(var.poll_shards)
+    POLL_FANOUT_TOPIC            = google_pubsub_topic.poll_fanout.id
+    WATCH_PROJECTS               = join(",", var.watch_projects)
+    WATCH_SERVICES               = join(",", var.watch_services)
+    ALLOWED_TOPICS               = local.allowed_topics
+    DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
+    PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
+    DEAD_LETTER_TOPIC            = var.dead_letter_topic
+  }
+
   # The longest a poll run can take, as tickEndMs() in functions/config.ts counts it: the budget, then the last
   # poll's request and its publish (a quarter of the lease, at most 20 s: leaseTimings in polling/lease.ts), then
   # five Firestore calls within the lease (the last writes, the learned duration, a renewal, the flush, the release).
@@ -145,24 +166,7 @@ resource "google_cloudfunctions2_function" "poll" {
     all_traffic_on_latest_revision = true
 
     # Exactly POLLER_ENV of functions/config.ts (test/infra holds the two to each other).
-    environment_variables = {
-      GOOGLE_CLOUD_PROJECT         = var.project_id
-      OPERATIONS_COLLECTION        = var.operations_collection
-      ENDPOINT_OVERRIDES           = jsonencode(var.endpoint_overrides)
-      RETENTION_DAYS               = tostring(var.retention_days)
-      POLL_BUDGET_SECONDS          = tostring(var.poll_budget_seconds)
-      POLL_CONCURRENCY             = tostring(var.poll_concurrency)
-      POLL_LEASE_SECONDS           = tostring(var.poll_lease_seconds)
-      POLL_REQUEST_TIMEOUT_SECONDS = tostring(var.poll_request_timeout_seconds)
-      POLL_SHARDS                  = tostring(var.poll_shards)
-      POLL_FANOUT_TOPIC            = google_pubsub_topic.poll_fanout.id
-      WATCH_PROJECTS               = join(",", var.watch_projects)
-      WATCH_SERVICES               = join(",", var.watch_services)
-      ALLOWED_TOPICS               = local.allowed_topics
-      DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
-      PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
-      DEAD_LETTER_TOPIC            = var.dead_letter_topic
-    }
+    environment_variables = local.poller_env
   }
 
   lifecycle {

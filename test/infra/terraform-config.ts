@@ -155,3 +155,31 @@ export function isIamGrant(type: string): boolean {
 export function grantees(body: Body): string[] {
   return [...strings(body.member), ...strings(body.members)];
 }
+
+/**
+ * The environment a Cloud Function is deployed with, as a map of expressions: its literal map, or `merge()` of
+ * `local.X` maps and literal maps (the poller's environment is one local both functions that poll use).
+ */
+export function environmentOf(
+  config: TerraformConfig,
+  functionName: string,
+): Body {
+  const value = block(
+    resource(config, 'google_cloudfunctions2_function', functionName),
+    'service_config',
+  ).environment_variables;
+  return resolveMap(config, value);
+}
+
+function resolveMap(config: TerraformConfig, value: unknown): Body {
+  if (typeof value !== 'string') return value as Body;
+  const fromLocals = [...value.matchAll(/\blocal\.(\w+)/g)].map(([, name]) =>
+    resolveMap(config, config.locals.get(name)),
+  );
+  const literal = Object.fromEntries(
+    [...value.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*=\s*(.+?)\s*$/gm)].map(
+      ([, key, expression]) => [key, `\${${expression}}`],
+    ),
+  );
+  return Object.assign({}, ...fromLocals, literal);
+}

@@ -19,6 +19,7 @@ import {leaseTimings} from '../../functions/polling/lease';
 import {
   block,
   blocks,
+  environmentOf,
   grantees,
   INFRA_DIR,
   isIamGrant,
@@ -139,7 +140,7 @@ describe('the deployment', () => {
     );
     const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
     const service = block(poll, 'service_config');
-    expect(block(service, 'environment_variables')).toMatchObject({
+    expect(environmentOf(tf, 'poll')).toMatchObject({
       POLL_SHARDS: ref('tostring(var.poll_shards)'),
       POLL_FANOUT_TOPIC: ref('google_pubsub_topic.poll_fanout.id'),
     });
@@ -277,16 +278,7 @@ describe('the deployment', () => {
   });
 
   test('sets on each function exactly the environment variables its code reads', () => {
-    const envOf = (name: string) =>
-      Object.keys(
-        block(
-          block(
-            resource(tf, 'google_cloudfunctions2_function', name),
-            'service_config',
-          ),
-          'environment_variables',
-        ),
-      ).sort();
+    const envOf = (name: string) => Object.keys(environmentOf(tf, name)).sort();
     // ALLOW_UNAUTHENTICATED is for local stacks and tests: a deployment always verifies callers.
     expect(envOf('operations')).toEqual(
       REGISTRATION_ENV.filter(name => name !== 'ALLOW_UNAUTHENTICATED').sort(),
@@ -320,13 +312,7 @@ describe('the deployment', () => {
 
   test('passes the endpoint overrides as the JSON object the code parses', () => {
     for (const name of ['operations', 'poll', 'completions']) {
-      const env = block(
-        block(
-          resource(tf, 'google_cloudfunctions2_function', name),
-          'service_config',
-        ),
-        'environment_variables',
-      );
+      const env = environmentOf(tf, name);
       expect(env.ENDPOINT_OVERRIDES).toBe(
         ref('jsonencode(var.endpoint_overrides)'),
       );
@@ -375,13 +361,7 @@ describe('the deployment', () => {
   });
 
   test('passes the publish grace and the dead-letter topic, and lets the poller publish to that topic only when set', () => {
-    const env = block(
-      block(
-        resource(tf, 'google_cloudfunctions2_function', 'poll'),
-        'service_config',
-      ),
-      'environment_variables',
-    );
+    const env = environmentOf(tf, 'poll');
     expect(env.PUBLISH_GRACE_SECONDS).toBe(
       ref('tostring(var.publish_grace_seconds)'),
     );
@@ -431,13 +411,7 @@ describe('completion events (opt-in)', () => {
     expect(gated().length).toBeGreaterThan(5);
     for (const entry of gated())
       expect(entry.body.count).toBe(ref('local.completion_events'));
-    const operationsEnv = block(
-      block(
-        resource(tf, 'google_cloudfunctions2_function', 'operations'),
-        'service_config',
-      ),
-      'environment_variables',
-    );
+    const operationsEnv = environmentOf(tf, 'operations');
     expect(operationsEnv.COMPLETION_EVENTS).toBe(
       ref('tostring(var.completion_events)'),
     );
