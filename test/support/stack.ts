@@ -20,7 +20,12 @@ import {
 } from './emulator-env';
 import {FakeMetadataServer} from './metadata-server';
 import {FakeOperationsServer} from './fake-operations-server';
-import type {StackAddresses} from './poll-process';
+import {
+  functionEnv,
+  startPollProcess,
+  type SpawnedFunction,
+  type StackAddresses,
+} from './poll-process';
 
 /** The Google API hosts the fake operations server stands in for. */
 export const FAKED_SERVICES = [
@@ -147,6 +152,32 @@ export async function startStack(
         pubsub.close(),
       ]);
       uninstall();
+    },
+  };
+}
+
+/** A stack and the `poll` function in a process of its own, configured with `pollEnv` on top of the stack's. */
+export interface StackWithPoller {
+  stack: TestStack;
+  poller: SpawnedFunction;
+  /** Stops the poll process, then the stack. */
+  stop(): Promise<void>;
+}
+
+/** Starts a stack and a poll process pointed at it (poll-process.ts), for tests that kill or restart the poller. */
+export async function startStackWithPoller(
+  pollEnv: Record<string, string>,
+): Promise<StackWithPoller> {
+  const stack = await startStack();
+  const poller = await startPollProcess(
+    functionEnv(stackAddresses(stack), pollEnv),
+  );
+  return {
+    stack,
+    poller,
+    async stop() {
+      await poller.stop();
+      await stack.stop();
     },
   };
 }

@@ -5,12 +5,12 @@
  */
 import {FieldValue, Timestamp} from '@google-cloud/firestore';
 import {type PulledMessage} from '../../support/emulator-env';
-import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
-  functionEnv,
-  startPollProcess,
-  type SpawnedFunction,
-} from '../../support/poll-process';
+  startStackWithPoller,
+  type StackWithPoller,
+  type TestStack,
+} from '../../support/stack';
+import type {SpawnedFunction} from '../../support/poll-process';
 
 const GOOD = 12;
 const API = 'https://firestore.googleapis.com/v1';
@@ -37,23 +37,21 @@ const HIDDEN: Record<string, Record<string, unknown>> = {
   'nextPollAt a string': {nextPollAt: 'soon'},
 };
 
+let running: StackWithPoller;
 let stack: TestStack;
 let poller: SpawnedFunction;
 
 beforeAll(async () => {
-  stack = await startStack();
-  poller = await startPollProcess(
-    functionEnv(stackAddresses(stack), {
-      POLL_BUDGET_SECONDS: '6',
-      POLL_LEASE_SECONDS: '4',
-      POLL_REQUEST_TIMEOUT_SECONDS: '2',
-    }),
-  );
+  running = await startStackWithPoller({
+    POLL_BUDGET_SECONDS: '6',
+    POLL_LEASE_SECONDS: '4',
+    POLL_REQUEST_TIMEOUT_SECONDS: '2',
+  });
+  ({stack, poller} = running);
 }, 60_000);
 
 afterAll(async () => {
-  await poller?.stop();
-  await stack?.stop();
+  await running?.stop();
 });
 
 let serial = 0;

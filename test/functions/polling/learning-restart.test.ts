@@ -3,12 +3,12 @@
  * a kind from finished operations, is restarted, and forecasts the next operation of that kind from what it
  * learned before.
  */
-import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
-  functionEnv,
-  startPollProcess,
-  type SpawnedFunction,
-} from '../../support/poll-process';
+  startStackWithPoller,
+  type StackWithPoller,
+  type TestStack,
+} from '../../support/stack';
+import type {SpawnedFunction} from '../../support/poll-process';
 import {MIN_HISTORY} from '../../../functions/forecast/durations';
 
 const API = 'https://firestore.googleapis.com/v1';
@@ -18,23 +18,21 @@ const METADATA = {
   verb: 'bake',
 };
 
+let running: StackWithPoller;
 let stack: TestStack;
 let poller: SpawnedFunction;
 
 beforeAll(async () => {
-  stack = await startStack();
-  poller = await startPollProcess(
-    functionEnv(stackAddresses(stack), {
-      POLL_BUDGET_SECONDS: '8',
-      POLL_LEASE_SECONDS: '2',
-      POLL_REQUEST_TIMEOUT_SECONDS: '2',
-    }),
-  );
+  running = await startStackWithPoller({
+    POLL_BUDGET_SECONDS: '8',
+    POLL_LEASE_SECONDS: '2',
+    POLL_REQUEST_TIMEOUT_SECONDS: '2',
+  });
+  ({stack, poller} = running);
 }, 60_000);
 
 afterAll(async () => {
-  await poller?.stop();
-  await stack?.stop();
+  await running?.stop();
 });
 
 let serial = 0;

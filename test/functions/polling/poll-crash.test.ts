@@ -6,37 +6,35 @@
  * and must leave nothing pending for good: the killed tick's lease runs out and the next tick takes over.
  */
 import {type PulledMessage} from '../../support/emulator-env';
-import {stackAddresses, startStack, type TestStack} from '../../support/stack';
 import {
-  functionEnv,
-  startPollProcess,
-  type SpawnedFunction,
-} from '../../support/poll-process';
+  startStackWithPoller,
+  type StackWithPoller,
+  type TestStack,
+} from '../../support/stack';
+import type {SpawnedFunction} from '../../support/poll-process';
 
 const COUNT = 50;
 /** Operations finish this far apart, so a tick is always mid-way through some of them. */
 const STAGGER_MS = 100;
 const API = 'https://firestore.googleapis.com/v1';
 
+let running: StackWithPoller;
 let stack: TestStack;
 let poller: SpawnedFunction;
 
 beforeAll(async () => {
-  stack = await startStack();
-  poller = await startPollProcess(
-    functionEnv(stackAddresses(stack), {
-      POLL_BUDGET_SECONDS: '8',
-      // Short, so the killed tick's lease runs out soon after the restart.
-      POLL_LEASE_SECONDS: '2',
-      POLL_REQUEST_TIMEOUT_SECONDS: '2',
-      POLL_CONCURRENCY: '8',
-    }),
-  );
+  running = await startStackWithPoller({
+    POLL_BUDGET_SECONDS: '8',
+    // Short, so the killed tick's lease runs out soon after the restart.
+    POLL_LEASE_SECONDS: '2',
+    POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    POLL_CONCURRENCY: '8',
+  });
+  ({stack, poller} = running);
 }, 60_000);
 
 afterAll(async () => {
-  await poller?.stop();
-  await stack?.stop();
+  await running?.stop();
 });
 
 it('SIGKILL half-way through a tick: every registration notified, nothing left pending', async () => {
