@@ -21,6 +21,7 @@ import {
 import {operationKind} from '../functions/forecast/kind';
 import type {Operation} from '../functions/model';
 import {decide} from '../functions/polling/policy';
+import {WAKE_SLOT_MS, WakeTimes} from '../functions/polling/wake-times';
 import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
@@ -71,8 +72,10 @@ export interface Timing {
   tickEveryMs: number;
   /** POLL_BUDGET_SECONDS. */
   budgetMs: number;
-  /** The poller's sleep between two reads of due registrations. */
+  /** The poller's longest sleep between two reads of due registrations. */
   recheckMs: number;
+  /** The poller's wake-ups for its own registrations round up to a multiple of this. */
+  wakeSlotMs: number;
   /** One Firestore round trip: the lease, a page of due registrations, the next due time. */
   firestoreMs: number;
   /** POLL_CONCURRENCY. */
@@ -90,6 +93,7 @@ export const DEFAULT_TIMING: Timing = {
   tickEveryMs: 60_000,
   budgetMs: 60_000,
   recheckMs: 1000,
+  wakeSlotMs: WAKE_SLOT_MS,
   firestoreMs: 10,
   concurrency: 32,
   eventDelayMs: 100,
@@ -282,6 +286,8 @@ export function simulate(
     const deadline = tick + timing.budgetMs;
     let now = tick + timing.firestoreMs; // the lease
     let lastRead = now;
+    // What this tick polled and left pending: it wakes when the first of them falls due (wake-times.ts).
+    const wakeTimes = new WakeTimes(timing.wakeSlotMs);
     while (now < deadline) {
       const dueBy = now;
       lastRead = dueBy;
@@ -293,15 +299,23 @@ export function simulate(
       due.forEach((w, i) => {
         const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
         poll(w, now + queued);
+        if (!w.finished) wakeTimes.add(w.nextPollAt);
       });
       pending = pending.filter(w => !w.finished);
-      if (due.length === 0) {
+      const recheckAt = now + timing.recheckMs;
+      // The sweep waits for its polls (their API calls, then their writes) before it reads again.
+      if (due.length > 0)
+        now +=
+          Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
+          timing.firestoreMs;
+      const wakeAt = Math.min(recheckAt, wakeTimes.next(now) ?? Infinity);
+      if (!(wakeAt < deadline)) {
         now += timing.firestoreMs; // when the next registration falls due
         admit(now);
         const nextDue = Math.min(...pending.map(w => w.nextPollAt));
         if (!(nextDue < deadline)) break;
       }
-      now += Math.min(timing.recheckMs, deadline - now);
+      now = Math.max(now, Math.min(wakeAt, deadline));
     }
     if (!contender.events) continue;
     // Until the next tick, completion entries are the completions function's: a tick of its own, at once.

@@ -8,6 +8,7 @@ import {FAILED_PRECONDITION} from './due-registrations';
 import {within} from './deadline';
 import type {LeaseTimings, PollLease} from './lease';
 import type {BucketRange} from './shards';
+import {WakeTimes} from './wake-times';
 import {audit} from '../audit';
 import type {LogThrottle} from '../log';
 import type {Outcome, PollError, Registration} from '../model';
@@ -52,6 +53,8 @@ export class TickRun {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Update times of this tick's writes, to skip a page read before the write landed. */
   private readonly written = new Map<string, Timestamp>();
+  /** When the registrations this tick left pending fall due: the tick wakes for them, not a second later. */
+  private readonly wakeTimes = new WakeTimes();
   private stopReason: string | undefined;
   private fatal: Error | undefined;
 
@@ -110,12 +113,18 @@ export class TickRun {
       // The next sweep starts over, and would read again every registration still in flight (each is due until
       // its write lands): with a slow API that is a read per in-flight poll per sweep. Let them finish first.
       await Promise.all(this.inFlight.values());
-      const more = await this.store(
-        this.deps.due.anyDueBefore(this.range, this.deadline),
-        'looking for registrations due within the budget',
+      const wakeAt = Math.min(
+        recheckAt,
+        this.wakeTimes.next(this.now()) ?? Infinity,
       );
-      if (!more) break;
-      await this.sleep(Math.min(recheckAt, this.deadline) - this.now());
+      if (wakeAt >= this.deadline) {
+        const more = await this.store(
+          this.deps.due.anyDueBefore(this.range, this.deadline),
+          'looking for registrations due within the budget',
+        );
+        if (!more) break;
+      }
+      await this.sleep(Math.min(wakeAt, this.deadline) - this.now());
     }
     // Polls under way finish (each write has its deadline) before the tick answers, even a failing one.
     await Promise.all(this.inFlight.values());
@@ -440,6 +449,14 @@ export class TickRun {
         'writing a poll result',
       );
       this.written.set(snapshot.id, result.writeTime);
+      const {state, nextPollAt} = update;
+      // Only within the budget: at most budget / slot entries, however many registrations the tick polls.
+      if (
+        state === 'pending' &&
+        nextPollAt !== undefined &&
+        nextPollAt < this.deadline
+      )
+        this.wakeTimes.add(nextPollAt);
       return true;
     } catch (error) {
       // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.

@@ -1,0 +1,109 @@
+/**
+ * A tick wakes for the registrations it left pending when they fall due, instead of its next idle look: the
+ * slots alone (pure), then a tick on the real Firestore emulator whose idle look is longer than its budget.
+ */
+import {Firestore} from '@google-cloud/firestore';
+import type {OperationsClient} from '../../../functions/google/operations-client';
+import {createLogger} from '../../../functions/log';
+import {DueRegistrations} from '../../../functions/polling/due-registrations';
+import {PollLease} from '../../../functions/polling/lease';
+import {Poller} from '../../../functions/polling/poller';
+import {WAKE_SLOT_MS, WakeTimes} from '../../../functions/polling/wake-times';
+import {parseAllowlists} from '../../../functions/registration/allowlists';
+import {RegistrationStore} from '../../../functions/registration/store';
+import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
+
+describe('WakeTimes', () => {
+  it('wakes at the first slot after now that holds a due time, rounded up to the slot', () => {
+    const wake = new WakeTimes(50);
+    expect(wake.next(0)).toBeUndefined();
+    wake.add(1010);
+    wake.add(1040);
+    wake.add(3001);
+    expect(wake.next(0)).toBe(1050);
+    expect(wake.next(1049)).toBe(1050);
+    // A slot reached is forgotten: its registrations are read by the sweep that woke for them.
+    expect(wake.next(1050)).toBe(3050);
+    expect(wake.next(4000)).toBeUndefined();
+    expect(wake.next(0)).toBeUndefined();
+  });
+
+  it('keeps one entry per slot however many registrations share it', () => {
+    const wake = new WakeTimes(WAKE_SLOT_MS);
+    for (let at = 10_001; at <= 10_000 + WAKE_SLOT_MS; at++) wake.add(at);
+    expect(wake.next(0)).toBe(10_000 + WAKE_SLOT_MS);
+    expect(wake.next(10_000 + WAKE_SLOT_MS)).toBeUndefined();
+  });
+});
+
+describe('a tick on the emulator', () => {
+  const settings = {projectId: TEST_PROJECT, ignoreUndefinedProperties: true};
+  const firestore = new Firestore(settings);
+  // The poller's own client, as in production: its BulkWriter stays open, so this one is not terminated.
+  const pollerFirestore = new Firestore(settings);
+  afterAll(() => firestore.terminate());
+
+  it('polls its own registrations again when they fall due, though its idle look comes only after the budget', async () => {
+    const collection = uniqueName('wake');
+    const store = new RegistrationStore(firestore, collection, 86_400_000);
+    const name = 'operations/wake-1';
+    const {registration} = await store.register(
+      {
+        // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
+        operation: {
+          service: 'opaque.example.com',
+          version: 'v1',
+          name,
+          url: `https://opaque.example.com/v1/${name}`,
+        },
+        topic: `projects/${TEST_PROJECT}/topics/t`,
+        labels: {},
+        timeoutMs: 600_000,
+        scopes: [],
+        style: 'longrunning',
+      },
+      'anonymous',
+      Date.now(),
+    );
+    let calls = 0;
+    const client = {
+      get: async () => ({
+        kind: 'operation' as const,
+        operation: {name, done: ++calls === 3, metadata: {}},
+      }),
+    } as unknown as OperationsClient;
+    const published: string[] = [];
+    const poller = new Poller({
+      due: new DueRegistrations(pollerFirestore, collection, 86_400_000),
+      lease: holder =>
+        new PollLease(pollerFirestore, collection, holder, 15_000),
+      client,
+      allowlists: parseAllowlists({
+        GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+        WATCH_SERVICES: 'opaque.example.com',
+      }),
+      sink: {
+        publish: async (_topic, notification) => {
+          published.push(notification.attributes.registrationId);
+          return 'id';
+        },
+      },
+      log: createLogger(() => {}),
+      budgetMs: 10_000,
+      concurrency: 4,
+      leaseMs: 15_000,
+      publishGraceMs: 3_600_000,
+      // Longer than the budget: after the first sweep only a wake-up can poll again within this tick.
+      idleRecheckMs: 60_000,
+    });
+    const counts = await poller.tick();
+    expect(calls).toBe(3);
+    expect(counts.polled).toBe(3);
+    expect(published).toEqual([registration.id]);
+    const stored = await firestore
+      .collection(collection)
+      .doc(registration.id)
+      .get();
+    expect(stored.get('state')).toBe('succeeded');
+  });
+});
