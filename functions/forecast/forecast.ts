@@ -13,7 +13,10 @@
  * 3. a kind with enough history: skip the time in which few of its operations finished, then poll in steps
  *    that shrink with the spread of its durations;
  * 4. a kind with no history yet: the API owners' published poll settings, within the cap;
- * 5. anything else: the default backoff, as before.
+ * 5. anything else (an opaque operation): a wait of at most {@link YOUNG_WAIT_MS} while the operation is young,
+ *    then half its age, within the cap. Minimising polls for a given median delay means polling evenly, just
+ *    often enough, while most operations are still running, then backing off fast; the half-age bound keeps a
+ *    short operation's delay within half its duration.
  * Only a confident forecast (steady progress, or a history with a narrow spread) may wait longer than the cap,
  * the registration's or the default policy's `maxDelay`; nothing waits past the deadline.
  */
@@ -67,14 +70,22 @@ export const CONFIDENT_SIGMA = 0.5;
 /** Where the forecast starts polling a kind, in standard deviations below its median: 16 % finish before. */
 const BODY_Z = 1;
 /** Within a kind's durations, each wait is this share of sigma, as a ratio of the time elapsed. */
-const STEP_SIGMA_SHARE = 0.5;
+export const STEP_SIGMA_SHARE = 0.4;
 /** Past an extrapolated finish, wait this share of the time elapsed. */
 const OVERDUE_SHARE = 0.05;
 /** Random share taken off a forecast wait, so a burst of one kind does not poll in lock-step. */
 const JITTER = 0.1;
+/** An opaque operation younger than {@link YOUNG_MS} waits at most this long between polls. */
+export const YOUNG_WAIT_MS = 5000;
+/** Until this age, an opaque operation is young: about half of a mix spanning seconds to half an hour is done. */
+export const YOUNG_MS = 45_000;
+/** An opaque operation waits at most this share of its age: its delay stays within half its duration. */
+export const AGE_SHARE = 0.5;
 
 const clamp = (value: number, low: number, high: number) =>
   Math.min(high, Math.max(low, value));
+const jittered = (ms: number, random: () => number) =>
+  ms * (1 - JITTER * random());
 
 /** Decides what follows one poll, as {@link decide} does, with the next poll placed by the forecast. */
 export function forecast(
@@ -115,8 +126,7 @@ export function forecast(
       ? historyWait(history, now - registration.createdAt, random)
       : knowledge.prior
         ? priorWait(knowledge.prior, registration.attempts + 1, random)
-        : undefined;
-  if (wait === undefined) return {transition, ...shown};
+        : opaqueWait(now - registration.createdAt, random);
   return {
     transition: {
       ...transition,
@@ -154,7 +164,6 @@ function historyWait(
 ): number {
   const confident = history.sigma <= CONFIDENT_SIGMA;
   const bodyStart = durationAt(history, -BODY_Z);
-  const jittered = (ms: number) => ms * (1 - JITTER * random());
   if (elapsed < bodyStart) {
     const untilBody = bodyStart - elapsed;
     return Math.max(
@@ -163,7 +172,20 @@ function historyWait(
     );
   }
   const step = elapsed * (Math.exp(STEP_SIGMA_SHARE * history.sigma) - 1);
-  return clamp(jittered(step), MIN_WAIT_MS, confident ? Infinity : CAP_MS);
+  return clamp(
+    jittered(step, random),
+    MIN_WAIT_MS,
+    confident ? Infinity : CAP_MS,
+  );
+}
+
+function opaqueWait(age: number, random: () => number): number {
+  const bound = age < YOUNG_MS ? YOUNG_WAIT_MS : CAP_MS;
+  return clamp(
+    jittered(Math.min(age * AGE_SHARE, bound), random),
+    MIN_WAIT_MS,
+    CAP_MS,
+  );
 }
 
 function priorWait(

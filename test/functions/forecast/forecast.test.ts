@@ -1,8 +1,12 @@
 import fc from 'fast-check';
 import {
+  AGE_SHARE,
   CONFIDENT_SIGMA,
   MIN_WAIT_MS,
   PROGRESS_MARGIN_MS,
+  STEP_SIGMA_SHARE,
+  YOUNG_MS,
+  YOUNG_WAIT_MS,
   forecast,
   type ForecastInput,
 } from '../../../functions/forecast/forecast';
@@ -208,13 +212,13 @@ describe('rule 3: a kind with enough history', () => {
     expect(out.estimatedDoneAt).toBe(START + 600_000);
   });
 
-  it('then steps of sigma/2 of the time elapsed, past the cap only when the spread is narrow', () => {
+  it('then steps of a share of sigma of the time elapsed, past the cap only when the spread is narrow', () => {
     const now = START + 300_000;
     const out = forecast(watch(), running({'@type': 'x'}), now, noJitter, {
       durations: history(300_000, 0.2),
     });
     expect(out.transition.nextPollAt - now).toBeCloseTo(
-      300_000 * (Math.exp(0.1) - 1),
+      300_000 * (Math.exp(STEP_SIGMA_SHARE * 0.2) - 1),
     );
     const long = forecast(
       watch(),
@@ -226,7 +230,7 @@ describe('rule 3: a kind with enough history', () => {
       },
     );
     expect(long.transition.nextPollAt - START - 3e6).toBeCloseTo(
-      3e6 * (Math.exp(0.1) - 1),
+      3e6 * (Math.exp(STEP_SIGMA_SHARE * 0.2) - 1),
     );
     const wide = forecast(
       watch(),
@@ -327,18 +331,46 @@ describe('rule 4: the API owners published poll settings, until a kind has histo
 });
 
 describe('rule 5 and the guarantees that stay', () => {
-  it('an unknown kind with no progress polls exactly as today', () => {
+  it('an opaque operation: at most 5 s apart while young, then half its age, within the cap', () => {
+    const waitAt = (age: number, r = 0) =>
+      forecast(watch(), running(), START + age, () => r).transition.nextPollAt -
+      START -
+      age;
+    expect(YOUNG_WAIT_MS).toBe(5000);
+    expect(AGE_SHARE).toBe(0.5);
+    expect(waitAt(0)).toBe(MIN_WAIT_MS);
+    expect(waitAt(4000)).toBe(2000);
+    expect(waitAt(30_000)).toBe(YOUNG_WAIT_MS);
+    expect(waitAt(YOUNG_MS)).toBe(YOUNG_MS * AGE_SHARE);
+    expect(waitAt(600_000)).toBe(CAP);
+    // Jitter only shortens a wait, by at most a tenth.
+    expect(waitAt(30_000, 0.999)).toBeCloseTo(YOUNG_WAIT_MS * 0.9, -1);
+  });
+
+  it('an opaque operation is noticed within half its duration or a second, and never waits past the cap', () => {
     fc.assert(
       fc.property(
+        // Short of the deadline, which cuts any wait (a later test).
+        fc.integer({min: 0, max: 86_400_000 - CAP}),
         fc.integer({min: 0, max: 40}),
         fc.double({min: 0, max: 1, noNaN: true}),
-        (attempts, r) => {
+        (age, attempts, r) => {
           const registration = watch({attempts});
-          const now = START + 5000;
+          const now = START + age;
           const out = forecast(registration, running(), now, () => r);
-          expect(out.transition).toEqual(
-            decide(registration, running(), now, () => r),
+          const wait = out.transition.nextPollAt - now;
+          expect(wait).toBeGreaterThanOrEqual(MIN_WAIT_MS);
+          expect(wait).toBeLessThanOrEqual(
+            Math.max(MIN_WAIT_MS, age * AGE_SHARE),
           );
+          expect(wait).toBeLessThanOrEqual(CAP);
+          if (age < YOUNG_MS) expect(wait).toBeLessThanOrEqual(YOUNG_WAIT_MS);
+          // Everything but the next poll's time is the policy's decision.
+          const decided = decide(registration, running(), now, () => r);
+          expect({...out.transition, nextPollAt: 0}).toEqual({
+            ...decided,
+            nextPollAt: 0,
+          });
           expect(out.estimatedDoneAt).toBeUndefined();
         },
       ),
