@@ -5,7 +5,7 @@
  * In the real run each operation's completion entry is published to an audit topic on the Pub/Sub emulator when
  * the fake API starts answering `done`, as a Logging sink would, and a subscriber hands each message, as the
  * CloudEvent the Functions Framework makes of a push, to the real `completions` handler, wired as
- * functions/index.ts wires it (its tick budget and recheck divided by the compression factor).
+ * functions/index.ts wires it, on the run's compressed clock.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub, Message} from '@google-cloud/pubsub';
@@ -15,6 +15,7 @@ import {createCompletionsHandler} from '../functions/completions/handler';
 import {createLogger} from '../functions/log';
 import type {Poller} from '../functions/polling/poller';
 import {auditEntry} from '../scripts/lib/audit-entry';
+import type {CompressedClock} from './clock';
 import {OPWATCH, OPWATCH_EVENTS, PEERS} from './contenders';
 import {SERVICE, uniqueName} from './env';
 import type {Row} from './policies';
@@ -25,8 +26,8 @@ import {DEFAULT_TIMING, drawWorkload, figures, simulate} from './simulate';
 /** COMPLETION_POLL_BUDGET_SECONDS' default, and the handler's recheck while another tick works. */
 const COMPLETION_BUDGET_MS = 10_000;
 const COMPLETION_RECHECK_MS = 500;
-/** The poller's lease, uncompressed as in the real run. */
-const LEASE_MS = 15_000;
+/** Each Firestore call's deadline, in real time. */
+const FIRESTORE_TIMEOUT_MS = 15_000;
 
 /** The figures the issue set for opwatch with completion events. */
 export const EVENT_TARGETS = {delayP50S: 2, delayP99S: 5, pollsMean: 3};
@@ -59,19 +60,21 @@ export async function startCompletionEvents(options: {
   pubsub: PubSub;
   firestore: Firestore;
   collection: string;
-  /** Makes a poller with ticks of the given budget, sharing the run's lease. */
+  /** Makes a poller with ticks of the given budget, sharing the run's lease and clock. */
   poller: (budgetMs: number) => Poller;
-  factor: number;
+  clock: CompressedClock;
 }): Promise<CompletionEvents> {
-  const {factor} = options;
+  const {clock} = options;
   const handler = createCompletionsHandler({
     due: new DueNow(options.firestore, options.collection, RETENTION_MS),
-    poller: options.poller(COMPLETION_BUDGET_MS / factor),
+    poller: options.poller(COMPLETION_BUDGET_MS),
     log: createLogger(() => {}),
-    budgetMs: COMPLETION_BUDGET_MS / factor,
-    firestoreTimeoutMs: LEASE_MS,
+    budgetMs: COMPLETION_BUDGET_MS,
+    firestoreTimeoutMs: FIRESTORE_TIMEOUT_MS,
     shards: 1,
-    recheckMs: COMPLETION_RECHECK_MS / factor,
+    // A real-time sleep: the handler's setTimeout does not read the clock.
+    recheckMs: COMPLETION_RECHECK_MS / clock.factor,
+    now: clock.now,
   });
   const topicId = uniqueName('bench-audit');
   const [topic] = await options.pubsub.createTopic(topicId);

@@ -6,11 +6,24 @@
  * - W2, typed: several kinds, each log-normal around its own typical duration (sigma 0.2); the first 10 of each
  *   kind are the forecaster's warm-up and left out of every row's figures.
  * - W3, linear progress: durations as W1, each operation reporting its share done and its start time.
+ *
+ * Each is also run for real, compressed (real-run.ts), for opwatch informed and its default policy.
  */
 import {OPWATCH, OPWATCH_INFORMED, PEERS} from './contenders';
+import type {BenchEnv} from './env';
 import type {Row} from './policies';
 import {logUniform, seeded} from './prng';
-import {DEFAULT_TIMING, figures, simulate, type Job} from './simulate';
+import {realRun, type RealRun} from './real-run';
+import {
+  DEFAULT_TIMING,
+  SIMULATED_SERVICE,
+  figures,
+  simulate,
+  type Figures,
+  type Job,
+} from './simulate';
+
+const WORKFLOWS = PEERS.find(peer => peer.key === 'workflows')!;
 
 /** One target: what it asks, and whether the informed row meets it. */
 export interface Target {
@@ -73,6 +86,71 @@ function rowsFor(jobs: readonly Job[]): Row[] {
   }));
 }
 
+type WorkloadKey = WorkloadResult['key'];
+
+const DESCRIPTIONS: Record<WorkloadKey, string> = {
+  W1: 'opaque operations, durations log-uniform from 2 s to 30 min',
+  W2: `typed operations: ${KIND_MEDIANS_MS.length} kinds, log-normal (sigma ${KIND_SIGMA}) around ${KIND_MEDIANS_MS.map(ms => `${ms / 1000} s`).join(', ')}; the first ${WARM_UP_PER_KIND} of each kind are warm-up, left out of the figures`,
+  W3: 'operations reporting linear progress and their start time, durations as W1',
+};
+
+/** The three workloads' jobs: `count` operations each, arriving over `windowMs`. */
+export function drawWorkloads(
+  count: number,
+  windowMs: number,
+  seed: number,
+): Record<WorkloadKey, Job[]> {
+  return {
+    W1: opaque(count, windowMs, seeded(seed)),
+    W2: typed(count, windowMs, seeded(seed + 1)),
+    W3: opaque(count, windowMs, seeded(seed + 2)).map(job => ({
+      ...job,
+      progress: true,
+    })),
+  };
+}
+
+/** The issue's targets for a workload, met or not by opwatch informed's figures against Workflows'. */
+export function targetsFor(
+  key: WorkloadKey,
+  informed: Figures,
+  workflows: Figures,
+): Target[] {
+  switch (key) {
+    case 'W1':
+      return [
+        {
+          text: 'delay/duration p99 <= 0.6',
+          met: informed.relativeP99 <= 0.6,
+        },
+        {
+          text: "polls/op no worse than Workflows'",
+          met: informed.pollsMean <= workflows.pollsMean,
+        },
+        {
+          text: "delay p50 no worse than Workflows'",
+          met: informed.delayP50S <= workflows.delayP50S,
+        },
+      ];
+    case 'W2':
+      return [
+        {
+          text: "polls/op <= 1/3 of Workflows'",
+          met: informed.pollsMean <= workflows.pollsMean / 3,
+        },
+        {
+          text: "delay p50 no worse than Workflows'",
+          met: informed.delayP50S <= workflows.delayP50S,
+        },
+      ];
+    case 'W3':
+      return [
+        {text: 'polls/op <= 5', met: informed.pollsMean <= 5},
+        {text: 'delay p50 <= 2 s', met: informed.delayP50S <= 2},
+      ];
+  }
+}
+
 const byKey = (rows: readonly Row[], key: string) =>
   rows.find(row => row.contender.key === key)!.figures;
 
@@ -82,62 +160,86 @@ export function compareWorkloads(options: {
   windowMs: number;
   seed: number;
 }): WorkloadResult[] {
-  const {count, windowMs, seed} = options;
-  const w1 = rowsFor(opaque(count, windowMs, seeded(seed)));
-  const w2 = rowsFor(typed(count, windowMs, seeded(seed + 1)));
-  const w3 = rowsFor(
-    opaque(count, windowMs, seeded(seed + 2)).map(job => ({
-      ...job,
-      progress: true,
-    })),
-  );
-  const informed = (rows: Row[]) => byKey(rows, OPWATCH_INFORMED.key);
-  const workflows = (rows: Row[]) => byKey(rows, 'workflows');
-  return [
-    {
-      key: 'W1',
-      description:
-        'opaque operations, durations log-uniform from 2 s to 30 min',
-      rows: w1,
-      targets: [
-        {
-          text: 'delay/duration p99 <= 0.6',
-          met: informed(w1).relativeP99 <= 0.6,
-        },
-        {
-          text: "polls/op no worse than Workflows'",
-          met: informed(w1).pollsMean <= workflows(w1).pollsMean,
-        },
-        {
-          text: "delay p50 no worse than Workflows'",
-          met: informed(w1).delayP50S <= workflows(w1).delayP50S,
-        },
-      ],
-    },
-    {
-      key: 'W2',
-      description: `typed operations: ${KIND_MEDIANS_MS.length} kinds, log-normal (sigma ${KIND_SIGMA}) around ${KIND_MEDIANS_MS.map(ms => `${ms / 1000} s`).join(', ')}; the first ${WARM_UP_PER_KIND} of each kind are warm-up, left out of the figures`,
-      rows: w2,
-      targets: [
-        {
-          text: "polls/op <= 1/3 of Workflows'",
-          met: informed(w2).pollsMean <= workflows(w2).pollsMean / 3,
-        },
-        {
-          text: "delay p50 no worse than Workflows'",
-          met: informed(w2).delayP50S <= workflows(w2).delayP50S,
-        },
-      ],
-    },
-    {
-      key: 'W3',
-      description:
-        'operations reporting linear progress and their start time, durations as W1',
-      rows: w3,
-      targets: [
-        {text: 'polls/op <= 5', met: informed(w3).pollsMean <= 5},
-        {text: 'delay p50 <= 2 s', met: informed(w3).delayP50S <= 2},
-      ],
-    },
-  ];
+  const draws = drawWorkloads(options.count, options.windowMs, options.seed);
+  return (Object.keys(draws) as WorkloadKey[]).map(key => {
+    const rows = rowsFor(draws[key]);
+    return {
+      key,
+      description: DESCRIPTIONS[key],
+      rows,
+      targets: targetsFor(
+        key,
+        byKey(rows, OPWATCH_INFORMED.key),
+        byKey(rows, WORKFLOWS.key),
+      ),
+    };
+  });
+}
+
+/**
+ * W2's real run is longer and more compressed than the others: its kinds last up to 25 min, so in the others'
+ * window few of the long kinds' operations would finish in time to teach the ones after them.
+ */
+const W2_SCALE = {count: 2, window: 4, factor: 2};
+
+/** One workload's compressed real run, and Workflows simulated on the same jobs for its targets. */
+export interface RealWorkload {
+  key: WorkloadKey;
+  run: RealRun;
+  workflows: Figures;
+  targets: Target[];
+}
+
+/**
+ * W1, W2 and W3 for real (real-run.ts): opwatch informed and opwatch's default policy, each workload in a
+ * collection of its own, from a host with no preset (no owners' prior), as in the simulation.
+ */
+export async function realWorkloads(
+  env: BenchEnv,
+  options: {
+    count: number;
+    windowMs: number;
+    factor: number;
+    latencyMs: number;
+    seed: number;
+    log: (line: string) => void;
+  },
+): Promise<RealWorkload[]> {
+  const results: RealWorkload[] = [];
+  for (const key of ['W1', 'W2', 'W3'] as const) {
+    const scale = key === 'W2' ? W2_SCALE : {count: 1, window: 1, factor: 1};
+    const windowMs = options.windowMs * scale.window;
+    const factor = options.factor * scale.factor;
+    const jobs = drawWorkloads(
+      options.count * scale.count,
+      windowMs,
+      options.seed,
+    )[key];
+    options.log(
+      `${key}: ${jobs.length} operations each for ${OPWATCH_INFORMED.name} and ${OPWATCH.name}, time compressed ${factor}x...`,
+    );
+    const run = await realRun(env, {
+      contenders: [OPWATCH_INFORMED, OPWATCH],
+      jobs,
+      windowMs,
+      factor,
+      service: SIMULATED_SERVICE,
+      latencyMs: options.latencyMs,
+      seed: options.seed,
+      log: options.log,
+    });
+    const workflows = figures(
+      simulate(WORKFLOWS, jobs, DEFAULT_TIMING, seeded(JITTER_SEED)),
+    );
+    const informed = run.rows.find(
+      row => row.contender.key === OPWATCH_INFORMED.key,
+    )!.real;
+    results.push({
+      key,
+      run,
+      workflows,
+      targets: targetsFor(key, informed, workflows),
+    });
+  }
+  return results;
 }

@@ -1,11 +1,13 @@
 /**
- * Stage 1, for real: the same kind of workload through the real poller, the real emulators and the fake
- * operations API, with time compressed by a factor F (every duration, delay, budget, tick period and the API's
- * latency divided by F), then read back in uncompressed seconds and set beside the simulation of the same jobs.
+ * A workload for real: the jobs through the real poller, the real emulators and the fake operations API, with time
+ * compressed by a factor F, then set beside the simulation of the same jobs.
  *
  * Registrations go through the real validation and store; the poller is functions/polling/poller.ts wired as
- * functions/index.ts wires it, with `idleRecheckMs` scaled too. What cannot be compressed (a Firestore round
- * trip, an HTTP request's own overhead) is measured and reported, and the simulation is re-run with it.
+ * functions/index.ts wires it (the forecaster and the learned durations included), on a clock running F times
+ * faster (clock.ts): its settings and every policy stay as deployed, Cloud Scheduler's period and the operations'
+ * durations are divided by F, and the fake API answers each operation as the simulation does (`operationAt`). What
+ * cannot be compressed (a Firestore round trip, an HTTP request's own overhead) is measured and reported, and the
+ * simulation is re-run with it.
  */
 import {DEFAULT_PUBLISH_GRACE_SECONDS} from '../functions/config';
 import {DueRegistrations} from '../functions/polling/due-registrations';
@@ -15,7 +17,7 @@ import {ANONYMOUS} from '../functions/model';
 import {parseAllowlists} from '../functions/registration/allowlists';
 import type {NotificationPayload} from '../functions/notify/notification';
 import {OperationsClient} from '../functions/google/operations-client';
-import type {PollPolicy} from '../functions/polling/policy';
+import {KindDurations} from '../functions/polling/kind-durations';
 import {Poller} from '../functions/polling/poller';
 import {PubSubPublisher} from '../functions/notify/publisher';
 import {RegistrationStore} from '../functions/registration/store';
@@ -23,15 +25,17 @@ import {validateRegistration} from '../functions/registration/validation';
 import {PubSub} from '@google-cloud/pubsub';
 import type {Contender} from './contenders';
 import {startCompletionEvents} from './events';
+import {compressedClock} from './clock';
 import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';
 import {seeded} from './prng';
 import {operationName, RETENTION_MS} from './seed';
 import {
   DEFAULT_TIMING,
-  drawWorkload,
   figures,
+  operationAt,
   simulate,
   type Figures,
+  type Job,
   type Timing,
   type Watched,
 } from './simulate';
@@ -70,42 +74,33 @@ export interface RealRun {
   duplicates: {samePublish: number; sameState: number; laterPoll: number};
 }
 
-/**
- * The policy in compressed time. It is set after validation: divided by the factor it falls below the API's
- * floors on pollPolicy, which bound abuse in real time, not a benchmark's compressed clock.
- */
-function compressed(policy: PollPolicy, factor: number): PollPolicy {
-  return {
-    ...policy,
-    initialDelayMs: policy.initialDelayMs / factor,
-    maxDelayMs: policy.maxDelayMs / factor,
-  };
-}
+/** The poller's lease, in real time: ticks here never overlap, and a shorter one would only add lease writes. */
+const LEASE_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Runs `contenders` (all with a policy) side by side on the same jobs, each with its own registrations. */
 export async function realRun(
   env: BenchEnv,
   options: {
     contenders: readonly Contender[];
-    jobsPerContender: number;
+    jobs: readonly Job[];
     windowMs: number;
     factor: number;
+    /** The API host the operations come from: its preset, if any, gives the forecaster a prior. */
+    service?: string;
     latencyMs: number;
     seed: number;
     log: (line: string) => void;
   },
 ): Promise<RealRun> {
-  const {factor, contenders} = options;
-  const jobs = drawWorkload(
-    options.jobsPerContender,
-    options.windowMs,
-    seeded(options.seed),
-  );
+  const {factor, contenders, jobs} = options;
+  const service = options.service ?? SERVICE;
+  const clock = compressedClock(factor);
   const collection = uniqueName('bench-real');
   const topicId = uniqueName('bench-real');
   const [topic] = await env.pubsub.createTopic(topicId);
   const [subscription] = await topic.createSubscription(`${topicId}-sub`);
-  const endpointOverrides = new Map([[SERVICE, env.fake.baseUrl]]);
+  const endpointOverrides = new Map([[service, env.fake.baseUrl]]);
   env.fake.reset();
   env.fake.setLatency(options.latencyMs / factor);
 
@@ -113,7 +108,7 @@ export async function realRun(
   const due = new DueRegistrations(env.firestore, collection, RETENTION_MS);
   const client = new OperationsClient({
     endpointOverrides,
-    requestTimeoutMs: 10_000,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
   const queryMs: number[] = [];
   const pollMs: number[] = [];
@@ -129,29 +124,40 @@ export async function realRun(
   client.get = timed(client.get.bind(client), pollMs);
 
   const publisherClient = new PubSub({projectId: PROJECT});
+  const log = createLogger(() => {});
+  const kinds = new KindDurations(env.firestore, collection, log, clock.now);
+  // The lease reads the compressed clock too; its length is stretched so it still lasts LEASE_MS of real time.
+  const leaseMs = LEASE_MS * factor;
   const makePoller = (budgetMs: number) =>
     new Poller({
       due,
-      // The lease is not compressed: ticks here never overlap, and a shorter one would only add lease writes.
-      lease: holder => new PollLease(env.firestore, collection, holder, 15_000),
+      lease: holder =>
+        new PollLease(env.firestore, collection, holder, leaseMs, clock.now),
       client,
-      allowlists: parseAllowlists({GOOGLE_CLOUD_PROJECT: PROJECT}),
+      allowlists: parseAllowlists({
+        GOOGLE_CLOUD_PROJECT: PROJECT,
+        WATCH_SERVICES: service,
+      }),
       sink: new PubSubPublisher(publisherClient),
-      log: createLogger(() => {}),
+      log,
+      kinds,
       budgetMs,
       concurrency: DEFAULT_TIMING.concurrency,
-      leaseMs: 15_000,
+      leaseMs,
       publishGraceMs: DEFAULT_PUBLISH_GRACE_SECONDS * 1000,
-      idleRecheckMs: DEFAULT_TIMING.recheckMs / factor,
+      // As functions/config.ts: the request timeout plus the lease, on the compressed clock.
+      handOverMs: REQUEST_TIMEOUT_MS + LEASE_MS,
+      now: clock.now,
+      sleep: clock.sleep,
     });
-  const poller = makePoller(DEFAULT_TIMING.budgetMs / factor);
+  const poller = makePoller(DEFAULT_TIMING.budgetMs);
   const events = contenders.some(contender => contender.events)
     ? await startCompletionEvents({
         pubsub: env.pubsub,
         firestore: env.firestore,
         collection,
         poller: makePoller,
-        factor,
+        clock,
       })
     : undefined;
   const announcements: NodeJS.Timeout[] = [];
@@ -166,10 +172,10 @@ export async function realRun(
   const warmUp = operationName('real-warm-up', 0);
   env.fake.define(warmUp, {kind: 'finish', afterMs: 0});
   const warm = validateRegistration(
-    {operation: `https://${SERVICE}/v1/${warmUp}`},
+    {operation: `https://${service}/v1/${warmUp}`},
     context,
   );
-  if (warm.ok) await store.register(warm.value, ANONYMOUS, Date.now());
+  if (warm.ok) await store.register(warm.value, ANONYMOUS, clock.now());
   await poller.tick();
   await pullMessages(subscription, {count: 1, timeoutMs: 5000});
 
@@ -183,46 +189,52 @@ export async function realRun(
         'policy' in contender.schedule ? contender.schedule.policy : undefined;
       const validated = validateRegistration(
         {
-          operation: `https://${SERVICE}/v1/${name}`,
+          operation: `https://${service}/v1/${name}`,
           labels: {contender: contender.key, job: String(index)},
         },
         context,
       );
       if (!validated.ok) throw new Error(JSON.stringify(validated.problems));
-      if (policy) validated.value.pollPolicy = compressed(policy, factor);
-      // The operation starts once the registration is stored: its latency is not what is compared here.
-      env.fake.define(name, {kind: 'never'});
-      await store.register(validated.value, ANONYMOUS, Date.now());
-      env.fake.define(name, {kind: 'finish', afterMs: job.durationMs / factor});
+      if (policy) validated.value.pollPolicy = policy;
+      // The operation starts as it is registered, and the fake answers it as the simulation would.
+      const startedAt = clock.now();
+      const started = {...job, arrivalMs: startedAt};
+      env.fake.define(name, {
+        kind: 'computed',
+        operation: wallMs => operationAt(started, clock.at(wallMs)),
+      });
+      doneAt.set(`${contender.key}/${index}`, startedAt + job.durationMs);
+      await store.register(validated.value, ANONYMOUS, startedAt);
       if (contender.events && events) {
         announcements.push(
           setTimeout(() => events.announce(name), job.durationMs / factor),
         );
       }
-      doneAt.set(
-        `${contender.key}/${index}`,
-        Date.now() + job.durationMs / factor,
-      );
     }),
   );
 
-  // Cloud Scheduler: a tick every 60 s / F. A slot that comes while the last tick still works is skipped, as the
-  // held lease would make that tick stand down: compressed, overlapping ticks would only contend for the lease.
+  // Cloud Scheduler: a tick every 60 s / F, whether or not the last one is still at work; with the budget equal to
+  // the period, each waits for the one before to hand the lease over, as deployed.
   let ticks = 0;
   let stopped = false;
   const tickErrors: string[] = [];
   const period = DEFAULT_TIMING.tickEveryMs / factor;
   const scheduler = (async () => {
+    const running: Promise<void>[] = [];
     for (let slot = 0; !stopped; slot++) {
-      const at = start + slot * period;
-      if (Date.now() > at) continue;
-      await sleep(at - Date.now());
+      await sleep(start + slot * period - Date.now());
       if (stopped) break;
       ticks++;
-      await poller.tick().catch((error: Error) => {
-        tickErrors.push(error.message);
-      });
+      running.push(
+        poller.tick().then(
+          () => {},
+          (error: Error) => {
+            tickErrors.push(error.message);
+          },
+        ),
+      );
     }
+    await Promise.all(running);
   })();
 
   const expected = jobs.length * contenders.length;
@@ -279,8 +291,9 @@ export async function realRun(
       key,
       {
         polls: message.attempts,
-        delayMs: (Date.parse(message.finishedAt) - doneAt.get(key)!) * factor,
+        delayMs: Date.parse(message.finishedAt) - doneAt.get(key)!,
         durationMs: jobs[Number(message.labels.job)].durationMs,
+        warmUp: jobs[Number(message.labels.job)].warmUp,
       },
     ]),
   );

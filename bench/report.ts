@@ -9,7 +9,7 @@ import {
   type Row,
   type SimulatedComparison,
 } from './policies';
-import type {WorkloadResult} from './informed';
+import type {RealWorkload, WorkloadResult} from './informed';
 import type {RealRun} from './real-run';
 import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
 import {EVENT_TARGETS} from './events';
@@ -43,6 +43,7 @@ export interface Results {
   /** opwatch with completion events beside the peers (the first two rows: opwatch, then with events). */
   events?: {simulated: Row[]; real?: RealRun};
   informed?: WorkloadResult[];
+  informedReal?: RealWorkload[];
   throughput?: {
     atDefault: TickMeasurement;
     atHigh: TickMeasurement;
@@ -140,11 +141,14 @@ function eventsSection(
   return lines.join('\n');
 }
 
-function informedSection(workloads: readonly WorkloadResult[]): string {
+function informedSection(
+  workloads: readonly WorkloadResult[],
+  real: readonly RealWorkload[] = [],
+): string {
   const lines = [
     '### 1b. Informed polling: W1, W2, W3',
     '',
-    'opwatch with functions/forecast/ (progress, durations learned per kind, else the default policy) in its runtime as above (budget = period: the next tick takes the lease over), beside the default policy and the peers, on the same draws. Simulated; the compressed real run does not cover these workloads yet.',
+    "opwatch with functions/forecast/ (progress, durations learned per kind, the API owners' settings, else its waits for opaque operations) in its runtime as above (budget = period: the next tick takes the lease over; a tick wakes when a registration it polled falls due), beside the default policy and the peers, on the same draws. Simulated, then for real: the same kind of jobs through the real registration, poller, forecaster and learned durations (stored in the Firestore emulator), with the fake API answering each operation as the simulation does, on a clock running faster by the factor given (bench/clock.ts: opwatch's settings stay as deployed; only the waits shrink).",
     '',
   ];
   for (const workload of workloads) {
@@ -153,13 +157,42 @@ function informedSection(workloads: readonly WorkloadResult[]): string {
       '',
       policyTable(workload.rows),
       '',
+      'Targets, simulated:',
+      '',
       ...workload.targets.map(
         target => `- ${target.text}: ${verdict(target.met)}`,
       ),
       '',
     );
+    const realRun = real.find(r => r.key === workload.key);
+    if (realRun) lines.push(realWorkloadLines(realRun), '');
   }
   return lines.join('\n');
+}
+
+function realWorkloadLines({key, run, workflows, targets}: RealWorkload) {
+  const rows: [string, string, Figures][] = run.rows.flatMap(row => [
+    [row.contender.name, 'real', row.real],
+    [row.contender.name, 'simulated, same jobs', row.simulated],
+    [
+      row.contender.name,
+      'simulated, measured overheads',
+      row.simulatedWithOverheads,
+    ],
+  ]);
+  rows.push(['Cloud Workflows connectors', 'simulated, same jobs', workflows]);
+  return [
+    `Real run of ${key}: ${run.jobsPerContender} operations per policy, compressed ${run.factor}x (window ${fmt(run.windowMs / 60_000)} min, ${fmt(run.wallMs / 1000)} s of wall time, ${run.ticks} scheduled ticks); a page query took ${fmt(run.queryMs)} ms and a poll ${fmt(run.pollMs)} ms of real time, ${fmt(run.queryMs * run.factor)} ms and ${fmt(run.pollMs * run.factor)} ms on the compressed clock. Notifications missing: ${run.missing}; extra: ${run.duplicated}.`,
+    '',
+    table(
+      ['policy', 'run', ...FIGURES.map(k => HEADERS[k])],
+      rows.map(([name, how, f]) => [name, how, ...FIGURES.map(k => fmt(f[k]))]),
+    ),
+    '',
+    'Targets, real run (against Workflows simulated on the same jobs):',
+    '',
+    ...targets.map(target => `- ${target.text}: ${verdict(target.met)}`),
+  ].join('\n');
 }
 
 function describePolicy(f: Figures): string {
@@ -197,7 +230,7 @@ function policySection(
     "### 1. Polling policy: opwatch's default against its peers",
     '',
     `Workload: ${comparison.jobs} operations arriving uniformly over ${fmt(comparison.windowMs / 3_600_000)} h, durations log-uniform between 2 s and 30 min (seeded), ${latencyMs} ms per \`operations.get\`. ` +
-      `opwatch runs through functions/polling/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/polling/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, reads of due registrations every ${DEFAULT_TIMING.recheckMs / 1000} s, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a registration due after a tick's last read waits for the next tick. ` +
+      `opwatch runs through functions/polling/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/polling/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, a read of due registrations when one the tick polled falls due (rounded up to ${DEFAULT_TIMING.wakeSlotMs} ms) and at least every ${DEFAULT_TIMING.recheckMs / 1000} s for new ones, each sweep waiting for its polls, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a registration due after a tick's last read waits for the next tick. ` +
       'Each peer runs in its own runtime: a loop that polls the moment a poll is due (the first poll at once, as every client library does), its backoff written as a `PollPolicy` and run by the same `decide()`; the scheduler-tick design polls every pending operation on each even minute. The delay runs from the moment the operation was done to the publish of its notification.',
     '',
     policyTable(comparison.rows),
@@ -274,7 +307,7 @@ function policySection(
 
   if (real) {
     lines.push(
-      `**The simulation against a real run.** ${real.jobsPerContender} operations per policy (the same arrival times and durations for each), time compressed ${real.factor}x (window ${fmt(real.windowMs / 60_000)} min, ${fmt(real.wallMs / 1000)} s of wall time, ${real.ticks} ticks every ${fmt(DEFAULT_TIMING.tickEveryMs / real.factor / 1000)} s), through the real registration validation and store, the real poller (budget, rechecks and API latency divided by ${real.factor}), the Firestore and Pub/Sub emulators and the fake operations API; figures read back in uncompressed seconds (delay from the notification's \`finishedAt\`, polls from its \`attempts\`). ` +
+      `**The simulation against a real run.** ${real.jobsPerContender} operations per policy (the same arrival times and durations for each), time compressed ${real.factor}x (window ${fmt(real.windowMs / 60_000)} min, ${fmt(real.wallMs / 1000)} s of wall time, ${real.ticks} ticks every ${fmt(DEFAULT_TIMING.tickEveryMs / real.factor / 1000)} s), through the real registration validation and store, the real poller on a clock ${real.factor} times faster (bench/clock.ts: its budget, rechecks and every policy as deployed; the API's latency divided by ${real.factor}), the Firestore and Pub/Sub emulators and the fake operations API; figures read on that clock (delay from the notification's \`finishedAt\`, polls from its \`attempts\`). ` +
         `A Firestore page query took ${fmt(real.queryMs)} ms and a poll ${fmt(real.pollMs)} ms of real time, which compression cannot shrink (x${real.factor}: ${fmt(real.queryMs * real.factor)} ms and ${fmt(real.pollMs * real.factor)} ms uncompressed), so the simulation is shown both as modelled and with those measured overheads. Notifications missing: ${real.missing}; extra notifications (distinct message ids for a registration already notified): ${real.duplicated}${real.duplicated ? ` (${real.duplicates.samePublish} the very same payload, i.e. one publish sent twice; ${real.duplicates.sameState} with the same attempt count, i.e. the same registration state polled twice; ${real.duplicates.laterPoll} from a later poll)` : ''}.`,
       '',
       table(
@@ -519,7 +552,8 @@ export function report(results: Results): string {
     sections.push(policySection(results.policy, results.latencyMs));
   if (results.events)
     sections.push(eventsSection(results.events, results.policy?.real));
-  if (results.informed) sections.push(informedSection(results.informed));
+  if (results.informed)
+    sections.push(informedSection(results.informed, results.informedReal));
   if (results.throughput)
     sections.push(throughputSection(results.throughput, results.latencyMs));
   if (results.registration)

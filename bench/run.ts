@@ -6,7 +6,7 @@
  *   npm run bench                       the full run (about 20 minutes)
  *   npm run bench -- --quick            a smoke run with small sizes, written to dist/bench/ instead of docs/
  *   npm run bench -- --stages policy,events,informed,throughput,registration,scale,shards --latency-ms 50 --out FILE
- *   npm run bench -- --quick --stages informed   W1, W2 and W3 simulated only: no emulators, a second or two
+ *   npm run bench -- --quick --stages informed   W1, W2 and W3, simulated and in a short compressed real run
  *
  * Sizes can be set one by one too; see `--help`.
  */
@@ -18,7 +18,8 @@ import {parseArgs} from 'node:util';
 import {OPWATCH, OPWATCH_EVENTS, PEERS} from './contenders';
 import {simulateWithEvents} from './events';
 import {startEnv} from './env';
-import {compareWorkloads} from './informed';
+import {compareWorkloads, realWorkloads} from './informed';
+import {seeded} from './prng';
 import {comparePolicies} from './policies';
 import {policyPlot} from './plot';
 import {realRun} from './real-run';
@@ -28,6 +29,7 @@ import {sweep} from './scale';
 import {fmt} from './stats';
 import {measureShards} from './shards';
 import {measureTick} from './throughput';
+import {drawWorkload} from './simulate';
 
 const ROOT = resolve(__dirname, '..', '..');
 const STAGES = [
@@ -219,12 +221,19 @@ async function main(): Promise<void> {
   const needsEnv = [
     'policy',
     'events',
+    'informed',
     'throughput',
     'registration',
     'scale',
     'shards',
   ].some(has);
   const env = needsEnv ? await startEnv(latencyMs, say('env')) : undefined;
+  // The policy and events stages' real runs share their jobs.
+  const realJobs = drawWorkload(
+    sizes.realJobs,
+    sizes.realMinutes * 60_000,
+    seeded(2),
+  );
   try {
     if (results.policy && env) {
       const log = say('policy (real)');
@@ -237,7 +246,7 @@ async function main(): Promise<void> {
       );
       results.policy.real = await realRun(env, {
         contenders,
-        jobsPerContender: sizes.realJobs,
+        jobs: realJobs,
         windowMs: sizes.realMinutes * 60_000,
         factor: sizes.factor,
         latencyMs,
@@ -253,13 +262,27 @@ async function main(): Promise<void> {
       // Its own run, on the policy stage's jobs: its completions ticks would poll the other contenders' too.
       results.events.real = await realRun(env, {
         contenders: [OPWATCH_EVENTS],
-        jobsPerContender: sizes.realJobs,
+        jobs: realJobs,
         windowMs: sizes.realMinutes * 60_000,
         factor: sizes.factor,
         latencyMs,
         seed: 2,
         log,
       });
+    }
+    if (results.informed && env) {
+      results.informedReal = await realWorkloads(env, {
+        count: sizes.realJobs,
+        windowMs: sizes.realMinutes * 60_000,
+        factor: sizes.factor,
+        latencyMs,
+        seed: 3,
+        log: say('informed (real)'),
+      });
+      for (const workload of results.informedReal)
+        say('informed (real)')(
+          `${workload.key}: ${workload.targets.map(t => `${t.text} ${t.met ? 'met' : 'NOT met'}`).join('; ')}`,
+        );
     }
     let seedPerSecond = 2000;
     if (has('throughput') && env) {

@@ -40,7 +40,7 @@ export interface Job {
 }
 
 /** The host the simulated operations come from: no preset, so no owners' prior. */
-const SERVICE = 'bench.googleapis.com';
+export const SIMULATED_SERVICE = 'bench.googleapis.com';
 /** Work units of a progress-reporting operation, as Firestore counts documents. */
 const WORK_UNITS = 10_000;
 
@@ -186,7 +186,7 @@ function forecaster(): Stepper {
     first: arrivalMs => arrivalMs,
     after(watch, operation, answeredAt, random) {
       const {registration} = watch;
-      const kind = operationKind(SERVICE, operation);
+      const kind = operationKind(SIMULATED_SERVICE, operation);
       const sums = kind && learned.get(kind.key);
       const {transition} = forecast(
         registration,

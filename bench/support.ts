@@ -14,7 +14,10 @@ export interface FakeOperationsServer {
   readonly requests: ReadonlyArray<{name?: string; at: number}>;
   define(
     name: string,
-    behavior: {kind: 'finish'; afterMs: number} | {kind: 'never'},
+    behavior:
+      | {kind: 'finish'; afterMs: number}
+      | {kind: 'never'}
+      | {kind: 'computed'; operation: (now: number) => object},
   ): void;
   setLatency(ms: number): void;
   reset(): void;

@@ -105,8 +105,11 @@ export class PollLease {
   async acquireOnHandOver(
     pollsUntil: number,
     waitMs: number,
-    pauseMs = HAND_OVER_PAUSE_MS,
+    /** The pause between two looks, on the caller's clock. */
+    sleep: (ms: number) => Promise<void> = ms =>
+      new Promise(resolve => setTimeout(resolve, ms)),
   ): Promise<boolean> {
+    const pauseMs = HAND_OVER_PAUSE_MS;
     const giveUpAt = this.now() + waitMs;
     for (;;) {
       // Each look within the lease's length: an unreachable Firestore fails the claim now, not after the wait.
@@ -119,7 +122,7 @@ export class PollLease {
       const holderDone = attempt.holderPollsUntil ?? Infinity;
       if (holderDone > giveUpAt || this.now() + pauseMs > giveUpAt)
         return false;
-      await new Promise(resolve => setTimeout(resolve, pauseMs));
+      await sleep(pauseMs);
     }
   }
 

@@ -68,7 +68,9 @@ export interface PollerDependencies {
   deadLetterTopic?: string;
   /** While nothing is due, how often to look again; 1 s unless set (the benchmark runs ticks in compressed time). */
   idleRecheckMs?: number;
+  /** The clock, with `sleep`: the benchmark runs ticks on a compressed one. */
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
 
@@ -110,7 +112,11 @@ export class Poller {
     const deadline = started + this.deps.budgetMs;
     // The wait for a hand-over counts in the budget, so a tick's polling ends on its own schedule, not drifting.
     const claimed = await within(
-      lease.acquireOnHandOver(deadline, this.deps.handOverMs ?? 0),
+      lease.acquireOnHandOver(
+        deadline,
+        this.deps.handOverMs ?? 0,
+        this.deps.sleep,
+      ),
       leaseMs + (this.deps.handOverMs ?? 0),
       'claiming the lease',
     );

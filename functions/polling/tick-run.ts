@@ -470,7 +470,9 @@ export class TickRun {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
+    const wait = Math.max(0, ms);
+    if (this.deps.sleep) return this.deps.sleep(wait);
+    return new Promise(resolve => setTimeout(resolve, wait));
   }
 }
 

@@ -39,7 +39,9 @@ export type Behavior =
     }
   | {kind: 'redirect'; location: string; status?: 301 | 302 | 307 | 308}
   | {kind: 'hang'}
-  | {kind: 'sequence'; steps: Behavior[]};
+  | {kind: 'sequence'; steps: Behavior[]}
+  /** In-process use (the benchmark): the Operation answered to a request arriving at `now` (`Date.now()`). */
+  | {kind: 'computed'; operation: (now: number) => Json};
 
 /** Server-wide throttling for storm tests. */
 export interface Chaos {
@@ -155,6 +157,8 @@ function compile(b: Behavior, name: string, definedAt: number): Responder {
       return operation(b.afterMs, {}, b.metadata);
     case 'never':
       return operation(Infinity, {}, b.metadata);
+    case 'computed':
+      return now => ({status: 200, body: {...b.operation(now), name}});
     case 'status':
       return () => ({
         status: b.status,
