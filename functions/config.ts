@@ -204,8 +204,8 @@ export interface CompletionsConfig extends PollerConfig {
 }
 
 /**
- * Firestore calls, each bounded by the lease, that can follow the budget: the last poll's write and its learned
- * duration, the renewal under way, the flush, the release.
+ * Firestore calls, each bounded by the lease, that can follow the budget: the last poll's write, the renewal under
+ * way, the flush, the learned durations' write, the release.
  */
 export const TICK_END_FIRESTORE_CALLS = 5;
 

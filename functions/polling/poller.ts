@@ -3,9 +3,9 @@
  *
  * Within a tick each registration is polled when it falls due, not once per tick, so an operation that finishes
  * between Scheduler calls is noticed within seconds. Reads are pages of due registrations; each poll costs one
- * read and one write. A notification is published before its registration leaves `pending`, so a crash at any
- * point can repeat a message but never lose one. This module claims the lease and keeps it (renewals.ts); one
- * tick's work is tick-run.ts.
+ * read and one write (plus, per tick, one write per kind of operation whose durations it learned). A notification
+ * is published before its registration leaves `pending`, so a crash at any point can repeat a message but never
+ * lose one. This module claims the lease and keeps it (renewals.ts); one tick's work is tick-run.ts.
  */
 import {randomUUID} from 'node:crypto';
 import type {DueRegistrations} from './due-registrations';
@@ -139,6 +139,8 @@ export class Poller {
     try {
       await run.execute();
     } finally {
+      // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
+      await this.flushLearned();
       // A renewal still under way would change the lease under the release's precondition, and a whole new
       // lease would be left for the next tick to wait out.
       await renewals.stop();
@@ -150,5 +152,15 @@ export class Poller {
     }
     counts.durationMs = this.now() - started;
     return counts;
+  }
+
+  /** Writes the durations learned so far, within the lease's length; a failure costs history, not the tick. */
+  private async flushLearned(): Promise<void> {
+    if (!this.deps.kinds) return;
+    await within(
+      this.deps.kinds.flush(),
+      this.deps.leaseMs,
+      'writing learned durations',
+    ).catch((error: Error) => this.deps.log.warn(error.message));
   }
 }

@@ -217,7 +217,7 @@ export class TickRun {
     }
     const saved = await this.save(snapshot, {...forecast, transition}, now);
     if (saved && transition.outcome === 'succeeded')
-      await this.learn(registration, transition, now);
+      this.learn(registration, transition, now);
   }
 
   /** The policy's decision with the next poll placed by what is known of the operation and its kind. */
@@ -237,27 +237,18 @@ export class TickRun {
     return forecast(registration, result, now, this.random, knowledge);
   }
 
-  /** Adds a succeeded operation's duration to its kind: one write, after the registration's final one. */
-  private async learn(
+  /** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
+  private learn(
     registration: Registration,
     transition: Transition,
     now: number,
-  ): Promise<void> {
+  ): void {
     const operation = transition.lastOperation;
     const kind = operationKind(registration.operation.service, operation);
     const duration =
       operation && observedDuration(registration, operation, now);
     if (!this.deps.kinds || !kind || duration === undefined) return;
-    await within(
-      this.deps.kinds.learn(kind, duration),
-      this.deps.leaseMs,
-      'learning a duration',
-    ).catch((error: Error) =>
-      // Learning is an optimisation: the watch has ended and been notified either way.
-      this.deps.log.warn(
-        `learning the duration of ${kind.key} failed: ${error.message}`,
-      ),
-    );
+    this.deps.kinds.learn(kind, duration);
   }
 
   private async publish(
