@@ -6,8 +6,6 @@
  * target's configuration, and a configuration error fails that target loudly, naming the variable.
  */
 import * as functions from '@google-cloud/functions-framework';
-import {Firestore} from '@google-cloud/firestore';
-import {PubSub} from '@google-cloud/pubsub';
 import type {
   CloudEvent,
   Request,
@@ -17,20 +15,14 @@ import {
   loadCompletionsConfig,
   loadPollerConfig,
   loadRegistrationConfig,
-  type PollerConfig,
 } from './config';
 import {createCompletionsHandler} from './completions/handler';
 import {DueNow} from './completions/due-now';
-import {DueRegistrations} from './polling/due-registrations';
 import {installFrameworkErrorHandler} from './http/framework-errors';
-import {KindDurations} from './polling/kind-durations';
-import {PollLease, leaseTimings} from './polling/lease';
-import {leaseId} from './polling/shards';
 import {createLogger} from './log';
-import {OperationsClient} from './google/operations-client';
 import {createPollHandler} from './polling/endpoint';
-import {Poller} from './polling/poller';
-import {PubSubPublisher} from './notify/publisher';
+import {newFirestore, newPoller, newPublisher} from './polling/poll-work';
+import {pollWork} from './polling/tick-thread';
 import {createRegistrationHandler} from './registration/api';
 import {RegistrationStore} from './registration/store';
 
@@ -48,10 +40,6 @@ function lazy<Args extends unknown[]>(
   };
 }
 
-function firestore(projectId: string): Firestore {
-  return new Firestore({projectId, ignoreUndefinedProperties: true});
-}
-
 const log = createLogger();
 
 installFrameworkErrorHandler();
@@ -61,7 +49,7 @@ functions.http(
   lazy((): ((req: Request, res: Response) => Promise<void>) => {
     const config = loadRegistrationConfig();
     const store = new RegistrationStore(
-      firestore(config.projectId),
+      newFirestore(config.projectId),
       config.collection,
       config.retentionMs,
     );
@@ -69,62 +57,15 @@ functions.http(
   }),
 );
 
-function publisher(config: PollerConfig): PubSubPublisher {
-  return new PubSubPublisher(
-    new PubSub({projectId: config.projectId}),
-    leaseTimings(config.leaseMs).publishTimeoutMs,
-  );
-}
-
-/** The poller of `config`, with ticks of `budgetMs`, one lease per shard's bucket range. */
-function poller(
-  config: PollerConfig,
-  db: Firestore,
-  budgetMs: number,
-  sink: PubSubPublisher,
-) {
-  return new Poller({
-    due: new DueRegistrations(db, config.collection, config.retentionMs),
-    lease: (holder, range) =>
-      new PollLease(
-        db,
-        config.collection,
-        holder,
-        config.leaseMs,
-        Date.now,
-        leaseId(range),
-      ),
-    client: new OperationsClient(config),
-    allowlists: config.allowlists,
-    kinds: new KindDurations(db, config.collection, log),
-    sink,
-    log,
-    budgetMs,
-    concurrency: config.concurrency,
-    leaseMs: config.leaseMs,
-    handOverMs: config.handOverMs,
-    publishGraceMs: config.publishGraceMs,
-    deadLetterTopic: config.deadLetterTopic,
-  });
-}
-
 functions.http(
   'poll',
   lazy((): ((req: Request, res: Response) => Promise<void>) => {
     const config = loadPollerConfig();
-    const sink = publisher(config);
     return createPollHandler({
-      poller: poller(
-        config,
-        firestore(config.projectId),
-        config.budgetMs,
-        sink,
-      ),
+      work: pollWork(config, log),
       log,
       projectId: config.projectId,
       shards: config.shards,
-      fanoutTopic: config.fanoutTopic,
-      sink,
     });
   }),
 );
@@ -133,10 +74,16 @@ functions.cloudEvent(
   'completions',
   lazy((): ((event: CloudEvent<unknown>) => Promise<void>) => {
     const config = loadCompletionsConfig();
-    const db = firestore(config.projectId);
+    const db = newFirestore(config.projectId);
     return createCompletionsHandler({
       due: new DueNow(db, config.collection, config.retentionMs),
-      poller: poller(config, db, config.completionBudgetMs, publisher(config)),
+      poller: newPoller(
+        config,
+        db,
+        config.completionBudgetMs,
+        newPublisher(config),
+        log,
+      ),
       log,
       budgetMs: config.completionBudgetMs,
       firestoreTimeoutMs: config.leaseMs,
