@@ -11,8 +11,27 @@ import type {TickCounts} from './poller';
 
 let work: PollWork | undefined;
 
+/**
+ * Writes log lines to the thread's standard output, the lines of one turn of the event loop as one buffer. On a
+ * worker thread every write is a message to the main thread, which writes it out, and a tick of finishing
+ * operations logs an audit line per poll: profiled, a message per line (or one string of many) cost 25 us of CPU
+ * per line, one buffer of many lines a third of that.
+ */
+function batchedLines(): (line: string) => void {
+  let lines: string[] = [];
+  return line => {
+    if (lines.length === 0) {
+      process.nextTick(() => {
+        process.stdout.write(Buffer.from(lines.join('')));
+        lines = [];
+      });
+    }
+    lines.push(`${line}\n`);
+  };
+}
+
 function pollWork(): PollWork {
-  work ??= createPollWork(loadPollerConfig(), createLogger());
+  work ??= createPollWork(loadPollerConfig(), createLogger(batchedLines()));
   return work;
 }
 
