@@ -19,9 +19,10 @@ import {
 import {createCompletionsHandler} from './completions/handler';
 import {DueNow} from './completions/due-now';
 import {installFrameworkErrorHandler} from './http/framework-errors';
+import {newFirestore} from './firestore';
 import {createLogger} from './log';
 import {createPollHandler} from './polling/endpoint';
-import {newFirestore, newPoller, newPublisher} from './polling/poll-work';
+import {newPoller, newPublisher} from './polling/poll-work';
 import {pollWork} from './polling/tick-thread';
 import {createRegistrationHandler} from './registration/api';
 import {RegistrationStore} from './registration/store';

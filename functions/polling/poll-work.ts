@@ -3,9 +3,10 @@
  * message per shard. Built from the configuration on the thread that runs it (tick-thread.ts), which is also where
  * its clients live: the Firestore and Pub/Sub connections, the token cache, the learned durations.
  */
-import {Firestore} from '@google-cloud/firestore';
+import type {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
 import type {PollerConfig} from '../config';
+import {newFirestore} from '../firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../log';
 import {PubSubPublisher} from '../notify/publisher';
@@ -21,11 +22,6 @@ export interface PollWork {
   tick(range: BucketRange): Promise<TickCounts>;
   /** Publishes one `{"shard": k}` message per shard to the fan-out topic; resolves with how many. */
   fanOut(): Promise<number>;
-}
-
-/** The Firestore client of every function: fields given as undefined are left out, not refused. */
-export function newFirestore(projectId: string): Firestore {
-  return new Firestore({projectId, ignoreUndefinedProperties: true});
 }
 
 /** The publisher of notifications (and fan-out messages), its publishes bounded by the lease's publish timeout. */
