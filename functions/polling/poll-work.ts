@@ -12,7 +12,8 @@ import type {Logger} from '../log';
 import {PubSubPublisher} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from './kind-durations';
-import {PollLease, leaseTimings} from './lease';
+import {PollLease} from './lease';
+import {leaseTimings} from './lease-timings';
 import {Poller, type TickCounts} from './poller';
 import {leaseId, type BucketRange} from './shards';
 

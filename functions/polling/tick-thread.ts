@@ -18,7 +18,7 @@ import {join} from 'node:path';
 import Piscina from 'piscina';
 import type {PollerConfig} from '../config';
 import type {Logger} from '../log';
-import {createPollWork, type PollWork} from './poll-work';
+import type {PollWork} from './poll-work';
 
 /** The worker's script, compiled next to this file. */
 const TICK_WORKER = join(__dirname, 'tick-worker.js');
@@ -44,5 +44,9 @@ function threadWork(): PollWork {
  * is only when the functions run from their TypeScript sources (the in-process test stack, under ts-jest).
  */
 export function pollWork(config: PollerConfig, log: Logger): PollWork {
-  return existsSync(TICK_WORKER) ? threadWork() : createPollWork(config, log);
+  if (existsSync(TICK_WORKER)) return threadWork();
+  // Required only here: a main thread that starts the worker never loads the poller's clients.
+  const {createPollWork} =
+    require('./poll-work') as typeof import('./poll-work');
+  return createPollWork(config, log);
 }
