@@ -1,6 +1,7 @@
 /**
- * Where a process's CPU time went, from the V8 profile `node --cpu-prof` writes at exit: self time by package
- * (or by opwatch file), and the hottest functions. The benchmark profiles the poll process's tick with it.
+ * Where a process's CPU time went, from the V8 profiles `node --cpu-prof` writes at exit (one per thread): self
+ * time by package (or by opwatch file), and the hottest functions. The benchmark profiles the poll process's tick
+ * with it.
  */
 import {readFileSync, readdirSync} from 'node:fs';
 import {join} from 'node:path';
@@ -50,30 +51,35 @@ function top(totals: Map<string, number>, busyMs: number, count: number) {
     .map(([where, ms]) => ({where, ms, pct: (100 * ms) / busyMs}));
 }
 
-/** Sums up the one `.cpuprofile` in `dir` (the process's), or undefined when there is none. */
+/**
+ * Sums up the `.cpuprofile`s in `dir`, one per thread of the process (the poll function works on a worker thread
+ * of its own, functions/polling/tick-thread.ts), or undefined when there is none.
+ */
 export function summariseProfile(
   dir: string,
   count = 12,
 ): ProfileSummary | undefined {
-  const file = readdirSync(dir).find(name => name.endsWith('.cpuprofile'));
-  if (!file) return undefined;
-  const profile = JSON.parse(
-    readFileSync(join(dir, file), 'utf8'),
-  ) as CpuProfile;
-  const nodes = new Map(profile.nodes.map(node => [node.id, node]));
+  const files = readdirSync(dir).filter(name => name.endsWith('.cpuprofile'));
+  if (files.length === 0) return undefined;
   const packages = new Map<string, number>();
   const functions = new Map<string, number>();
   let busyMs = 0;
-  profile.samples.forEach((id, i) => {
-    const {functionName, url, lineNumber} = nodes.get(id)!.callFrame;
-    if (functionName === '(idle)') return;
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    busyMs += ms;
-    const pkg = owner(url, functionName);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + ms);
-    const name = `${functionName || '(anonymous)'} (${pkg}${url ? `:${lineNumber + 1}` : ''})`;
-    functions.set(name, (functions.get(name) ?? 0) + ms);
-  });
+  for (const file of files) {
+    const profile = JSON.parse(
+      readFileSync(join(dir, file), 'utf8'),
+    ) as CpuProfile;
+    const nodes = new Map(profile.nodes.map(node => [node.id, node]));
+    profile.samples.forEach((id, i) => {
+      const {functionName, url, lineNumber} = nodes.get(id)!.callFrame;
+      if (functionName === '(idle)') return;
+      const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+      busyMs += ms;
+      const pkg = owner(url, functionName);
+      packages.set(pkg, (packages.get(pkg) ?? 0) + ms);
+      const name = `${functionName || '(anonymous)'} (${pkg}${url ? `:${lineNumber + 1}` : ''})`;
+      functions.set(name, (functions.get(name) ?? 0) + ms);
+    });
+  }
   return {
     busyMs,
     byPackage: top(packages, busyMs, count),

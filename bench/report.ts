@@ -430,7 +430,7 @@ function registrationSection(results: readonly LoadResult[]): string {
   return [
     '### 3. Registration API',
     '',
-    'autocannon against the real `operations` function (Functions Framework, its own process) on the Firestore emulator, every request a `POST /operations` of a different operation (each one a Firestore `create`), after a 2 s warm-up.',
+    "autocannon against the real `operations` function (Functions Framework, its own process) on the Firestore emulator, every request a `POST /operations` of a different operation (each one a Firestore `create`), after a 2 s warm-up. All requests are one owner's, far below its MAX_PENDING_PER_OWNER, as most owners are: its pending registrations are counted once per 10 s, not per request (functions/registration/pending-quota.ts; an owner within a tenth of its bound is counted on every request).",
     '',
     table(
       [

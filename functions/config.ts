@@ -6,7 +6,7 @@
  */
 import {z} from 'zod';
 import {BUCKETS} from './polling/shards';
-import {leaseTimings} from './polling/lease';
+import {leaseTimings} from './polling/lease-timings';
 import {
   parseAllowlists,
   splitList,

@@ -58,8 +58,9 @@ locals {
   }
 
   # The longest a poll run can take, as tickEndMs() in functions/config.ts counts it: the budget, then the last
-  # poll's request and its publish (a quarter of the lease, at most 20 s: leaseTimings in polling/lease.ts), then
-  # five Firestore calls within the lease (the last writes, the learned duration, a renewal, the flush, the release).
+  # poll's request and its publish (a quarter of the lease, at most 20 s: leaseTimings in
+  # polling/lease-timings.ts), then five Firestore calls within the lease (the last writes, a renewal, the flush,
+  # the learned durations, the release).
   poll_publish_timeout_seconds = min(20, var.poll_lease_seconds / 4)
   poll_run_max_seconds         = var.poll_budget_seconds + var.poll_request_timeout_seconds + local.poll_publish_timeout_seconds + 5 * var.poll_lease_seconds
 }

@@ -146,7 +146,7 @@ variable "dead_letter_topic" {
 }
 
 variable "poll_timeout_seconds" {
-  description = "Timeout of the poll function; must exceed the longest a run can take: poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + 5 x poll_lease_seconds (the last writes, the learned duration, a renewal, the flush and the release; see locals in functions.tf). The scheduler waits 30 s longer."
+  description = "Timeout of the poll function; must exceed the longest a run can take: poll_budget_seconds + poll_request_timeout_seconds + the publish timeout + 5 x poll_lease_seconds (the last writes, a renewal, the flush, the learned durations and the release; see locals in functions.tf). The scheduler waits 30 s longer."
   type        = number
   default     = 180
 

@@ -6,41 +6,36 @@
  * price of an index whose pending entries spread over the buckets instead of lining up by time is that a page
  * is due order per bucket, not overall. Every due registration is still read once per sweep of the range.
  *
- * Writes go through a BulkWriter, so many polls share a request while each write keeps its own precondition
- * (the document's update time when it was read): a write from a tick that lost its lease, or about a watch
- * cancelled meanwhile, fails instead of overwriting newer state.
+ * Writes share requests (batched-writes.ts) while each keeps its own precondition (the document's update time
+ * when it was read): a write from a tick that lost its lease, or about a watch cancelled meanwhile, fails instead
+ * of overwriting newer state.
  */
 import {
   Timestamp,
-  type BulkWriter,
   type DocumentReference,
   type Firestore,
   type QueryDocumentSnapshot,
   type WriteResult,
 } from '@google-cloud/firestore';
+import {BatchedWrites} from '../batched-writes';
 import {toDocument} from '../registration/document';
 import type {PollUpdate} from '../registration/store';
 import type {BucketRange} from './shards';
-
-/** How long a write waits for others to share its request. */
-const WRITE_BATCH_WINDOW_MS = 5;
 
 /** Firestore's code for a failed precondition. */
 export const FAILED_PRECONDITION = 9;
 
 /** Pending registrations of one collection, read in due order and updated after each poll. */
 export class DueRegistrations {
-  private readonly writer: BulkWriter;
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly writes: BatchedWrites;
 
   constructor(
     private readonly firestore: Firestore,
     private readonly collectionName: string,
     private readonly retentionMs: number,
   ) {
-    // The default ramp-up (500 writes/s, +50 % every 5 min) suits bulk imports, not a poller that must keep up.
-    this.writer = firestore.bulkWriter({throttling: false});
-    this.writer.onWriteError(
+    this.writes = new BatchedWrites(
+      firestore,
       error => error.code !== FAILED_PRECONDITION && error.failedAttempts < 5,
     );
   }
@@ -87,22 +82,13 @@ export class DueRegistrations {
     update: PollUpdate,
     readAt: Timestamp,
   ): Promise<WriteResult> {
-    const written = this.writer.update(
-      ref,
-      toDocument(update, this.retentionMs),
-      {lastUpdateTime: readAt},
-    );
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined;
-      void this.writer.flush();
-    }, WRITE_BATCH_WINDOW_MS);
-    return written;
+    return this.writes.update(ref, toDocument(update, this.retentionMs), {
+      lastUpdateTime: readAt,
+    });
   }
 
   /** Sends every pending write and waits for them. */
-  async flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    await this.writer.flush();
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 }

@@ -9,38 +9,21 @@
 import type {Request, Response} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
-import type {Poller} from './poller';
 import {sendError, sendInvalid} from '../http/responses';
 import {leaveRequestDomain} from '../http/request-domain';
-import type {NotificationSink} from '../notify/publisher';
 import {parsePollRequest} from './poll-request';
+import type {PollWork} from './poll-work';
 import {bucketRange} from './shards';
 
 /** Builds the `poll` function's handler. */
 export function createPollHandler(deps: {
-  poller: Poller;
+  /** The ticks and the fan-out, wherever they run (tick-thread.ts). */
+  work: PollWork;
   log: Logger;
   projectId: string;
   /** POLL_SHARDS. */
   shards: number;
-  /** POLL_FANOUT_TOPIC, as a full name; required with more than one shard. */
-  fanoutTopic?: string;
-  /** Publishes the fan-out messages. */
-  sink: NotificationSink;
 }): (req: Request, res: Response) => Promise<void> {
-  const fanOut = async (): Promise<number> => {
-    const shards = Array.from({length: deps.shards}, (_, shard) => shard);
-    await Promise.all(
-      shards.map(shard =>
-        deps.sink.publish(deps.fanoutTopic!, {
-          data: Buffer.from(JSON.stringify({shard})),
-          attributes: {shard: String(shard)},
-        }),
-      ),
-    );
-    return shards.length;
-  };
-
   return async (req, res) => {
     leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, deps.projectId));
@@ -51,7 +34,7 @@ export function createPollHandler(deps: {
     }
     if (request.shard === undefined && deps.shards > 1) {
       try {
-        const fannedOut = await fanOut();
+        const fannedOut = await deps.work.fanOut();
         log.info('tick fanned out', {fannedOut});
         res.json({fannedOut});
       } catch (error) {
@@ -62,7 +45,7 @@ export function createPollHandler(deps: {
     }
     const shard = request.shard ?? 0;
     try {
-      const counts = await deps.poller.tick(bucketRange(shard, deps.shards));
+      const counts = await deps.work.tick(bucketRange(shard, deps.shards));
       log.info(
         counts.leaseHeld
           ? 'tick skipped: another tick holds the lease'

@@ -16,39 +16,7 @@ import {
   type DocumentReference,
   type Firestore,
 } from '@google-cloud/firestore';
-import {PUBLISH_TIMEOUT_MS} from '../notify/publisher';
 import {within} from './deadline';
-
-/** How a tick spends its lease: when it renews, and how long the steps a poll may still take can last. */
-export interface LeaseTimings {
-  /** Wait between the end of one renewal and the start of the next: renewals never overlap. */
-  renewEveryMs: number;
-  /** Bound on one publish, retries included. */
-  publishTimeoutMs: number;
-  /** Bound on one poll's state write. */
-  writeDeadlineMs: number;
-  /**
-   * The longest a poll can still take once it decides to publish (its publish, then its write): a poll publishes
-   * only while more than this is left of the lease, so it is done before the next holder can read its registration.
-   */
-  fenceMarginMs: number;
-}
-
-/**
- * The timings for a lease of `leaseMs`. The publish and the write get a quarter of the lease each (the publish at
- * most {@link PUBLISH_TIMEOUT_MS}), so the margin is at most half the lease; renewals come every sixth of it, so a
- * tick is fenced only once a renewal is late by more than a third of the lease.
- */
-export function leaseTimings(leaseMs: number): LeaseTimings {
-  const quarter = leaseMs / 4;
-  const publishTimeoutMs = Math.min(PUBLISH_TIMEOUT_MS, quarter);
-  return {
-    renewEveryMs: leaseMs / 6,
-    publishTimeoutMs,
-    writeDeadlineMs: quarter,
-    fenceMarginMs: publishTimeoutMs + quarter,
-  };
-}
 
 /** Firestore's codes for a write whose precondition failed. */
 const LOST_RACE = new Set([

@@ -10,7 +10,8 @@
 import {randomUUID} from 'node:crypto';
 import type {DueRegistrations} from './due-registrations';
 import {within} from './deadline';
-import {leaseTimings, type PollLease} from './lease';
+import type {PollLease} from './lease';
+import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
 import {BUCKETS, type BucketRange} from './shards';
 import {TickRun} from './tick-run';

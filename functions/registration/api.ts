@@ -21,6 +21,7 @@ import type {Registration} from '../model';
 import {refusals} from './allowlists';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
+import {PendingQuota} from './pending-quota';
 import {
   InvalidPageTokenError,
   type EndedWatch,
@@ -131,6 +132,10 @@ export function createRegistrationHandler(deps: {
   const {config, store} = deps;
   const now = deps.now ?? Date.now;
   const identity = new CallerIdentity(config);
+  const quota = new PendingQuota(
+    owner => store.countPending(owner),
+    config.maxPendingPerOwner,
+  );
 
   const register = async (req: Request, res: Response, {caller, log}: Call) => {
     if (!req.is('application/json')) {
@@ -164,9 +169,7 @@ export function createRegistrationHandler(deps: {
       );
     }
     // Checked before the write, so concurrent registrations may overshoot by a few: a bound, not a ledger.
-    if (
-      (await store.countPending(caller.principal)) >= config.maxPendingPerOwner
-    ) {
+    if (!(await quota.allows(caller.principal))) {
       audit(log, {...event, outcome: 'over_quota'});
       return sendError(
         res,
@@ -184,6 +187,7 @@ export function createRegistrationHandler(deps: {
       caller.principal,
       now(),
     );
+    if (created) quota.started(caller.principal);
     const view = toApiView(registration, previous);
     audit(log, {
       ...event,

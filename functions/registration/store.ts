@@ -4,6 +4,7 @@
  * policy on `expireAt`, which is set when a watch ends so finished registrations disappear after the retention.
  */
 import type {DocumentSnapshot, Firestore} from '@google-cloud/firestore';
+import {BatchedWrites} from '../batched-writes';
 import {readDocument, toDocument} from './document';
 import {
   STATES,
@@ -16,6 +17,11 @@ import {completionKeyOf} from '../completions/lookup-key';
 
 /** Firestore's code for a document that already exists. */
 const ALREADY_EXISTS = 6;
+/** Codes a new registration's create is tried again on (BulkWriter's own), and how often at most. */
+const CREATE_RETRIED = new Set([
+  8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 14 /* UNAVAILABLE */,
+]);
+const CREATE_ATTEMPTS = 3;
 
 /**
  * Fields no query filters or orders on by themselves: exempt from Firestore's automatic single-field indexes
@@ -108,11 +114,22 @@ function decodePageToken(token: string): string {
 
 /** Reads and writes registrations in one Firestore collection. */
 export class RegistrationStore {
+  /** New registrations' creates, sharing requests. */
+  private readonly creates: BatchedWrites;
+
   constructor(
     readonly firestore: Firestore,
     readonly collectionName: string,
     readonly retentionMs: number,
-  ) {}
+  ) {
+    // Someone waits on each: a few tries, then the API answers 503 and the caller tries again.
+    this.creates = new BatchedWrites(
+      firestore,
+      error =>
+        CREATE_RETRIED.has(error.code) &&
+        error.failedAttempts < CREATE_ATTEMPTS,
+    );
+  }
 
   /** The collection holding the registrations. */
   get collection() {
@@ -149,7 +166,10 @@ export class RegistrationStore {
     };
     const ref = this.collection.doc(id);
     try {
-      await ref.create(toDocument(registration, this.retentionMs));
+      await this.creates.create(
+        ref,
+        toDocument(registration, this.retentionMs),
+      );
       return {registration, created: true};
     } catch (error) {
       if ((error as {code?: number}).code !== ALREADY_EXISTS) throw error;

@@ -15,7 +15,7 @@ import {
 import {SERVICE_PRESETS} from '../../functions/google/presets';
 import {UNINDEXED_FIELDS} from '../../functions/registration/store';
 import {PUBLISH_TIMEOUT_MS} from '../../functions/notify/publisher';
-import {leaseTimings} from '../../functions/polling/lease';
+import {leaseTimings} from '../../functions/polling/lease-timings';
 import {
   block,
   blocks,

@@ -3,6 +3,7 @@
  * budget equals the period. The tick that finds the previous one at its end waits for the hand-over instead of
  * standing down, so no registration waits for the next period.
  */
+import {Firestore} from '@google-cloud/firestore';
 import {CLOUD_PLATFORM} from '../../../functions/google/presets';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT} from '../../support/emulator-env';
@@ -16,6 +17,8 @@ const LATENESS_BOUND_MS = 1500;
 const SERVICE = 'firestore.googleapis.com';
 
 let stack: TestStack;
+/** The store's own client, as in production: its BulkWriter stays open (nothing closes it), so it is not terminated. */
+const storeFirestore = new Firestore({projectId: TEST_PROJECT});
 
 beforeAll(async () => {
   stack = await startStack({POLL_BUDGET_SECONDS: String(PERIOD_MS / 1000)});
@@ -34,7 +37,7 @@ it('ticks back to back every period, budget = period: every registration polled 
   // Stored directly, with a fixed interval so every due time is known (an explicit policy wins over the
   // forecast): the API would refuse an interval this short, below the pollPolicy floors that bound abuse.
   const store = new RegistrationStore(
-    stack.firestore,
+    storeFirestore,
     stack.collection,
     86_400_000,
   );

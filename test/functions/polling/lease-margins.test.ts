@@ -7,7 +7,8 @@ import {Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
 import {createLogger} from '../../../functions/log';
 import {DueRegistrations} from '../../../functions/polling/due-registrations';
-import {PollLease, leaseTimings} from '../../../functions/polling/lease';
+import {PollLease} from '../../../functions/polling/lease';
+import {leaseTimings} from '../../../functions/polling/lease-timings';
 import {parseAllowlists} from '../../../functions/registration/allowlists';
 import {Poller, type TickCounts} from '../../../functions/polling/poller';
 import type {NotificationSink} from '../../../functions/notify/publisher';
@@ -20,8 +21,8 @@ const TOPIC = `projects/${TEST_PROJECT}/topics/never-used`;
 
 const firestore = new Firestore({projectId: TEST_PROJECT});
 /**
- * The poller's own client, as in production: its BulkWriters stay open (the function never closes them), so this
- * one is not terminated.
+ * The poller's and the registration store's own client, as in production: their BulkWriters stay open (the
+ * functions never close them), so this one is not terminated.
  */
 const pollerFirestore = new Firestore({projectId: TEST_PROJECT});
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -86,7 +87,11 @@ async function setup(
   leaseMs = LEASE_MS,
 ): Promise<Setup> {
   const collection = uniqueName('margins');
-  const store = new RegistrationStore(firestore, collection, RETENTION_MS);
+  const store = new RegistrationStore(
+    pollerFirestore,
+    collection,
+    RETENTION_MS,
+  );
   const ids: string[] = [];
   for (let n = 0; n < count; n++) {
     const name = `projects/p/databases/(default)/operations/m-${n}`;

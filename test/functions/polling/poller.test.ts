@@ -2,6 +2,7 @@
  * End to end: register, tick, and a message on a real Pub/Sub emulator subscription with exactly the contract,
  * for every outcome; tokens minted by google-auth-library's real ADC path reach only the operations host.
  */
+import {subscribe, unsubscribe} from 'node:diagnostics_channel';
 import {startStack, type TestStack} from '../../support/stack';
 import type {PulledMessage} from '../../support/emulator-env';
 import {FakeOperationsServer} from '../../support/fake-operations-server';
@@ -11,19 +12,24 @@ const API = 'https://firestore.googleapis.com/v1';
 
 let stack: TestStack;
 const fetched: string[] = [];
-const realFetch = globalThis.fetch;
+/**
+ * Every HTTP request this process makes goes through undici, gRPC to the emulators aside: the operations client's
+ * `request` and google-auth-library's `fetch` (Node's own undici) both announce each request on this channel.
+ */
+const requestCreated = 'undici:request:create';
+const record = (message: unknown) => {
+  const {origin, path} = (message as {request: {origin: string; path: string}})
+    .request;
+  fetched.push(`${origin}${path}`);
+};
 
 beforeAll(async () => {
   stack = await startStack();
-  // Every HTTP request this process makes goes through fetch (gRPC to the emulators aside): record them all.
-  globalThis.fetch = (input, init) => {
-    fetched.push(input instanceof Request ? input.url : String(input));
-    return realFetch(input, init);
-  };
+  subscribe(requestCreated, record);
 });
 
 afterAll(async () => {
-  globalThis.fetch = realFetch;
+  unsubscribe(requestCreated, record);
   await stack.stop();
 });
 
@@ -289,6 +295,9 @@ describe('tokens', () => {
         stack.operationsApi.baseUrl,
         `http://${stack.metadata.host}`,
       ];
+      // Both were seen, so the check below is not vacuous.
+      for (const prefix of allowed)
+        expect(fetched.some(url => url.startsWith(prefix))).toBe(true);
       for (const url of fetched)
         expect(allowed.some(prefix => url.startsWith(prefix))).toBe(true);
     } finally {

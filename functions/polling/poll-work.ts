@@ -1,0 +1,94 @@
+/**
+ * The poll function's work, apart from HTTP: one tick of a shard's buckets, or a Scheduler tick's fan-out to one
+ * message per shard. Built from the configuration on the thread that runs it (tick-thread.ts), which is also where
+ * its clients live: the Firestore and Pub/Sub connections, the token cache, the learned durations.
+ */
+import type {Firestore} from '@google-cloud/firestore';
+import {PubSub} from '@google-cloud/pubsub';
+import type {PollerConfig} from '../config';
+import {newFirestore} from '../firestore';
+import {OperationsClient} from '../google/operations-client';
+import type {Logger} from '../log';
+import {PubSubPublisher} from '../notify/publisher';
+import {DueRegistrations} from './due-registrations';
+import {KindDurations} from './kind-durations';
+import {PollLease} from './lease';
+import {leaseTimings} from './lease-timings';
+import {Poller, type TickCounts} from './poller';
+import {leaseId, type BucketRange} from './shards';
+
+/** What a call of the poll function does, once its request is read. */
+export interface PollWork {
+  /** One tick of the registrations of the buckets in `range`. */
+  tick(range: BucketRange): Promise<TickCounts>;
+  /** Publishes one `{"shard": k}` message per shard to the fan-out topic; resolves with how many. */
+  fanOut(): Promise<number>;
+}
+
+/** The publisher of notifications (and fan-out messages), its publishes bounded by the lease's publish timeout. */
+export function newPublisher(config: PollerConfig): PubSubPublisher {
+  return new PubSubPublisher(
+    new PubSub({projectId: config.projectId}),
+    leaseTimings(config.leaseMs).publishTimeoutMs,
+  );
+}
+
+/** The poller of `config`, with ticks of `budgetMs`, one lease per shard's bucket range. */
+export function newPoller(
+  config: PollerConfig,
+  db: Firestore,
+  budgetMs: number,
+  sink: PubSubPublisher,
+  log: Logger,
+): Poller {
+  return new Poller({
+    due: new DueRegistrations(db, config.collection, config.retentionMs),
+    lease: (holder, range) =>
+      new PollLease(
+        db,
+        config.collection,
+        holder,
+        config.leaseMs,
+        Date.now,
+        leaseId(range),
+      ),
+    client: new OperationsClient(config),
+    allowlists: config.allowlists,
+    kinds: new KindDurations(db, config.collection, log),
+    sink,
+    log,
+    budgetMs,
+    concurrency: config.concurrency,
+    leaseMs: config.leaseMs,
+    handOverMs: config.handOverMs,
+    publishGraceMs: config.publishGraceMs,
+    deadLetterTopic: config.deadLetterTopic,
+  });
+}
+
+/** The poll function's work under `config`: ticks of POLL_BUDGET_SECONDS, fan-out to POLL_FANOUT_TOPIC. */
+export function createPollWork(config: PollerConfig, log: Logger): PollWork {
+  const sink = newPublisher(config);
+  const poller = newPoller(
+    config,
+    newFirestore(config.projectId),
+    config.budgetMs,
+    sink,
+    log,
+  );
+  return {
+    tick: range => poller.tick(range),
+    async fanOut() {
+      const shards = Array.from({length: config.shards}, (_, shard) => shard);
+      await Promise.all(
+        shards.map(shard =>
+          sink.publish(config.fanoutTopic!, {
+            data: Buffer.from(JSON.stringify({shard})),
+            attributes: {shard: String(shard)},
+          }),
+        ),
+      );
+      return shards.length;
+    },
+  };
+}
