@@ -10,6 +10,7 @@ import {
   type SimulatedComparison,
 } from './policies';
 import type {RealWorkload, WorkloadResult} from './informed';
+import {PAGE_SIZE} from '../functions/polling/tick-run';
 import type {RealRun} from './real-run';
 import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
 import {EVENT_TARGETS} from './events';
@@ -418,7 +419,7 @@ function throughputSection(
       `**At POLL_CONCURRENCY=${high.concurrency}: ${verdict(high.pollsPerSecond >= 1000)}** (${fmt(high.pollsPerSecond)}/s, ${limit(high)}).`,
     `- **<= 1 read and <= 1 write per poll: ${verdict(onePerPoll)}, per poll, plus a few per tick**: every poll wrote its registration exactly once; reads beyond one per poll were ${runs.map(r => `${extraReads(r)} at ${r.registrations}`).join(', ')} per tick (empty queries are billed 1 read; a page read again while its registrations were still in flight reads them again, though they are not polled twice); the lease adds ${runs.map(r => `${r.probe.documentReads}/${r.probe.documentWrites}`).join(', ')} reads/writes per tick (a claim, a renewal every 5 s, a release). Counting everything, the most per poll was ${fmt(Math.max(...runs.map(r => r.readsPerPoll)), 5)} reads and ${fmt(Math.max(...runs.map(r => r.writesPerPoll)), 5)} writes.`,
     `- **Exactly 1 publish per finished operation: ${verdict(exact)}** (every message pulled back and counted per registration id).`,
-    `- **Memory flat in the number of registrations: ${verdict(flat)}**: peak RSS ${bySize.map(m => `${mib(m.probe.peakRssKb)} at ${m.registrations}`).join(', ')}; heap still in use after the tick and a full GC: ${bySize.map(m => mib(m.probe.heapAfterGcKb)).join(', ')}. The tick holds at most POLL_CONCURRENCY + one 300-document page of registrations; a peak that grows while the retained heap does not is V8 sizing its heap to a longer run's allocation, not registrations kept.`,
+    `- **Memory flat in the number of registrations: ${verdict(flat)}**: peak RSS ${bySize.map(m => `${mib(m.probe.peakRssKb)} at ${m.registrations}`).join(', ')}; heap still in use after the tick and a full GC: ${bySize.map(m => mib(m.probe.heapAfterGcKb)).join(', ')}. The tick holds at most POLL_CONCURRENCY + one ${PAGE_SIZE}-document page of registrations; a peak that grows while the retained heap does not is V8 sizing its heap to a longer run's allocation, not registrations kept.`,
     '',
   ].join('\n');
 }
@@ -465,7 +466,7 @@ function registrationSection(results: readonly LoadResult[]): string {
         )
         .join('; ') +
       '.',
-    `- Cause: the \`operations\` function is one Node.js process, and it used ${results.map(r => `${fmt(r.cpu.cores['operations function'] ?? NaN, 2)} cores at ${r.connections} connections`).join(', ')}: about ${fmt(Math.min(...results.map(r => (1000 * (r.cpu.cores['operations function'] ?? NaN)) / r.requestsPerSecond)), 2)} ms of CPU per registration (validation, Express and the Functions Framework, the Firestore \`create\`), so one process tops out near ${fmt(Math.max(...results.map(r => r.requestsPerSecond / (r.cpu.cores['operations function'] ?? NaN))))} req/s per core here, and more connections only queue (p99 grows). Cloud Functions runs more instances of this function as load grows; the poller cannot (one lease).`,
+    `- Cause: the \`operations\` function is one Node.js process, and it used ${results.map(r => `${fmt(r.cpu.cores['operations function'] ?? NaN, 2)} cores at ${r.connections} connections`).join(', ')}: about ${fmt(Math.min(...results.map(r => (1000 * (r.cpu.cores['operations function'] ?? NaN)) / r.requestsPerSecond)), 2)} ms of CPU per registration (validation, Express and the Functions Framework, the Firestore \`create\`), so one process tops out near ${fmt(Math.max(...results.map(r => r.requestsPerSecond / (r.cpu.cores['operations function'] ?? NaN))))} req/s per core here, and more connections only queue (p99 grows). Cloud Functions runs more instances of this function as load grows, as it runs one poll instance per shard.`,
     '',
   ].join('\n');
 }
@@ -517,9 +518,9 @@ function scaleSection(
       const all = s.lateness.within5sPct >= 100;
       const short = s.pollsPerSecond < needed;
       const queryMs = s.probe.queryMs / Math.max(1, s.probe.queries);
-      const pageBound = (300 * 1000) / queryMs;
+      const pageBound = (PAGE_SIZE * 1000) / queryMs;
       const sweepRate = s.swept / s.ticks;
-      return `- **Every registration polled within 5 s of its due time at POLL_CONCURRENCY=${s.concurrency}: ${verdict(all)}** (${pct(s.lateness.within5sPct)}). ${short ? `One instance polled ${fmt(s.pollsPerSecond)}/s where ${fmt(needed)}/s are needed: ${fmt(needed / s.pollsPerSecond, 2)}x short${s.sweepSeconds === undefined ? `; it swept ${fmt(sweepRate)} registrations a tick, so a full sweep would take about ${fmt(s.registrations / sweepRate)} ticks (minutes)` : ''}. ` : `One instance polled ${fmt(s.pollsPerSecond)}/s, enough for the ${fmt(needed)}/s needed. `}Limits measured: concurrency x latency cap ${fmt(cap)}/s (${fmt((100 * s.pollsPerSecond) / cap)} % used); poll function ${fmt(s.cpu.cores['poll function'] ?? NaN, 2)} cores; Firestore emulator ${fmt(s.cpu.cores['firestore emulator'] ?? NaN, 2)} cores with ${fmt(s.probe.queryMs / Math.max(1, s.probe.queries))} ms per page query; machine ${pct(s.cpu.machineBusyPct)} busy. The tick reads its pages one after the other, so it can start at most 300 polls per page query: ${fmt(pageBound)}/s at ${fmt(queryMs)} ms a query${s.pollsPerSecond >= 0.75 * pageBound ? ", about the rate measured: the limit is the emulator's query, which scans the collection (compare stage 2's page query times at 10,000 and 50,000), where Firestore serves it from the composite index" : ', well above the rate measured, so the query is not what limits it'}. Registrations due in the ${(DEFAULT_TIMING.tickEveryMs - DEFAULT_TIMING.budgetMs) / 1000} s between ticks wait for the next one by design.`;
+      return `- **Every registration polled within 5 s of its due time at POLL_CONCURRENCY=${s.concurrency}: ${verdict(all)}** (${pct(s.lateness.within5sPct)}). ${short ? `One instance polled ${fmt(s.pollsPerSecond)}/s where ${fmt(needed)}/s are needed: ${fmt(needed / s.pollsPerSecond, 2)}x short${s.sweepSeconds === undefined ? `; it swept ${fmt(sweepRate)} registrations a tick, so a full sweep would take about ${fmt(s.registrations / sweepRate)} ticks (minutes)` : ''}. ` : `One instance polled ${fmt(s.pollsPerSecond)}/s, enough for the ${fmt(needed)}/s needed. `}Limits measured: concurrency x latency cap ${fmt(cap)}/s (${fmt((100 * s.pollsPerSecond) / cap)} % used); poll function ${fmt(s.cpu.cores['poll function'] ?? NaN, 2)} cores; Firestore emulator ${fmt(s.cpu.cores['firestore emulator'] ?? NaN, 2)} cores with ${fmt(s.probe.queryMs / Math.max(1, s.probe.queries))} ms per page query; machine ${pct(s.cpu.machineBusyPct)} busy. The tick reads its pages one after the other, so it can start at most ${PAGE_SIZE} polls per page query: ${fmt(pageBound)}/s at ${fmt(queryMs)} ms a query${s.pollsPerSecond >= 0.75 * pageBound ? ", about the rate measured: the limit is the emulator's query, which scans the collection (compare stage 2's page query times at 10,000 and 50,000), where Firestore serves it from the composite index" : ', well above the rate measured, so the query is not what limits it'}. Registrations due in the ${(DEFAULT_TIMING.tickEveryMs - DEFAULT_TIMING.budgetMs) / 1000} s between ticks wait for the next one by design.`;
     }),
     ...(cpuBound
       ? [

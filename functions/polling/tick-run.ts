@@ -24,8 +24,12 @@ import {readDocument} from '../registration/document';
 import type {PollUpdate} from '../registration/store';
 import type {PollerDependencies, TickCounts} from './poller';
 
-/** Registrations read per query: enough to keep every poll slot busy between two queries. */
-const PAGE_SIZE = 300;
+/**
+ * Registrations read per query: enough to keep every poll slot busy between two queries. The reads are one after
+ * another, so a page query's fixed cost bounds a tick's polls/s: 300 per page held one instance near 930/s on the
+ * emulator, 600 near 1,180/s at the same CPU per poll.
+ */
+export const PAGE_SIZE = 600;
 /** Pub/Sub's limit on an attribute value, in bytes. */
 const MAX_ATTRIBUTE_BYTES = 1024;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
