@@ -1,7 +1,7 @@
 /**
  * What the durations of one kind's past operations say about the next one: a log-normal fitted from three sums
  * (count, sum of log-durations, sum of their squares). Sums merge by plain increments, so concurrent finishes
- * never overwrite each other, and each finished operation costs one write.
+ * never overwrite each other, and a tick writes what it learned as one increment per kind.
  */
 import type {Operation} from '../model';
 
