@@ -8,6 +8,7 @@ import {CLOUD_PLATFORM} from '../../../functions/google/presets';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';
+import {newRegistration} from '../../support/new-registration';
 
 const PERIOD_MS = 3000;
 const TICKS = 4;
@@ -44,25 +45,20 @@ it('ticks back to back every period, budget = period: every registration polled 
   for (const name of names) {
     stack.operationsApi.define(name, {kind: 'never'});
     await store.register(
-      {
-        operation: {
-          service: SERVICE,
-          version: 'v1',
-          name,
-          url: `https://${SERVICE}/v1/${name}`,
+      newRegistration(
+        SERVICE,
+        name,
+        `projects/${TEST_PROJECT}/topics/${stack.topic}`,
+        {
+          scopes: [CLOUD_PLATFORM],
+          pollPolicy: {
+            initialDelayMs: INTERVAL_MS,
+            multiplier: 1,
+            maxDelayMs: INTERVAL_MS,
+            jitter: 0,
+          },
         },
-        topic: `projects/${TEST_PROJECT}/topics/${stack.topic}`,
-        labels: {},
-        timeoutMs: 600_000,
-        scopes: [CLOUD_PLATFORM],
-        style: 'longrunning',
-        pollPolicy: {
-          initialDelayMs: INTERVAL_MS,
-          multiplier: 1,
-          maxDelayMs: INTERVAL_MS,
-          jitter: 0,
-        },
-      },
+      ),
       'anonymous',
       Date.now(),
     );

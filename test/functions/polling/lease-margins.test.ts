@@ -14,6 +14,7 @@ import {Poller, type TickCounts} from '../../../functions/polling/poller';
 import type {NotificationSink} from '../../../functions/notify/publisher';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
+import {newRegistration} from '../../support/new-registration';
 
 const LEASE_MS = 3000;
 const RETENTION_MS = 86_400_000;
@@ -96,19 +97,7 @@ async function setup(
   for (let n = 0; n < count; n++) {
     const name = `projects/p/databases/(default)/operations/m-${n}`;
     const {registration} = await store.register(
-      {
-        operation: {
-          service: 'firestore.googleapis.com',
-          version: 'v1',
-          name,
-          url: `https://firestore.googleapis.com/v1/${name}`,
-        },
-        topic: TOPIC,
-        labels: {},
-        timeoutMs: 600_000,
-        scopes: [],
-        style: 'longrunning',
-      },
+      newRegistration('firestore.googleapis.com', name, TOPIC),
       'anonymous',
       Date.now(),
     );

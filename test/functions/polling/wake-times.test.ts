@@ -12,6 +12,7 @@ import {WAKE_SLOT_MS, WakeTimes} from '../../../functions/polling/wake-times';
 import {parseAllowlists} from '../../../functions/registration/allowlists';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
+import {newRegistration} from '../../support/new-registration';
 
 describe('WakeTimes', () => {
   it('wakes at the first slot after now that holds a due time, rounded up to the slot', () => {
@@ -48,20 +49,12 @@ describe('a tick on the emulator', () => {
     const store = new RegistrationStore(firestore, collection, 86_400_000);
     const name = 'operations/wake-1';
     const {registration} = await store.register(
-      {
-        // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
-        operation: {
-          service: 'opaque.example.com',
-          version: 'v1',
-          name,
-          url: `https://opaque.example.com/v1/${name}`,
-        },
-        topic: `projects/${TEST_PROJECT}/topics/t`,
-        labels: {},
-        timeoutMs: 600_000,
-        scopes: [],
-        style: 'longrunning',
-      },
+      // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
+      newRegistration(
+        'opaque.example.com',
+        name,
+        `projects/${TEST_PROJECT}/topics/t`,
+      ),
       'anonymous',
       Date.now(),
     );
