@@ -38,11 +38,11 @@ describe('WakeTimes', () => {
 });
 
 describe('a tick on the emulator', () => {
-  const settings = {projectId: TEST_PROJECT, ignoreUndefinedProperties: true};
-  const firestore = new Firestore(settings);
-  // The poller's own client, as in production: its BulkWriter stays open, so this one is not terminated.
-  const pollerFirestore = new Firestore(settings);
-  afterAll(() => firestore.terminate());
+  // As in production, the store's and the poller's BulkWriters stay open, so the client is not terminated.
+  const firestore = new Firestore({
+    projectId: TEST_PROJECT,
+    ignoreUndefinedProperties: true,
+  });
 
   it('polls its own registrations again when they fall due, though its idle look comes only after the budget', async () => {
     const collection = uniqueName('wake');
@@ -67,9 +67,8 @@ describe('a tick on the emulator', () => {
     } as unknown as OperationsClient;
     const published: string[] = [];
     const poller = new Poller({
-      due: new DueRegistrations(pollerFirestore, collection, 86_400_000),
-      lease: holder =>
-        new PollLease(pollerFirestore, collection, holder, 15_000),
+      due: new DueRegistrations(firestore, collection, 86_400_000),
+      lease: holder => new PollLease(firestore, collection, holder, 15_000),
       client,
       allowlists: parseAllowlists({
         GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
