@@ -308,8 +308,9 @@ export function simulate(
         now +=
           Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
           timing.firestoreMs;
-      const wakeAt = Math.min(recheckAt, wakeTimes.next(now) ?? Infinity);
-      if (!(wakeAt < deadline)) {
+      const known = wakeTimes.next(now) ?? Infinity;
+      const wakeAt = Math.min(recheckAt, known);
+      if (!(known < deadline)) {
         now += timing.firestoreMs; // when the next registration falls due
         admit(now);
         const nextDue = Math.min(...pending.map(w => w.nextPollAt));

@@ -118,18 +118,16 @@ export class TickRun {
       // The next sweep starts over, and would read again every registration still in flight (each is due until
       // its write lands): with a slow API that is a read per in-flight poll per sweep. Let them finish first.
       await Promise.all(this.inFlight.values());
-      const wakeAt = Math.min(
-        recheckAt,
-        this.wakeTimes.next(this.now()) ?? Infinity,
-      );
-      if (wakeAt >= this.deadline) {
+      const known = this.wakeTimes.next(this.now()) ?? Infinity;
+      // Nothing of its own due within the budget: a tick with nothing due at all ends, and spares the instance.
+      if (known >= this.deadline) {
         const more = await this.store(
           this.deps.due.anyDueBefore(this.range, this.deadline),
           'looking for registrations due within the budget',
         );
         if (!more) break;
       }
-      await this.sleep(Math.min(wakeAt, this.deadline) - this.now());
+      await this.sleep(Math.min(recheckAt, known, this.deadline) - this.now());
     }
     // Polls under way finish (each write has its deadline) before the tick answers, even a failing one.
     await Promise.all(this.inFlight.values());

@@ -92,6 +92,8 @@ describe('a tick on the emulator', () => {
     expect(calls).toBe(3);
     expect(counts.polled).toBe(3);
     expect(published).toEqual([registration.id]);
+    // Then nothing is due within the budget, and the tick ends instead of idling to its end.
+    expect(counts.durationMs).toBeLessThan(10_000);
     const stored = await firestore
       .collection(collection)
       .doc(registration.id)
