@@ -12,11 +12,12 @@
 import {OPWATCH, OPWATCH_INFORMED, PEERS} from './contenders';
 import type {BenchEnv} from './env';
 import type {Row} from './policies';
-import {logUniform, seeded} from './prng';
+import {seeded} from './prng';
 import {realRun, type RealRun} from './real-run';
 import {
   DEFAULT_TIMING,
   SIMULATED_SERVICE,
+  drawWorkload,
   figures,
   simulate,
   type Figures,
@@ -50,13 +51,6 @@ function normal(random: () => number): number {
   return (
     Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
   );
-}
-
-function opaque(count: number, windowMs: number, random: () => number): Job[] {
-  return Array.from({length: count}, () => ({
-    arrivalMs: random() * windowMs,
-    durationMs: logUniform(random, 2000, 1_800_000),
-  }));
 }
 
 function typed(count: number, windowMs: number, random: () => number): Job[] {
@@ -101,9 +95,9 @@ export function drawWorkloads(
   seed: number,
 ): Record<WorkloadKey, Job[]> {
   return {
-    W1: opaque(count, windowMs, seeded(seed)),
+    W1: drawWorkload(count, windowMs, seeded(seed)),
     W2: typed(count, windowMs, seeded(seed + 1)),
-    W3: opaque(count, windowMs, seeded(seed + 2)).map(job => ({
+    W3: drawWorkload(count, windowMs, seeded(seed + 2)).map(job => ({
       ...job,
       progress: true,
     })),
