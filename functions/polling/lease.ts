@@ -11,6 +11,7 @@
  * make the holder's renewals queue behind the losers' attempts, and a renewal that comes too late lets a second
  * tick in while the first is still publishing.
  */
+import {setTimeout as delay} from 'node:timers/promises';
 import {
   Timestamp,
   type DocumentReference,
@@ -74,8 +75,7 @@ export class PollLease {
     pollsUntil: number,
     waitMs: number,
     /** The pause between two looks, on the caller's clock. */
-    sleep: (ms: number) => Promise<void> = ms =>
-      new Promise(resolve => setTimeout(resolve, ms)),
+    sleep: (ms: number) => Promise<unknown> = delay,
   ): Promise<boolean> {
     const pauseMs = HAND_OVER_PAUSE_MS;
     const giveUpAt = this.now() + waitMs;

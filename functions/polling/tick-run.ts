@@ -2,6 +2,7 @@
  * One tick's work under its lease: pages of due registrations, each polled, forecast, published and written,
  * until the budget is spent, nothing is due within it, or the lease could run out.
  */
+import {setTimeout as delay} from 'node:timers/promises';
 import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import {FAILED_PRECONDITION} from './due-registrations';
@@ -463,10 +464,8 @@ export class TickRun {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    const wait = Math.max(0, ms);
-    if (this.deps.sleep) return this.deps.sleep(wait);
-    return new Promise(resolve => setTimeout(resolve, wait));
+  private sleep(ms: number): Promise<unknown> {
+    return (this.deps.sleep ?? delay)(Math.max(0, ms));
   }
 }
 
