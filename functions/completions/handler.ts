@@ -16,6 +16,7 @@
  * and acknowledged with nothing written. Only a Firestore failure throws (the framework answers 500), so the
  * event comes again once Firestore is back.
  */
+import {setTimeout as delay} from 'node:timers/promises';
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';
 import {within} from '../polling/deadline';
@@ -125,9 +126,7 @@ async function pollSoon(
       });
       return;
     }
-    await new Promise(resolve =>
-      setTimeout(resolve, deps.recheckMs ?? RECHECK_MS),
-    );
+    await delay(deps.recheckMs ?? RECHECK_MS);
     shards = held;
   }
 }
