@@ -109,8 +109,15 @@ const emails = z
   .transform(text => splitList(text).map(email => email.toLowerCase()))
   .pipe(z.array(z.email('must be comma-separated e-mail addresses')));
 
+/** Read by the poll function, and by the registration function, which wakes a tick of a new registration's shard. */
+const pollShards = {
+  POLL_SHARDS: z.coerce.number().int().min(1).max(BUCKETS).default(1),
+  POLL_FANOUT_TOPIC: topicSchema.optional(),
+};
+
 const registrationSchema = z.object({
   ...shared,
+  ...pollShards,
   DEFAULT_TOPIC: topicSchema,
   COMPLETION_EVENTS: flag,
   FUNCTION_URLS: z
@@ -133,8 +140,7 @@ const pollerSchema = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
-  POLL_SHARDS: z.coerce.number().int().min(1).max(BUCKETS).default(1),
-  POLL_FANOUT_TOPIC: topicSchema.optional(),
+  ...pollShards,
   PUBLISH_GRACE_SECONDS: positiveNumber(
     DEFAULT_PUBLISH_GRACE_SECONDS,
     30 * 86_400,
@@ -162,8 +168,20 @@ export interface CommonConfig {
   allowlists: Allowlists;
 }
 
+/** The poll work's shards, which the registration function needs too: it wakes a tick of a new registration's shard. */
+export interface ShardsConfig {
+  /** Shard workers the buckets are split over (POLL_SHARDS). */
+  shards: number;
+  /**
+   * The poll fan-out topic (POLL_FANOUT_TOPIC): a tick fans out over it when there is more than one shard, and a
+   * create that no running tick will poll soon publishes a wake there (polling/tick-wake.ts). Without it, new
+   * registrations wait for the next scheduled tick.
+   */
+  fanoutTopic?: string;
+}
+
 /** Configuration of the registration function. */
-export interface RegistrationConfig extends CommonConfig {
+export interface RegistrationConfig extends CommonConfig, ShardsConfig {
   /** Full topic name, `projects/P/topics/T`. */
   defaultTopic: string;
   /**
@@ -181,15 +199,11 @@ export interface RegistrationConfig extends CommonConfig {
 }
 
 /** Configuration of the poll function. */
-export interface PollerConfig extends CommonConfig {
+export interface PollerConfig extends CommonConfig, ShardsConfig {
   budgetMs: number;
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
-  /** Shard workers the buckets are split over (POLL_SHARDS). */
-  shards: number;
-  /** Full name of the topic a tick fans out over when there is more than one shard (POLL_FANOUT_TOPIC). */
-  fanoutTopic?: string;
   /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
   publishGraceMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
@@ -291,7 +305,22 @@ export function loadRegistrationConfig(
     adminPrincipals: parsed.ADMIN_PRINCIPALS,
     allowUnauthenticated,
     maxPendingPerOwner: parsed.MAX_PENDING_PER_OWNER,
+    shards: parsed.POLL_SHARDS,
+    fanoutTopic: fanoutTopicOf(parsed),
   };
+}
+
+function fanoutTopicOf(parsed: {
+  POLL_FANOUT_TOPIC?: string;
+  GOOGLE_CLOUD_PROJECT: string;
+}): string | undefined {
+  return parsed.POLL_FANOUT_TOPIC === undefined
+    ? undefined
+    : topicName(
+        'POLL_FANOUT_TOPIC',
+        parsed.POLL_FANOUT_TOPIC,
+        parsed.GOOGLE_CLOUD_PROJECT,
+      );
 }
 
 function topicName(variable: string, topic: string, projectId: string) {
@@ -321,14 +350,7 @@ export function loadCompletionsConfig(
 }
 
 function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
-  const fanoutTopic =
-    parsed.POLL_FANOUT_TOPIC === undefined
-      ? undefined
-      : topicName(
-          'POLL_FANOUT_TOPIC',
-          parsed.POLL_FANOUT_TOPIC,
-          parsed.GOOGLE_CLOUD_PROJECT,
-        );
+  const fanoutTopic = fanoutTopicOf(parsed);
   if (parsed.POLL_SHARDS > 1 && !fanoutTopic) {
     throw new ConfigError(
       'invalid configuration: POLL_FANOUT_TOPIC: required when POLL_SHARDS > 1',

@@ -125,6 +125,9 @@ resource "google_cloudfunctions2_function" "operations" {
       FUNCTION_URLS         = join(",", local.registration_urls)
       ADMIN_PRINCIPALS      = join(",", var.admin_principals)
       MAX_PENDING_PER_OWNER = tostring(var.max_pending_per_owner)
+      # A new registration that no running tick will poll soon wakes a tick of its shard over the fan-out topic.
+      POLL_SHARDS       = tostring(var.poll_shards)
+      POLL_FANOUT_TOPIC = google_pubsub_topic.poll_fanout.id
       # ALLOW_UNAUTHENTICATED is never set here: a deployment always verifies callers' ID tokens.
     }
   }
@@ -132,6 +135,7 @@ resource "google_cloudfunctions2_function" "operations" {
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_project_iam_member.registration_datastore_user,
+    google_pubsub_topic_iam_member.registration_wake_publisher,
   ]
 }
 

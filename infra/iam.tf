@@ -40,11 +40,18 @@ resource "google_service_account" "build" {
   depends_on = [google_project_service.apis]
 }
 
-# Registration: reads and writes registrations.
+# Registration: reads and writes registrations (and reads the poller's lease) ...
 resource "google_project_iam_member" "registration_datastore_user" {
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.registration.member
+}
+
+# ... and wakes a tick over the fan-out topic when no running tick will poll a new registration soon.
+resource "google_pubsub_topic_iam_member" "registration_wake_publisher" {
+  topic  = google_pubsub_topic.poll_fanout.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.registration.member
 }
 
 # Poller: reads and writes registrations and its lease ...

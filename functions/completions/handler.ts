@@ -109,7 +109,7 @@ async function pollSoon(
   for (;;) {
     const held: BucketRange[] = [];
     for (const range of shards) {
-      const counts = await deps.poller.tick(range);
+      const counts = await deps.poller.tick(range, 'completion');
       if (counts.leaseHeld) held.push(range);
       else log.info('completion event: tick', {tick: counts});
     }

@@ -10,6 +10,11 @@
  * writes with preconditions (the document must not exist, or must be exactly as last seen). Transactions would
  * make the holder's renewals queue behind the losers' attempts, and a renewal that comes too late lets a second
  * tick in while the first is still publishing.
+ *
+ * A release marks the document free rather than deleting it, so it keeps two things for whoever comes next: when
+ * the last scheduled tick's slot ends (`scheduledUntil`, where the next Cloud Scheduler call takes over), and an
+ * update time that changes on every claim and release, which tells a registration whether the tick it woke has
+ * started yet (tick-wake.ts).
  */
 import {setTimeout as delay} from 'node:timers/promises';
 import {
@@ -31,6 +36,49 @@ function lostRace(error: unknown): boolean {
 /** How often a tick waiting for a hand-over looks at the lease: each look is one read. */
 const HAND_OVER_PAUSE_MS = 200;
 
+/**
+ * What a tick claims the lease for: when its polling ends, given when the last scheduled tick's slot ends
+ * (undefined when no scheduled tick has held this lease), and whether that end is a slot's end, where the next
+ * Cloud Scheduler call takes over.
+ */
+export type ClaimTerms = (scheduledUntil: number | undefined) => {
+  pollsUntil: number;
+  slot: boolean;
+};
+
+/** The lease as a registration sees it, to know whether a tick will poll what it just stored. */
+export interface LeaseState {
+  /** The holder's lease runs until then; 0 when free. */
+  until: number;
+  /** When the holder's polling ends, if it said. */
+  pollsUntil?: number;
+  /** The document's last write (a claim, renewal or release); undefined when there never was one. */
+  updatedAt?: Timestamp;
+}
+
+function millisOf(value: unknown): number | undefined {
+  return value instanceof Timestamp ? value.toMillis() : undefined;
+}
+
+/** The document of the lease of one shard (see leaseId in shards.ts). */
+export function leaseRef(
+  firestore: Firestore,
+  collection: string,
+  name: string,
+): DocumentReference {
+  return firestore.collection(`${collection}_leases`).doc(name);
+}
+
+/** Reads a lease without claiming it. */
+export async function readLease(ref: DocumentReference): Promise<LeaseState> {
+  const snapshot = await ref.get();
+  return {
+    until: millisOf(snapshot.get('until')) ?? 0,
+    pollsUntil: millisOf(snapshot.get('pollsUntil')),
+    updatedAt: snapshot.updateTime,
+  };
+}
+
 /** A lease on the poll work of one shard of a registration collection. */
 export class PollLease {
   private readonly ref: DocumentReference;
@@ -47,7 +95,7 @@ export class PollLease {
     /** The lease document, one per shard (see leaseId in shards.ts). */
     name = 'poller',
   ) {
-    this.ref = firestore.collection(`${collection}_leases`).doc(name);
+    this.ref = leaseRef(firestore, collection, name);
   }
 
   /**
@@ -63,55 +111,59 @@ export class PollLease {
    * tick whether to wait for it.
    */
   async acquire(pollsUntil?: number): Promise<boolean> {
-    return (await this.tryAcquire(pollsUntil)).acquired;
+    const terms = pollsUntil === undefined ? undefined : fixed(pollsUntil);
+    return (await this.tryAcquire(terms)).acquired !== undefined;
   }
 
   /**
    * Takes the lease, waiting up to `waitMs` for a holder whose budget ends within that time to hand it over
    * (release it, or let it run out). A holder with more of its budget left is another tick at work, and this one
    * stands down at once.
+   * @returns when the claimed polling ends, or undefined when the lease stayed another's.
    */
   async acquireOnHandOver(
-    pollsUntil: number,
+    terms: ClaimTerms,
     waitMs: number,
     /** The pause between two looks, on the caller's clock. */
     sleep: (ms: number) => Promise<unknown> = delay,
-  ): Promise<boolean> {
+  ): Promise<number | undefined> {
     const pauseMs = HAND_OVER_PAUSE_MS;
     const giveUpAt = this.now() + waitMs;
     for (;;) {
       // Each look within the lease's length: an unreachable Firestore fails the claim now, not after the wait.
       const attempt = await within(
-        this.tryAcquire(pollsUntil),
+        this.tryAcquire(terms),
         this.durationMs,
         'claiming the lease',
       );
-      if (attempt.acquired) return true;
+      if (attempt.acquired !== undefined) return attempt.acquired;
       const holderDone = attempt.holderPollsUntil ?? Infinity;
       if (holderDone > giveUpAt || this.now() + pauseMs > giveUpAt)
-        return false;
+        return undefined;
       await sleep(pauseMs);
     }
   }
 
+  /** `acquired`: when the claimed polling ends (the claim's askedAt when the terms say nothing). */
   private async tryAcquire(
-    pollsUntil?: number,
-  ): Promise<{acquired: boolean; holderPollsUntil?: number}> {
+    terms?: ClaimTerms,
+  ): Promise<{acquired?: number; holderPollsUntil?: number}> {
     const askedAt = this.now();
     const current = await this.ref.get();
-    const until =
-      (current.get('until') as Timestamp | undefined)?.toMillis() ?? 0;
+    const until = millisOf(current.get('until')) ?? 0;
     if (current.exists && until > askedAt) {
-      const holderPollsUntil = (
-        current.get('pollsUntil') as Timestamp | undefined
-      )?.toMillis();
-      return {acquired: false, holderPollsUntil};
+      return {holderPollsUntil: millisOf(current.get('pollsUntil'))};
     }
+    const claimed = terms?.(millisOf(current.get('scheduledUntil')));
+    const pollsUntil = claimed?.pollsUntil;
     const claim = {
       holder: this.holder,
       until: Timestamp.fromMillis(askedAt + this.durationMs),
-      ...(pollsUntil !== undefined && {
-        pollsUntil: Timestamp.fromMillis(pollsUntil),
+      ...(claimed && {
+        pollsUntil: Timestamp.fromMillis(claimed.pollsUntil),
+        ...(claimed.slot && {
+          scheduledUntil: Timestamp.fromMillis(claimed.pollsUntil),
+        }),
       }),
     };
     try {
@@ -119,9 +171,9 @@ export class PollLease {
         ? await this.ref.update(claim, {lastUpdateTime: current.updateTime!})
         : await this.ref.create(claim);
       this.held(written.writeTime, askedAt);
-      return {acquired: true};
+      return {acquired: pollsUntil ?? askedAt};
     } catch (error) {
-      if (lostRace(error)) return {acquired: false};
+      if (lostRace(error)) return {};
       throw error;
     }
   }
@@ -147,7 +199,11 @@ export class PollLease {
   async release(): Promise<void> {
     if (!this.lastWrite) return;
     try {
-      await this.ref.delete({lastUpdateTime: this.lastWrite});
+      // Marked free, not deleted: the document keeps the scheduled slot, and its update time moves on.
+      await this.ref.update(
+        {until: Timestamp.fromMillis(0)},
+        {lastUpdateTime: this.lastWrite},
+      );
     } catch (error) {
       if (!lostRace(error)) throw error;
     } finally {
@@ -160,4 +216,9 @@ export class PollLease {
     this.lastWrite = writeTime;
     this.heldUntil = askedAt + this.durationMs;
   }
+}
+
+/** Terms that end the polling at a fixed time, not a slot's end. */
+export function fixed(pollsUntil: number): ClaimTerms {
+  return () => ({pollsUntil, slot: false});
 }

@@ -1,13 +1,27 @@
 /**
  * What a call of the `poll` function asks for: a tick of one shard, `{"shard": k}`, sent directly or wrapped in
  * the envelope a Pub/Sub push subscription delivers (the fan-out path); or, with no shard (Cloud Scheduler's
- * empty body), a tick of the whole collection or its fan-out over the shards.
+ * empty body), a tick of the whole collection or its fan-out over the shards. `{"shard": k, "wake": true}` is a
+ * registration's wake (tick-wake.ts): a tick of shard k to the end of the scheduled slot.
  */
 import {z} from 'zod';
+import type {OutgoingMessage} from '../notify/publisher';
 import type {FieldProblem} from '../registration/schemas';
 
-/** The message a fan-out publishes, one per shard, and the body that works shard k directly. */
-export const shardSchema = z.strictObject({shard: z.number().int().min(0)});
+/** The message a fan-out or a wake publishes, and the body that works shard k directly. */
+export const shardSchema = z.strictObject({
+  shard: z.number().int().min(0),
+  wake: z.literal(true).optional(),
+});
+
+/** The Pub/Sub message that asks for a tick of `shard`: a fan-out's, or with `wake` a registration's. */
+export function shardMessage(shard: number, wake = false): OutgoingMessage {
+  const body: z.infer<typeof shardSchema> = wake ? {shard, wake} : {shard};
+  return {
+    data: Buffer.from(JSON.stringify(body)),
+    attributes: {shard: String(shard)},
+  };
+}
 
 /** A Pub/Sub push delivery: the message's data is the base64 of its JSON body. */
 const pushEnvelopeSchema = z.object({
@@ -17,7 +31,8 @@ const pushEnvelopeSchema = z.object({
 
 /** A poll call: the shard asked for, if any, or what is wrong with the body. */
 export type PollRequest =
-  {ok: true; shard?: number} | {ok: false; problems: FieldProblem[]};
+  | {ok: true; shard?: number; wake?: boolean}
+  | {ok: false; problems: FieldProblem[]};
 
 function problemsOf(error: z.ZodError, prefix: string): FieldProblem[] {
   return error.issues.map(issue => ({
@@ -56,5 +71,5 @@ export function parsePollRequest(body: unknown, shards: number): PollRequest {
     .safeParse(request);
   if (!parsed.success)
     return {ok: false, problems: problemsOf(parsed.error, prefix)};
-  return {ok: true, shard: parsed.data.shard};
+  return {ok: true, shard: parsed.data.shard, wake: parsed.data.wake};
 }

@@ -14,13 +14,14 @@ import {DueRegistrations} from './due-registrations';
 import {KindDurations} from './kind-durations';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
-import {Poller, type TickCounts} from './poller';
+import {shardMessage} from './poll-request';
+import {Poller, type TickCounts, type TickTrigger} from './poller';
 import {leaseId, type BucketRange} from './shards';
 
 /** What a call of the poll function does, once its request is read. */
 export interface PollWork {
   /** One tick of the registrations of the buckets in `range`. */
-  tick(range: BucketRange): Promise<TickCounts>;
+  tick(range: BucketRange, trigger: TickTrigger): Promise<TickCounts>;
   /** Publishes one `{"shard": k}` message per shard to the fan-out topic; resolves with how many. */
   fanOut(): Promise<number>;
 }
@@ -77,15 +78,12 @@ export function createPollWork(config: PollerConfig, log: Logger): PollWork {
     log,
   );
   return {
-    tick: range => poller.tick(range),
+    tick: (range, trigger) => poller.tick(range, trigger),
     async fanOut() {
       const shards = Array.from({length: config.shards}, (_, shard) => shard);
       await Promise.all(
         shards.map(shard =>
-          sink.publish(config.fanoutTopic!, {
-            data: Buffer.from(JSON.stringify({shard})),
-            attributes: {shard: String(shard)},
-          }),
+          sink.publish(config.fanoutTopic!, shardMessage(shard)),
         ),
       );
       return shards.length;

@@ -10,7 +10,7 @@
 import {randomUUID} from 'node:crypto';
 import type {DueRegistrations} from './due-registrations';
 import {within} from './deadline';
-import type {PollLease} from './lease';
+import type {ClaimTerms, PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
 import {BUCKETS, type BucketRange} from './shards';
@@ -39,6 +39,13 @@ export interface TickCounts {
   /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
 }
+
+/**
+ * Who started a tick, which sets how long it polls: Cloud Scheduler's tick for its budget, a slot that the next
+ * scheduled tick takes over from; a registration's wake (tick-wake.ts) to the end of the slot it falls in, or for a
+ * whole budget, as the slot, when no scheduled tick's slot is running; a completion event for its own budget.
+ */
+export type TickTrigger = 'scheduler' | 'registration' | 'completion';
 
 /** How often a failure repeated on every retry (a publish to the same topic) is logged. */
 const REPEATED_LOG_INTERVAL_MS = 60_000;
@@ -93,7 +100,10 @@ export class Poller {
    * nothing is due within it.
    * @throws when Firestore cannot be reached, so the caller answers 5xx and Cloud Scheduler retries.
    */
-  async tick(range: BucketRange = {from: 0, to: BUCKETS}): Promise<TickCounts> {
+  async tick(
+    range: BucketRange = {from: 0, to: BUCKETS},
+    trigger: TickTrigger = 'scheduler',
+  ): Promise<TickCounts> {
     const started = this.now();
     const counts: TickCounts = {
       polled: 0,
@@ -110,20 +120,53 @@ export class Poller {
     };
     const lease = this.deps.lease(randomUUID(), range);
     const leaseMs = this.deps.leaseMs;
-    const deadline = started + this.deps.budgetMs;
+    const budgetEnd = started + this.deps.budgetMs;
+    const terms: ClaimTerms = slotEnd => {
+      if (trigger !== 'registration')
+        return {pollsUntil: budgetEnd, slot: trigger === 'scheduler'};
+      return slotEnd !== undefined && slotEnd > this.now()
+        ? {pollsUntil: Math.min(slotEnd, budgetEnd), slot: false}
+        : {pollsUntil: budgetEnd, slot: true};
+    };
     // The wait for a hand-over counts in the budget, so a tick's polling ends on its own schedule, not drifting.
-    const claimed = await within(
+    const deadline = await within(
       lease.acquireOnHandOver(
-        deadline,
+        terms,
         this.deps.handOverMs ?? 0,
         this.deps.sleep,
       ),
       leaseMs + (this.deps.handOverMs ?? 0),
       'claiming the lease',
     );
-    if (!claimed) {
+    if (deadline === undefined) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
+    let idle = await this.workHeld(range, lease, counts, deadline);
+    // A tick that ended for want of due work looks once more after its release: a registration stored just before
+    // it, whose registrar saw the lease held and woke no tick (tick-wake.ts), is polled now, not at the next call.
+    while (
+      idle &&
+      this.now() < deadline &&
+      (await this.dueAgain(range, deadline)) &&
+      (await within(lease.acquire(deadline), leaseMs, 'claiming the lease'))
+    ) {
+      idle = await this.workHeld(range, lease, counts, deadline);
+    }
+    counts.durationMs = this.now() - started;
+    return counts;
+  }
+
+  /**
+   * The work of a held lease, released at the end.
+   * @returns whether it ended for want of due work, before its deadline.
+   */
+  private async workHeld(
+    range: BucketRange,
+    lease: PollLease,
+    counts: TickCounts,
+    deadline: number,
+  ): Promise<boolean> {
+    const leaseMs = this.deps.leaseMs;
     const timings = leaseTimings(leaseMs);
     const run = new TickRun(
       this.deps,
@@ -138,7 +181,7 @@ export class Poller {
     );
     const renewals = new Renewals(lease, timings.renewEveryMs, leaseMs, run);
     try {
-      await run.execute();
+      return await run.execute();
     } finally {
       // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
       await this.flushLearned();
@@ -151,8 +194,23 @@ export class Poller {
         },
       );
     }
-    counts.durationMs = this.now() - started;
-    return counts;
+  }
+
+  /** Whether anything falls due before `deadline`; a failure here only leaves it to the next tick. */
+  private async dueAgain(
+    range: BucketRange,
+    deadline: number,
+  ): Promise<boolean> {
+    try {
+      return await within(
+        this.deps.due.anyDueBefore(range, deadline),
+        this.deps.leaseMs,
+        'looking for registrations due within the budget',
+      );
+    } catch (error) {
+      this.deps.log.warn((error as Error).message);
+      return false;
+    }
   }
 
   /** Writes the durations learned so far, within the lease's length; a failure costs history, not the tick. */

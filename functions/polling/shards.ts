@@ -40,10 +40,14 @@ export function bucketRange(shard: number, shards: number): BucketRange {
   };
 }
 
+/** The shard (0-based) that owns `id`'s bucket, with `shards` shards. */
+export function shardOwning(id: string, shards: number): number {
+  return Math.floor(((bucketOf(id) + 1) * shards - 1) / BUCKETS);
+}
+
 /** The range of the shard that owns `id`'s bucket, with `shards` shards. */
 export function rangeOwning(id: string, shards: number): BucketRange {
-  const bucket = bucketOf(id);
-  return bucketRange(Math.floor(((bucket + 1) * shards - 1) / BUCKETS), shards);
+  return bucketRange(shardOwning(id, shards), shards);
 }
 
 /**

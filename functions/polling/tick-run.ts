@@ -94,7 +94,9 @@ export class TickRun {
     return true;
   }
 
-  async execute(): Promise<void> {
+  /** @returns whether the tick ended for want of due work, before its deadline. */
+  async execute(): Promise<boolean> {
+    let idle = false;
     let cursor: QueryDocumentSnapshot | undefined;
     while (this.stopReason === undefined && this.now() < this.deadline) {
       if (this.inFlight.size >= this.deps.concurrency + PAGE_SIZE) {
@@ -126,6 +128,7 @@ export class TickRun {
           this.deps.due.anyDueBefore(this.range, this.deadline),
           'looking for registrations due within the budget',
         );
+        idle = more === false;
         if (!more) break;
       }
       await this.sleep(Math.min(recheckAt, known, this.deadline) - this.now());
@@ -136,6 +139,7 @@ export class TickRun {
     if (this.stopReason)
       this.deps.log.warn(`tick stopped early: ${this.stopReason}`);
     if (this.fatal) throw this.fatal;
+    return idle;
   }
 
   /** A Firestore call within its deadline; undefined, and the tick fails, when it fails or comes too late. */

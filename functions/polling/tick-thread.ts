@@ -34,7 +34,7 @@ function threadWork(): PollWork {
     atomics: 'disabled',
   });
   return {
-    tick: range => pool.run(range, {name: 'tick'}),
+    tick: (range, trigger) => pool.run({range, trigger}, {name: 'tick'}),
     fanOut: () => pool.run(undefined, {name: 'fanOut'}),
   };
 }

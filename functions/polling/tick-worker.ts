@@ -7,7 +7,7 @@ import {loadPollerConfig} from '../config';
 import {createLogger} from '../log';
 import {createPollWork, type PollWork} from './poll-work';
 import type {BucketRange} from './shards';
-import type {TickCounts} from './poller';
+import type {TickCounts, TickTrigger} from './poller';
 
 let work: PollWork | undefined;
 
@@ -36,8 +36,14 @@ function pollWork(): PollWork {
 }
 
 /** One tick of the buckets in `range`. */
-export function tick(range: BucketRange): Promise<TickCounts> {
-  return pollWork().tick(range);
+export function tick({
+  range,
+  trigger,
+}: {
+  range: BucketRange;
+  trigger: TickTrigger;
+}): Promise<TickCounts> {
+  return pollWork().tick(range, trigger);
 }
 
 /** The fan-out of a Scheduler tick over the shards. */

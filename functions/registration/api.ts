@@ -18,6 +18,7 @@ import {defaultPollPolicy} from '../completions/backoff';
 import type {Logger} from '../log';
 import {traceFields} from '../log';
 import type {Registration} from '../model';
+import type {TickWake} from '../polling/tick-wake';
 import {refusals} from './allowlists';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
@@ -127,6 +128,8 @@ export function createRegistrationHandler(deps: {
   config: RegistrationConfig;
   store: RegistrationStore;
   log: Logger;
+  /** Wakes a tick for a new registration no running tick will poll soon (polling/tick-wake.ts); none: no wakes. */
+  wake?: Pick<TickWake, 'registered'>;
   now?: () => number;
 }): (req: Request, res: Response) => Promise<void> {
   const {config, store} = deps;
@@ -187,7 +190,11 @@ export function createRegistrationHandler(deps: {
       caller.principal,
       now(),
     );
-    if (created) quota.started(caller.principal);
+    if (created) {
+      quota.started(caller.principal);
+      // Before the answer: past it, Cloud Functions may take the CPU away. It never fails the registration.
+      await deps.wake?.registered(registration.id);
+    }
     const view = toApiView(registration, previous);
     audit(log, {
       ...event,

@@ -28,6 +28,8 @@ describe('loadRegistrationConfig', () => {
       adminPrincipals: [],
       allowUnauthenticated: false,
       maxPendingPerOwner: 10_000,
+      shards: 1,
+      fanoutTopic: undefined,
       allowlists: {
         projects: new Set(['demo-opwatch']),
         services: expect.arrayContaining([
@@ -39,6 +41,22 @@ describe('loadRegistrationConfig', () => {
         subjects: [],
       },
     });
+  });
+
+  it('reads the shards and the fan-out topic, where a new registration wakes a tick of its shard', () => {
+    expect(
+      loadRegistrationConfig({
+        ...minimal,
+        POLL_SHARDS: '4',
+        POLL_FANOUT_TOPIC: 'opwatch-poll-fanout',
+      }),
+    ).toMatchObject({
+      shards: 4,
+      fanoutTopic: 'projects/demo-opwatch/topics/opwatch-poll-fanout',
+    });
+    expect(() =>
+      loadRegistrationConfig({...minimal, POLL_FANOUT_TOPIC: 'goog-x'}),
+    ).toThrow('POLL_FANOUT_TOPIC');
   });
 
   it('reads endpoint overrides as a host to base URL map', () => {

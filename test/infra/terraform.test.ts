@@ -140,10 +140,13 @@ describe('the deployment', () => {
     );
     const poll = resource(tf, 'google_cloudfunctions2_function', 'poll');
     const service = block(poll, 'service_config');
-    expect(environmentOf(tf, 'poll')).toMatchObject({
-      POLL_SHARDS: ref('tostring(var.poll_shards)'),
-      POLL_FANOUT_TOPIC: ref('google_pubsub_topic.poll_fanout.id'),
-    });
+    // The registration function publishes a new registration's wake to the same topic, for the same shards.
+    for (const name of ['poll', 'operations']) {
+      expect(environmentOf(tf, name)).toMatchObject({
+        POLL_SHARDS: ref('tostring(var.poll_shards)'),
+        POLL_FANOUT_TOPIC: ref('google_pubsub_topic.poll_fanout.id'),
+      });
+    }
     expect(defaultOf('poll_shards')).toBe(1);
     expect(service.max_instance_count).toBe(ref('var.poll_max_instances'));
     const preconditions = blocks(block(poll, 'lifecycle'), 'precondition');
@@ -541,10 +544,17 @@ describe('least privilege', () => {
     expect(defaultOf('registration_invokers')).toEqual([]);
   });
 
-  test('gives the registration function Firestore access and nothing else', () => {
+  test('gives the registration function Firestore access and publishing on the fan-out topic, nothing else', () => {
     expect(grantsTo('registration').map(describeGrant)).toEqual([
       'google_project_iam_member.registration_datastore_user: roles/datastore.user',
+      'google_pubsub_topic_iam_member.registration_wake_publisher: roles/pubsub.publisher',
     ]);
+    const wake = resource(
+      tf,
+      'google_pubsub_topic_iam_member',
+      'registration_wake_publisher',
+    );
+    expect(wake.topic).toBe(ref('google_pubsub_topic.poll_fanout.id'));
   });
 
   test('gives the poller Firestore, publishing on the notification and fan-out topics (and the dead-letter topic), and the operator-listed read roles', () => {

@@ -1,5 +1,11 @@
-/** The poll function's body: no shard, `{"shard": k}`, or the same inside a Pub/Sub push delivery. */
-import {parsePollRequest} from '../../../functions/polling/poll-request';
+/**
+ * The poll function's body: no shard, `{"shard": k}` (with `"wake": true` from a registration), or the same inside
+ * a Pub/Sub push delivery.
+ */
+import {
+  parsePollRequest,
+  shardMessage,
+} from '../../../functions/polling/poll-request';
 
 const push = (data: string) => ({
   message: {data: Buffer.from(data).toString('base64'), messageId: '1'},
@@ -22,7 +28,27 @@ describe('parsePollRequest', () => {
     });
   });
 
+  it('reads a wake, and reads back the messages the fan-out and a wake publish', () => {
+    expect(parsePollRequest({shard: 0, wake: true}, 1)).toEqual({
+      ok: true,
+      shard: 0,
+      wake: true,
+    });
+    const delivered = (message: {data: Buffer}) =>
+      parsePollRequest(push(message.data.toString()), 3);
+    expect(delivered(shardMessage(2, true))).toEqual({
+      ok: true,
+      shard: 2,
+      wake: true,
+    });
+    const fanOut = delivered(shardMessage(1));
+    expect(fanOut).toEqual({ok: true, shard: 1});
+    expect(fanOut.ok && fanOut.wake).toBeUndefined();
+    expect(shardMessage(1).attributes).toEqual({shard: '1'});
+  });
+
   it.each([
+    [{shard: 0, wake: false}, 'wake'],
     [{shard: 3}, 'shard'],
     [{shard: -1}, 'shard'],
     [{shard: 0.5}, 'shard'],
