@@ -2,7 +2,9 @@
  * A workload for real: the jobs through the real poller, the real emulators and the fake operations API, with time
  * compressed by a factor F, then set beside the simulation of the same jobs.
  *
- * Registrations go through the real validation and store; the poller is functions/polling/poller.ts wired as
+ * Registrations go through the real validation and store, then the real tick wake (functions/polling/tick-wake.ts),
+ * whose wake runs a tick here after the simulation's `wakeDelayMs` (compressed, as the API's latency is) instead
+ * of going through Pub/Sub's push; the poller is functions/polling/poller.ts wired as
  * functions/index.ts wires it (the forecaster and the learned durations included), on a clock running F times
  * faster (clock.ts): its settings and every policy stay as deployed, Cloud Scheduler's period and the operations'
  * durations are divided by F, and the fake API answers each operation as the simulation does (`operationAt`). What
@@ -18,7 +20,8 @@ import {parseAllowlists} from '../functions/registration/allowlists';
 import type {NotificationPayload} from '../functions/notify/notification';
 import {OperationsClient} from '../functions/google/operations-client';
 import {KindDurations} from '../functions/polling/kind-durations';
-import {Poller} from '../functions/polling/poller';
+import {Poller, type TickTrigger} from '../functions/polling/poller';
+import {TickWake} from '../functions/polling/tick-wake';
 import {PubSubPublisher} from '../functions/notify/publisher';
 import {RegistrationStore} from '../functions/registration/store';
 import {validateRegistration} from '../functions/registration/validation';
@@ -60,6 +63,8 @@ export interface RealRun {
   windowMs: number;
   wallMs: number;
   ticks: number;
+  /** Ticks woken by new registrations that no running tick would have polled soon. */
+  wakes: number;
   /** Mean page query and poll round trip, real milliseconds. */
   queryMs: number;
   pollMs: number;
@@ -162,6 +167,33 @@ export async function realRun(
     : undefined;
   const announcements: NodeJS.Timeout[] = [];
   const store = new RegistrationStore(env.firestore, collection, RETENTION_MS);
+  // Every tick, scheduled or woken, runs on; their errors are reported.
+  const running: Promise<void>[] = [];
+  let wakes = 0;
+  const tickErrors: string[] = [];
+  const startTick = (trigger: TickTrigger) =>
+    running.push(
+      poller.tick(undefined, trigger).then(
+        () => {},
+        (error: Error) => {
+          tickErrors.push(error.message);
+        },
+      ),
+    );
+  const wake = new TickWake({
+    firestore: env.firestore,
+    collection,
+    shards: 1,
+    send: async () => {
+      wakes++;
+      setTimeout(
+        () => startTick('registration'),
+        DEFAULT_TIMING.wakeDelayMs / factor,
+      );
+    },
+    log,
+    now: clock.now,
+  });
   const context = {
     projectId: PROJECT,
     defaultTopic: topic.name,
@@ -204,7 +236,12 @@ export async function realRun(
         operation: wallMs => operationAt(started, clock.at(wallMs)),
       });
       doneAt.set(`${contender.key}/${index}`, startedAt + job.durationMs);
-      await store.register(validated.value, ANONYMOUS, startedAt);
+      const {registration} = await store.register(
+        validated.value,
+        ANONYMOUS,
+        startedAt,
+      );
+      await wake.registered(registration.id);
       if (contender.events && events) {
         announcements.push(
           setTimeout(() => events.announce(name), job.durationMs / factor),
@@ -217,24 +254,14 @@ export async function realRun(
   // the period, each waits for the one before to hand the lease over, as deployed.
   let ticks = 0;
   let stopped = false;
-  const tickErrors: string[] = [];
   const period = DEFAULT_TIMING.tickEveryMs / factor;
   const scheduler = (async () => {
-    const running: Promise<void>[] = [];
     for (let slot = 0; !stopped; slot++) {
       await sleep(start + slot * period - Date.now());
       if (stopped) break;
       ticks++;
-      running.push(
-        poller.tick().then(
-          () => {},
-          (error: Error) => {
-            tickErrors.push(error.message);
-          },
-        ),
-      );
+      startTick('scheduler');
     }
-    await Promise.all(running);
   })();
 
   const expected = jobs.length * contenders.length;
@@ -263,6 +290,9 @@ export async function realRun(
   } finally {
     stopped = true;
     await scheduler;
+    // Wakes sent just now start their ticks within wakeDelayMs / F.
+    await sleep(DEFAULT_TIMING.wakeDelayMs / factor + 10);
+    await Promise.all(running);
     for (const timer of announcements) clearTimeout(timer);
     await events?.stop();
     await publisherClient.close();
@@ -323,6 +353,7 @@ export async function realRun(
     windowMs: options.windowMs,
     wallMs: Date.now() - start,
     ticks,
+    wakes,
     queryMs: mean(queryMs),
     pollMs: mean(pollMs),
     rows,

@@ -117,7 +117,7 @@ function eventsSection(
   if (realRow && real) {
     lines.push(
       '',
-      `**Real run.** The same ${real.jobsPerContender} operations as the policy stage's real run, compressed ${real.factor}x (${fmt(real.wallMs / 1000)} s of wall time, ${real.ticks} scheduled ticks), in a collection of their own: each completion entry is published to an audit topic on the Pub/Sub emulator when the fake API starts answering \`done\`, and handed to the real \`completions\` handler (as the CloudEvent of a push), which runs the real poller's ticks. Notifications missing: ${real.missing}; extra notifications: ${real.duplicated}.`,
+      `**Real run.** The same ${real.jobsPerContender} operations as the policy stage's real run, compressed ${real.factor}x (${fmt(real.wallMs / 1000)} s of wall time, ${real.ticks} scheduled ticks, ${real.wakes} woken by registrations), in a collection of their own: each completion entry is published to an audit topic on the Pub/Sub emulator when the fake API starts answering \`done\`, and handed to the real \`completions\` handler (as the CloudEvent of a push), which runs the real poller's ticks. Notifications missing: ${real.missing}; extra notifications: ${real.duplicated}.`,
       '',
       table(
         ['policy', 'run', ...FIGURES.map(key => HEADERS[key])],
@@ -183,7 +183,7 @@ function realWorkloadLines({key, run, workflows, targets}: RealWorkload) {
   ]);
   rows.push(['Cloud Workflows connectors', 'simulated, same jobs', workflows]);
   return [
-    `Real run of ${key}: ${run.jobsPerContender} operations per policy, compressed ${run.factor}x (window ${fmt(run.windowMs / 60_000)} min, ${fmt(run.wallMs / 1000)} s of wall time, ${run.ticks} scheduled ticks); a page query took ${fmt(run.queryMs)} ms and a poll ${fmt(run.pollMs)} ms of real time, ${fmt(run.queryMs * run.factor)} ms and ${fmt(run.pollMs * run.factor)} ms on the compressed clock. Notifications missing: ${run.missing}; extra: ${run.duplicated}.`,
+    `Real run of ${key}: ${run.jobsPerContender} operations per policy, compressed ${run.factor}x (window ${fmt(run.windowMs / 60_000)} min, ${fmt(run.wallMs / 1000)} s of wall time, ${run.ticks} scheduled ticks, ${run.wakes} woken by registrations); a page query took ${fmt(run.queryMs)} ms and a poll ${fmt(run.pollMs)} ms of real time, ${fmt(run.queryMs * run.factor)} ms and ${fmt(run.pollMs * run.factor)} ms on the compressed clock. Notifications missing: ${run.missing}; extra: ${run.duplicated}.`,
     '',
     table(
       ['policy', 'run', ...FIGURES.map(k => HEADERS[k])],
@@ -231,7 +231,7 @@ function policySection(
     "### 1. Polling policy: opwatch's default against its peers",
     '',
     `Workload: ${comparison.jobs} operations arriving uniformly over ${fmt(comparison.windowMs / 3_600_000)} h, durations log-uniform between 2 s and 30 min (seeded), ${latencyMs} ms per \`operations.get\`. ` +
-      `opwatch runs through functions/polling/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/polling/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, a read of due registrations when one the tick polled falls due (rounded up to ${DEFAULT_TIMING.wakeSlotMs} ms) and at least every ${DEFAULT_TIMING.recheckMs / 1000} s for new ones, each sweep waiting for its polls, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a registration due after a tick's last read waits for the next tick. ` +
+      `opwatch runs through functions/polling/policy.ts \`decide()\` in its deployed runtime, simulated event by event as functions/polling/poller.ts works: a tick every ${DEFAULT_TIMING.tickEveryMs / 1000} s, a ${DEFAULT_TIMING.budgetMs / 1000} s budget, a read of due registrations when one the tick polled falls due (rounded up to ${DEFAULT_TIMING.wakeSlotMs} ms) and at least every ${DEFAULT_TIMING.recheckMs / 1000} s for new ones, each sweep waiting for its polls, ${DEFAULT_TIMING.firestoreMs} ms per Firestore round trip, concurrency ${DEFAULT_TIMING.concurrency}; a tick with nothing due within its budget ends early, and a registration made after that wakes a tick of its own (functions/polling/tick-wake.ts) that reads ${DEFAULT_TIMING.wakeDelayMs} ms later (the lease read, Pub/Sub's publish and push, the claim: an assumption, not measured on Google's side) and polls to the end of the slot. ` +
       'Each peer runs in its own runtime: a loop that polls the moment a poll is due (the first poll at once, as every client library does), its backoff written as a `PollPolicy` and run by the same `decide()`; the scheduler-tick design polls every pending operation on each even minute. The delay runs from the moment the operation was done to the publish of its notification.',
     '',
     policyTable(comparison.rows),

@@ -5,7 +5,8 @@
  * A policy's next poll comes from opwatch's own `decide()` (functions/polling/policy.ts). The `opwatch` runtime follows
  * functions/polling/poller.ts: Cloud Scheduler starts a tick every 60 s; the tick takes the lease, then reads the due
  * registrations, polls them, sleeps 1 s and reads again, until its budget is spent or (nothing in flight) nothing
- * falls due before it is; what falls due after that waits for the next tick.
+ * falls due before it is. A registration made after such an early end wakes a tick of its own
+ * (functions/polling/tick-wake.ts), which starts `wakeDelayMs` later and polls to the end of the slot.
  *
  * With completion events (functions/completions/), an operation's completion entry arrives `eventDelayMs` after it
  * is done and makes its registration due: a running tick polls it at its next read; between ticks the
@@ -85,6 +86,11 @@ export interface Timing {
    * routing of the entry to the sink is not in it (see the report).
    */
   eventDelayMs: number;
+  /**
+   * From a create that no running tick will poll to its woken tick's first read: the lease read, the publish and
+   * Pub/Sub's push to `poll`, the claim.
+   */
+  wakeDelayMs: number;
 }
 
 /** opwatch's defaults (the budget as long as the period: the next tick takes over), 50 ms per poll and 10 ms per Firestore round trip. */
@@ -97,6 +103,7 @@ export const DEFAULT_TIMING: Timing = {
   firestoreMs: 10,
   concurrency: 32,
   eventDelayMs: 100,
+  wakeDelayMs: 130,
 };
 
 /** How one operation's watch went. */
@@ -288,35 +295,43 @@ export function simulate(
     let lastRead = now;
     // What this tick polled and left pending: it wakes when the first of them falls due (wake-times.ts).
     const wakeTimes = new WakeTimes(timing.wakeSlotMs);
-    while (now < deadline) {
-      const dueBy = now;
-      lastRead = dueBy;
-      now += timing.firestoreMs; // a page of due registrations
-      admit(dueBy);
-      const due = pending
-        .filter(w => dueAt(w) <= dueBy)
-        .sort((a, b) => dueAt(a) - dueAt(b));
-      due.forEach((w, i) => {
-        const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
-        poll(w, now + queued);
-        if (!w.finished) wakeTimes.add(w.nextPollAt);
-      });
-      pending = pending.filter(w => !w.finished);
-      const recheckAt = now + timing.recheckMs;
-      // The sweep waits for its polls (their API calls, then their writes) before it reads again.
-      if (due.length > 0)
-        now +=
-          Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
-          timing.firestoreMs;
-      const known = wakeTimes.next(now) ?? Infinity;
-      const wakeAt = Math.min(recheckAt, known);
-      if (!(known < deadline)) {
-        now += timing.firestoreMs; // when the next registration falls due
-        admit(now);
-        const nextDue = Math.min(...pending.map(w => w.nextPollAt));
-        if (!(nextDue < deadline)) break;
+    for (;;) {
+      let idle = false;
+      while (now < deadline) {
+        const dueBy = now;
+        lastRead = dueBy;
+        now += timing.firestoreMs; // a page of due registrations
+        admit(dueBy);
+        const due = pending
+          .filter(w => dueAt(w) <= dueBy)
+          .sort((a, b) => dueAt(a) - dueAt(b));
+        due.forEach((w, i) => {
+          const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
+          poll(w, now + queued);
+          if (!w.finished) wakeTimes.add(w.nextPollAt);
+        });
+        pending = pending.filter(w => !w.finished);
+        const recheckAt = now + timing.recheckMs;
+        // The sweep waits for its polls (their API calls, then their writes) before it reads again.
+        if (due.length > 0)
+          now +=
+            Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
+            timing.firestoreMs;
+        const known = wakeTimes.next(now) ?? Infinity;
+        const wakeAt = Math.min(recheckAt, known);
+        if (!(known < deadline)) {
+          now += timing.firestoreMs; // when the next registration falls due
+          admit(now);
+          const nextDue = Math.min(...pending.map(w => w.nextPollAt));
+          idle = !(nextDue < deadline);
+          if (idle) break;
+        }
+        now = Math.max(now, Math.min(wakeAt, deadline));
       }
-      now = Math.max(now, Math.min(wakeAt, deadline));
+      // Ended early: the next registration made before the slot's end wakes a tick, which polls to that end.
+      const woken = arrivals[admitted];
+      if (!idle || !woken || woken.arrivalMs >= deadline) break;
+      now = woken.arrivalMs + timing.wakeDelayMs;
     }
     if (!contender.events) continue;
     // Until the next tick, completion entries are the completions function's: a tick of its own, at once.

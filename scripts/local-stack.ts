@@ -3,7 +3,8 @@
  * the Functions Framework, a stand-in for Cloud Scheduler that triggers `poll`, a subscriber that prints every
  * notification, and a sandbox (scripts/lib/sandbox.ts). Ctrl-C stops all of it. A sandbox operation's completion
  * entry goes to a local audit topic that a push subscription delivers to `completions`, as completion events do
- * when deployed, so its notification comes about a second after it ends.
+ * when deployed, so its notification comes about a second after it ends. A new registration's wake goes to the
+ * poll fan-out topic, pushed to `poll`, as deployed, so it is polled at once, not at the next tick.
  *
  * The sandbox is on by default, because a newcomer usually has neither network access to Google APIs nor
  * credentials, and without it a registered operation would never finish: a sandbox operations API stands in
@@ -48,6 +49,8 @@ const TOPIC = 'opwatch-notifications';
 const SUBSCRIPTION = 'opwatch-notifications-local';
 /** Where the sandbox writes completion entries, as a Logging sink would. */
 const AUDIT_TOPIC = 'opwatch-audit-local';
+/** The poll fan-out topic, as deployed: a new registration's wake goes there, pushed to `poll`. */
+const FANOUT_TOPIC = 'opwatch-poll-fanout';
 
 const say = (prefix: string) => (line: string) =>
   process.stdout.write(`[${prefix}] ${line}\n`);
@@ -182,11 +185,19 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     DEFAULT_TOPIC: TOPIC,
     // Nothing on a laptop signs ID tokens for the local functions: every registration is `anonymous`'s.
     ALLOW_UNAUTHENTICATED: 'true',
+    POLL_FANOUT_TOPIC: (
+      await pushTopic(pubsub, FANOUT_TOPIC, `http://${LOOPBACK}:${pollPort}/`)
+    ).name,
   };
   let sandbox: Sandbox | undefined;
   if (settings.sandbox) {
     // Started before the functions, so it is stopped after them: no poll in flight meets a closed port.
-    const audit = await auditTopic(pubsub, settings);
+    // The push path names the topic, as the Functions Framework expects of a raw push request.
+    const audit = await pushTopic(
+      pubsub,
+      AUDIT_TOPIC,
+      `http://${LOOPBACK}:${settings.completionsPort}/projects/${project}/topics/${AUDIT_TOPIC}`,
+    );
     const started = await startSandbox({
       port: settings.sandbox.port,
       projectId: project,
@@ -242,23 +253,17 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
 }
 
 /**
- * The local audit topic and its push subscription to `completions`: Cloud Logging's sink and Eventarc's (or the
- * OIDC push subscription's) delivery, on the Pub/Sub emulator. The push path names the topic, as the Functions
- * Framework expects of a raw push request.
+ * A topic and its push subscription to a local function, on the Pub/Sub emulator: the audit topic to
+ * `completions` (Cloud Logging's sink and Eventarc's delivery), the poll fan-out topic to `poll` (its OIDC push
+ * subscription, as deployed).
  */
-async function auditTopic(pubsub: PubSub, settings: Settings) {
-  const topic = pubsub.topic(AUDIT_TOPIC);
+async function pushTopic(pubsub: PubSub, name: string, pushEndpoint: string) {
+  const topic = pubsub.topic(name);
   const [exists] = await topic.exists();
   if (!exists) await topic.create();
-  const subscription = topic.subscription(`${AUDIT_TOPIC}-push`);
+  const subscription = topic.subscription(`${name}-push`);
   const [subscribed] = await subscription.exists();
-  if (!subscribed) {
-    await subscription.create({
-      pushConfig: {
-        pushEndpoint: `http://${LOOPBACK}:${settings.completionsPort}/projects/${settings.project}/topics/${AUDIT_TOPIC}`,
-      },
-    });
-  }
+  if (!subscribed) await subscription.create({pushConfig: {pushEndpoint}});
   return topic;
 }
 
