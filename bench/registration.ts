@@ -1,6 +1,8 @@
 /**
  * Stage 3: `POST /operations` under load, with autocannon, against the real `operations` function (Functions
- * Framework, its own process) on the Firestore emulator. Every request registers a different operation.
+ * Framework, its own process) on the Firestore emulator. Every request registers a different operation. As
+ * deployed, the function wakes ticks over a fan-out topic (functions/polling/tick-wake.ts): no tick runs here, so
+ * it reads the lease once per batch of creates and publishes a wake once per 15 s.
  */
 import autocannon from 'autocannon';
 import {measureCpu, type CpuUse} from './cpu';
@@ -31,12 +33,14 @@ export async function measureRegistration(
 ): Promise<LoadResult[]> {
   await env.clearFirestore();
   const collection = uniqueName('bench-reg');
+  const [fanout] = await env.pubsub.createTopic(uniqueName('bench-wake'));
   const child = await env.startFunction('operations', {
     OPERATIONS_COLLECTION: collection,
     DEFAULT_TOPIC: 'opwatch-bench',
     // Every request is the anonymous owner's: a bound this owner never nears stands for the many owners far from
     // theirs, whose registrations skip the count (functions/registration/pending-quota.ts).
     MAX_PENDING_PER_OWNER: String(10_000_000),
+    POLL_FANOUT_TOPIC: fanout.name,
   });
   let serial = 0;
   const load = (connections: number, duration: number) =>
@@ -87,6 +91,7 @@ export async function measureRegistration(
     }
   } finally {
     await child.stop();
+    await fanout.delete();
   }
   return results;
 }
