@@ -147,8 +147,7 @@ export class Poller {
     while (
       idle &&
       this.now() < deadline &&
-      (await this.dueAgain(range, deadline)) &&
-      (await within(lease.acquire(deadline), leaseMs, 'claiming the lease'))
+      (await this.resumes(range, lease, deadline))
     ) {
       idle = await this.workHeld(range, lease, counts, deadline);
     }
@@ -196,16 +195,24 @@ export class Poller {
     }
   }
 
-  /** Whether anything falls due before `deadline`; a failure here only leaves it to the next tick. */
-  private async dueAgain(
+  /**
+   * Whether anything falls due before `deadline` and this tick took the lease back to poll it. The tick's work is
+   * done: a failure here is logged and leaves what is due to the next tick, rather than failing this one.
+   */
+  private async resumes(
     range: BucketRange,
+    lease: PollLease,
     deadline: number,
   ): Promise<boolean> {
+    const leaseMs = this.deps.leaseMs;
     try {
-      return await within(
-        this.deps.due.anyDueBefore(range, deadline),
-        this.deps.leaseMs,
-        'looking for registrations due within the budget',
+      return (
+        (await within(
+          this.deps.due.anyDueBefore(range, deadline),
+          leaseMs,
+          'looking for registrations due within the budget',
+        )) &&
+        (await within(lease.acquire(deadline), leaseMs, 'claiming the lease'))
       );
     } catch (error) {
       this.deps.log.warn((error as Error).message);

@@ -163,6 +163,7 @@ describe('ticks and wakes on the emulator', () => {
     options: {
       budgetMs?: number;
       due?: (due: DueRegistrations) => DueRegistrations;
+      log?: Logger;
     } = {},
   ) {
     const polled: string[] = [];
@@ -195,7 +196,7 @@ describe('ticks and wakes on the emulator', () => {
         WATCH_SERVICES: service,
       }),
       sink: {publish: async () => 'id'},
-      log: quiet,
+      log: options.log ?? quiet,
       budgetMs: options.budgetMs ?? 10_000,
       concurrency: 4,
       leaseMs: 15_000,
@@ -240,6 +241,35 @@ describe('ticks and wakes on the emulator', () => {
     expect(polled).toEqual(['operations/late']);
     expect(counts.succeeded).toBe(1);
     expect(counts.durationMs).toBeLessThan(10_000);
+  });
+
+  it('a tick whose look after its release fails logs it and answers its counts: its work is done', async () => {
+    const collection = uniqueName('wake');
+    await register(collection, 'operations/first');
+    const lines: string[] = [];
+    let looks = 0;
+    const {polled, tick} = poller(collection, {
+      log: createLogger(line => lines.push(line)),
+      due: due => {
+        const anyDueBefore = due.anyDueBefore.bind(due);
+        due.anyDueBefore = async (range, by) => {
+          // The look inside the lease answers; the one after the release finds Firestore away.
+          if (++looks === 2) throw new Error('Firestore is away');
+          return anyDueBefore(range, by);
+        };
+        return due;
+      },
+    });
+    const counts = await tick();
+    expect(polled).toEqual(['operations/first']);
+    expect(counts.succeeded).toBe(1);
+    expect(looks).toBe(2);
+    expect(lines.map(line => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({
+        severity: 'WARNING',
+        message: 'Firestore is away',
+      }),
+    );
   });
 
   it("a registration's tick polls to the end of the scheduled slot, or for a whole budget as the slot when none runs", async () => {
