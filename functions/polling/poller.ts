@@ -144,6 +144,8 @@ export class Poller {
     let idle = await this.workHeld(range, lease, counts, deadline);
     // A tick that ended for want of due work looks once more after its release: a registration stored just before
     // it, whose registrar saw the lease held and woke no tick (tick-wake.ts), is polled now, not at the next call.
+    // Only before the deadline: past it, the look and the claim (two calls), then a run with nothing left to poll
+    // (the learned durations, a renewal, the release) stay within the five calls that tickEndMs counts.
     while (
       idle &&
       this.now() < deadline &&
