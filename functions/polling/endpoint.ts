@@ -3,8 +3,9 @@
  * empty): with `POLL_SHARDS` = 1 that call is one tick of the whole collection; with more shards it fans out,
  * publishing one `{"shard": k}` message per shard to `POLL_FANOUT_TOPIC`, whose push subscription calls this
  * function once per shard, on parallel instances. A call with `{"shard": k}` (directly or as a push delivery) is
- * one tick of shard k; `{"shard": k, "wake": true}` is a registration's wake (tick-wake.ts). A tick answers its counts, or a 5xx when Firestore could not be reached so the caller
- * (Scheduler, or Pub/Sub's push retries) tries again.
+ * one tick of shard k; `{"shard": k, "wake": true}` is a registration's wake (tick-wake.ts). A tick answers its
+ * counts, or a 5xx when Firestore could not be reached so the caller (Scheduler, or Pub/Sub's push retries) tries
+ * again.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import type {Logger} from '../log';

@@ -20,6 +20,7 @@ import {setTimeout as delay} from 'node:timers/promises';
 import {
   Timestamp,
   type DocumentReference,
+  type DocumentSnapshot,
   type Firestore,
 } from '@google-cloud/firestore';
 import {within} from './deadline';
@@ -69,14 +70,18 @@ export function leaseRef(
   return firestore.collection(`${collection}_leases`).doc(name);
 }
 
-/** Reads a lease without claiming it. */
-export async function readLease(ref: DocumentReference): Promise<LeaseState> {
-  const snapshot = await ref.get();
+/** What a read of the lease document says; a missing document is a free lease. */
+function leaseStateOf(snapshot: DocumentSnapshot): LeaseState {
   return {
     until: millisOf(snapshot.get('until')) ?? 0,
     pollsUntil: millisOf(snapshot.get('pollsUntil')),
     updatedAt: snapshot.updateTime,
   };
+}
+
+/** Reads a lease without claiming it. */
+export async function readLease(ref: DocumentReference): Promise<LeaseState> {
+  return leaseStateOf(await ref.get());
 }
 
 /** A lease on the poll work of one shard of a registration collection. */
@@ -150,10 +155,8 @@ export class PollLease {
   ): Promise<{acquired?: number; holderPollsUntil?: number}> {
     const askedAt = this.now();
     const current = await this.ref.get();
-    const until = millisOf(current.get('until')) ?? 0;
-    if (current.exists && until > askedAt) {
-      return {holderPollsUntil: millisOf(current.get('pollsUntil'))};
-    }
+    const held = leaseStateOf(current);
+    if (held.until > askedAt) return {holderPollsUntil: held.pollsUntil};
     const claimed = terms?.(millisOf(current.get('scheduledUntil')));
     const pollsUntil = claimed?.pollsUntil;
     const claim = {
@@ -219,6 +222,6 @@ export class PollLease {
 }
 
 /** Terms that end the polling at a fixed time, not a slot's end. */
-export function fixed(pollsUntil: number): ClaimTerms {
+function fixed(pollsUntil: number): ClaimTerms {
   return () => ({pollsUntil, slot: false});
 }

@@ -18,7 +18,7 @@
  * the wait for the next scheduled tick; the registration itself is stored.
  */
 import {setImmediate as nextTurn} from 'node:timers/promises';
-import type {DocumentReference, Firestore} from '@google-cloud/firestore';
+import type {Firestore} from '@google-cloud/firestore';
 import {LogThrottle, type Logger} from '../log';
 import {within} from './deadline';
 import {leaseRef, readLease, type LeaseState} from './lease';
@@ -57,7 +57,6 @@ export class TickWake {
   private readonly looks = new Map<number, Promise<void>>();
   /** Per shard, the lease as it was when this instance last sent a wake, and when. */
   private readonly sent = new Map<number, {lease: LeaseState; at: number}>();
-  private readonly leases = new Map<number, DocumentReference>();
   private readonly now: () => number;
   private readonly throttle: LogThrottle;
 
@@ -100,7 +99,10 @@ export class TickWake {
   }
 
   private async wakeIfIdle(shard: number): Promise<void> {
-    const lease = await readLease(this.leaseOf(shard));
+    const name = leaseId(bucketRange(shard, this.deps.shards));
+    const lease = await readLease(
+      leaseRef(this.deps.firestore, this.deps.collection, name),
+    );
     const now = this.now();
     const pollsUntil = lease.pollsUntil ?? Infinity;
     if (lease.until > now && pollsUntil > now + HOLDER_LOOKS_MS) return;
@@ -109,15 +111,5 @@ export class TickWake {
       return;
     this.sent.set(shard, {lease, at: now});
     await this.deps.send(shard);
-  }
-
-  private leaseOf(shard: number): DocumentReference {
-    let ref = this.leases.get(shard);
-    if (!ref) {
-      const name = leaseId(bucketRange(shard, this.deps.shards));
-      ref = leaseRef(this.deps.firestore, this.deps.collection, name);
-      this.leases.set(shard, ref);
-    }
-    return ref;
   }
 }
