@@ -8,7 +8,7 @@ import type {OperationsClient} from '../../../functions/google/operations-client
 import {createLogger, type Logger} from '../../../functions/log';
 import {DueRegistrations} from '../../../functions/polling/due-registrations';
 import {PollLease} from '../../../functions/polling/lease';
-import {Poller, type TickTrigger} from '../../../functions/polling/poller';
+import type {TickTrigger} from '../../../functions/polling/poller';
 import {
   leaseId,
   bucketRange,
@@ -19,10 +19,10 @@ import {
   TickWake,
   WAKE_AGAIN_MS,
 } from '../../../functions/polling/tick-wake';
-import {parseAllowlists} from '../../../functions/registration/allowlists';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
 import {newRegistration} from '../../support/new-registration';
+import {OPAQUE_SERVICE, opaquePoller} from '../../support/opaque-poller';
 
 // As in production, the store's and the poller's BulkWriters stay open, so the client is not terminated.
 const firestore = new Firestore({
@@ -155,8 +155,6 @@ describe('TickWake', () => {
 });
 
 describe('ticks and wakes on the emulator', () => {
-  const service = 'opaque.example.com';
-
   /** A poller whose operations are all done at their first poll; `due` may be wrapped. */
   function poller(
     collection: string,
@@ -178,7 +176,7 @@ describe('ticks and wakes on the emulator', () => {
         };
       },
     } as unknown as OperationsClient;
-    const instance = new Poller({
+    const instance = opaquePoller(firestore, collection, {
       due: options.due ? options.due(due) : due,
       lease: holder => {
         const made = new PollLease(firestore, collection, holder, 15_000);
@@ -191,16 +189,8 @@ describe('ticks and wakes on the emulator', () => {
         return made;
       },
       client,
-      allowlists: parseAllowlists({
-        GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
-        WATCH_SERVICES: service,
-      }),
-      sink: {publish: async () => 'id'},
       log: options.log ?? quiet,
       budgetMs: options.budgetMs ?? 10_000,
-      concurrency: 4,
-      leaseMs: 15_000,
-      publishGraceMs: 3_600_000,
     });
     return {
       polled,
@@ -213,7 +203,11 @@ describe('ticks and wakes on the emulator', () => {
     new RegistrationStore(firestore, collection, 86_400_000);
   const register = (collection: string, name: string) =>
     store(collection).register(
-      newRegistration(service, name, `projects/${TEST_PROJECT}/topics/t`),
+      newRegistration(
+        OPAQUE_SERVICE,
+        name,
+        `projects/${TEST_PROJECT}/topics/t`,
+      ),
       'anonymous',
       Date.now(),
     );

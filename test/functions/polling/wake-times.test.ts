@@ -4,15 +4,11 @@
  */
 import {Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
-import {createLogger} from '../../../functions/log';
-import {DueRegistrations} from '../../../functions/polling/due-registrations';
-import {PollLease} from '../../../functions/polling/lease';
-import {Poller} from '../../../functions/polling/poller';
 import {WAKE_SLOT_MS, WakeTimes} from '../../../functions/polling/wake-times';
-import {parseAllowlists} from '../../../functions/registration/allowlists';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
 import {newRegistration} from '../../support/new-registration';
+import {OPAQUE_SERVICE, opaquePoller} from '../../support/opaque-poller';
 
 describe('WakeTimes', () => {
   it('wakes at the first slot after now that holds a due time, rounded up to the slot', () => {
@@ -51,7 +47,7 @@ describe('a tick on the emulator', () => {
     const {registration} = await store.register(
       // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
       newRegistration(
-        'opaque.example.com',
+        OPAQUE_SERVICE,
         name,
         `projects/${TEST_PROJECT}/topics/t`,
       ),
@@ -66,25 +62,14 @@ describe('a tick on the emulator', () => {
       }),
     } as unknown as OperationsClient;
     const published: string[] = [];
-    const poller = new Poller({
-      due: new DueRegistrations(firestore, collection, 86_400_000),
-      lease: holder => new PollLease(firestore, collection, holder, 15_000),
+    const poller = opaquePoller(firestore, collection, {
       client,
-      allowlists: parseAllowlists({
-        GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
-        WATCH_SERVICES: 'opaque.example.com',
-      }),
       sink: {
         publish: async (_topic, notification) => {
           published.push(notification.attributes.registrationId);
           return 'id';
         },
       },
-      log: createLogger(() => {}),
-      budgetMs: 10_000,
-      concurrency: 4,
-      leaseMs: 15_000,
-      publishGraceMs: 3_600_000,
       // Longer than the budget: after the first sweep only a wake-up can poll again within this tick.
       idleRecheckMs: 60_000,
     });

@@ -1,0 +1,39 @@
+/**
+ * A Poller on the Firestore emulator for operations of a host with no preset, so the forecaster's opaque-operation
+ * waits place its polls, with a test's defaults: a 10 s budget, 4 polls at once, a 15 s lease, a sink that accepts
+ * everything and a silent log. The test brings the client; `deps` replaces any other dependency.
+ */
+import type {Firestore} from '@google-cloud/firestore';
+import {createLogger} from '../../functions/log';
+import {DueRegistrations} from '../../functions/polling/due-registrations';
+import {PollLease} from '../../functions/polling/lease';
+import {Poller, type PollerDependencies} from '../../functions/polling/poller';
+import {parseAllowlists} from '../../functions/registration/allowlists';
+import {TEST_PROJECT} from './emulator-env';
+
+/** The host of the operations: listed in WATCH_SERVICES, without a preset. */
+export const OPAQUE_SERVICE = 'opaque.example.com';
+/** How long finished registrations are kept. */
+const RETENTION_MS = 86_400_000;
+
+export function opaquePoller(
+  firestore: Firestore,
+  collection: string,
+  deps: Pick<PollerDependencies, 'client'> & Partial<PollerDependencies>,
+): Poller {
+  return new Poller({
+    due: new DueRegistrations(firestore, collection, RETENTION_MS),
+    lease: holder => new PollLease(firestore, collection, holder, 15_000),
+    allowlists: parseAllowlists({
+      GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+      WATCH_SERVICES: OPAQUE_SERVICE,
+    }),
+    sink: {publish: async () => 'id'},
+    log: createLogger(() => {}),
+    budgetMs: 10_000,
+    concurrency: 4,
+    leaseMs: 15_000,
+    publishGraceMs: 3_600_000,
+    ...deps,
+  });
+}
