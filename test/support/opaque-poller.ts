@@ -1,7 +1,8 @@
 /**
  * A Poller on the Firestore emulator for operations of a host with no preset, so the forecaster's opaque-operation
  * waits place its polls, with a test's defaults: a 10 s budget, 4 polls at once, a 15 s lease, a sink that accepts
- * everything and a silent log. The test brings the client; `deps` replaces any other dependency.
+ * everything and a silent log. The test brings the client; `deps` replaces any other dependency. And the
+ * registrations it polls, stored as the API stores them.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import {createLogger} from '../../functions/log';
@@ -9,7 +10,9 @@ import {DueRegistrations} from '../../functions/polling/due-registrations';
 import {PollLease} from '../../functions/polling/lease';
 import {Poller, type PollerDependencies} from '../../functions/polling/poller';
 import {parseAllowlists} from '../../functions/registration/allowlists';
+import {RegistrationStore} from '../../functions/registration/store';
 import {TEST_PROJECT} from './emulator-env';
+import {newRegistration} from './new-registration';
 
 /** The host of the operations: listed in WATCH_SERVICES, without a preset. */
 export const OPAQUE_SERVICE = 'opaque.example.com';
@@ -36,4 +39,17 @@ export function opaquePoller(
     publishGraceMs: 3_600_000,
     ...deps,
   });
+}
+
+/** Registers operation `name` of {@link OPAQUE_SERVICE} in `collection`, owned by `anonymous`, due now. */
+export function registerOpaque(
+  firestore: Firestore,
+  collection: string,
+  name: string,
+) {
+  return new RegistrationStore(firestore, collection, RETENTION_MS).register(
+    newRegistration(OPAQUE_SERVICE, name, `projects/${TEST_PROJECT}/topics/t`),
+    'anonymous',
+    Date.now(),
+  );
 }

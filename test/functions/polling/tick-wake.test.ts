@@ -19,10 +19,8 @@ import {
   TickWake,
   WAKE_AGAIN_MS,
 } from '../../../functions/polling/tick-wake';
-import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
-import {newRegistration} from '../../support/new-registration';
-import {OPAQUE_SERVICE, opaquePoller} from '../../support/opaque-poller';
+import {opaquePoller, registerOpaque} from '../../support/opaque-poller';
 
 // As in production, the store's and the poller's BulkWriters stay open, so the client is not terminated.
 const firestore = new Firestore({
@@ -199,18 +197,8 @@ describe('ticks and wakes on the emulator', () => {
     };
   }
 
-  const store = (collection: string) =>
-    new RegistrationStore(firestore, collection, 86_400_000);
   const register = (collection: string, name: string) =>
-    store(collection).register(
-      newRegistration(
-        OPAQUE_SERVICE,
-        name,
-        `projects/${TEST_PROJECT}/topics/t`,
-      ),
-      'anonymous',
-      Date.now(),
-    );
+    registerOpaque(firestore, collection, name);
 
   it('a tick that ends for want of due work looks once more after its release, and polls what was stored meanwhile', async () => {
     const collection = uniqueName('wake');

@@ -5,10 +5,8 @@
 import {Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
 import {WAKE_SLOT_MS, WakeTimes} from '../../../functions/polling/wake-times';
-import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
-import {newRegistration} from '../../support/new-registration';
-import {OPAQUE_SERVICE, opaquePoller} from '../../support/opaque-poller';
+import {opaquePoller, registerOpaque} from '../../support/opaque-poller';
 
 describe('WakeTimes', () => {
   it('wakes at the first slot after now that holds a due time, rounded up to the slot', () => {
@@ -42,18 +40,9 @@ describe('a tick on the emulator', () => {
 
   it('polls its own registrations again when they fall due, though its idle look comes only after the budget', async () => {
     const collection = uniqueName('wake');
-    const store = new RegistrationStore(firestore, collection, 86_400_000);
     const name = 'operations/wake-1';
-    const {registration} = await store.register(
-      // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
-      newRegistration(
-        OPAQUE_SERVICE,
-        name,
-        `projects/${TEST_PROJECT}/topics/t`,
-      ),
-      'anonymous',
-      Date.now(),
-    );
+    // No preset for this host: the forecaster's opaque-operation waits (1 s, then 2 s, ...).
+    const {registration} = await registerOpaque(firestore, collection, name);
     let calls = 0;
     const client = {
       get: async () => ({
