@@ -5,8 +5,9 @@
  * `initial x multiplier^(n-1)`, capped, after its n-th poll, which is `backoffDelay`'s formula; "full jitter" (a
  * uniform draw between 0 and that wait) is `jitter: 1`. Only the scheduler-tick design is a fixed period instead.
  */
-import {COMPLETION_EVENTS_POLICY} from '../functions/completions/backoff';
-import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
+import {COMPLETION_EVENTS_POLICY} from '../functions/core/completion-events';
+import type {PollPolicy} from '../functions/core/model';
+import {DEFAULT_POLICY} from '../functions/core/policy';
 
 /** When a contender polls next: a backoff run through opwatch's `decide()`, or every `everyMs` on the clock. */
 export type Schedule =
@@ -40,7 +41,7 @@ export const OPWATCH: Contender = {
   key: 'opwatch',
   name: 'opwatch default',
   source:
-    'functions/polling/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 60 s budget with hand-over',
+    'functions/core/policy.ts DEFAULT_POLICY: 1 s x1.25 <= 60 s, 20 % jitter; 60 s ticks, 60 s budget with hand-over',
   runtime: 'opwatch',
   schedule: {policy: DEFAULT_POLICY},
 };

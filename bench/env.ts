@@ -1,7 +1,8 @@
 /**
  * What every stage runs on: the real Firestore and Pub/Sub emulators, the fake GCE metadata server (so
  * google-auth-library's real ADC path mints the poller's tokens), the fake Google operations API, and function
- * processes served by the real Functions Framework from dist/, as deployed.
+ * processes served by the real Functions Framework from the deploy artifact, as deployed; and what the stages do
+ * with a `poll` process: send it a tick, and measure the CPU it used.
  */
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
@@ -17,7 +18,7 @@ import {
 } from '../scripts/lib/emulators';
 import {spawnFunction} from '../scripts/lib/function-process';
 import {freePort} from '../scripts/lib/ports';
-import {findPid} from './cpu';
+import {findPid, measureCpu, type CpuUse} from './cpu';
 import type {ProbeReport} from './probe';
 import {
   startFakeMetadata,
@@ -68,6 +69,39 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Sends the `poll` process `child` one tick, with `body` as Cloud Scheduler (`{}`) or the fan-out's push
+ * (`{"shard": k}`) sends it, and reads the counts it answers with.
+ */
+export async function sendTick<Counts>(
+  child: FunctionChild,
+  body: object = {},
+): Promise<{ok: boolean; counts: Counts}> {
+  const response = await fetch(child.url, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify(body),
+  });
+  return {ok: response.ok, counts: (await response.json()) as Counts};
+}
+
+/**
+ * Starts measuring the CPU of what a one-process tick runs on: the emulators, the `poll` process `child`, and this
+ * process, which serves the fake API. The returned function stops and reports.
+ */
+export function measurePollCpu(
+  env: BenchEnv,
+  child: FunctionChild,
+): () => CpuUse {
+  return measureCpu(
+    new Map([
+      ...env.emulatorPids,
+      ['poll function', child.pid],
+      ['bench (fake API)', process.pid],
+    ]),
+  );
+}
+
 /** Starts everything; `log` reports progress. */
 export async function startEnv(
   latencyMs: number,
@@ -94,11 +128,7 @@ export async function startEnv(
   });
   const pubsub = new PubSub({projectId: PROJECT});
   const probeDir = mkdtempSync(join(tmpdir(), 'opwatch-bench-'));
-  const emulatorPids = new Map<string, number>();
-  for (const emulator of emulators) {
-    const pid = findPid('java', `--port=${emulator.port}`);
-    if (pid !== undefined) emulatorPids.set(`${emulator.name} emulator`, pid);
-  }
+  const emulatorPids = emulatorProcesses(emulators);
   log(`emulators ready: ${emulators.map(e => e.host).join(', ')}`);
 
   return {
@@ -106,39 +136,13 @@ export async function startEnv(
     pubsub,
     fake,
     emulatorPids,
-    async startFunction(target, env, probe = false, profileDir?: string) {
-      const port = await freePort();
-      const probeFile = join(probeDir, `${target}-${port}.json`);
-      const child = spawnFunction({
-        source: ARTIFACT,
+    startFunction: (target, env, probe = false, profileDir?: string) =>
+      startFunctionProcess(fake.baseUrl, probeDir, {
         target,
-        port,
-        env: {
-          ...process.env,
-          ENDPOINT_OVERRIDES: JSON.stringify({[SERVICE]: fake.baseUrl}),
-          // Nothing signs ID tokens here: every registration is the anonymous owner's.
-          ALLOW_UNAUTHENTICATED: 'true',
-          NODE_OPTIONS: [
-            probe && `--expose-gc --require ${join(__dirname, 'probe.js')}`,
-            profileDir && `--cpu-prof --cpu-prof-dir=${profileDir}`,
-          ]
-            .filter(Boolean)
-            .join(' '),
-          ...(probe && {BENCH_PROBE_FILE: probeFile}),
-          ...env,
-        },
-      });
-      await child.ready();
-      return {
-        url: `http://127.0.0.1:${port}`,
-        pid: findPid(process.execPath, `--port=${port}`) ?? 0,
-        async stop() {
-          await child.stop();
-          if (!probe || !existsSync(probeFile)) return undefined;
-          return JSON.parse(readFileSync(probeFile, 'utf8')) as ProbeReport;
-        },
-      };
-    },
+        env,
+        probe,
+        profileDir,
+      }),
     async clearFirestore() {
       const url = `http://${firestoreEmulator.host}/emulator/v1/projects/${PROJECT}/databases/(default)/documents`;
       const response = await fetch(url, {method: 'DELETE'});
@@ -154,6 +158,66 @@ export async function startEnv(
       ]);
       uninstall();
       await Promise.allSettled(emulators.map(emulator => emulator.stop()));
+    },
+  };
+}
+
+/** The emulators' Java processes by label, those that could be found. */
+function emulatorProcesses(
+  emulators: readonly Emulator[],
+): Map<string, number> {
+  const pids = new Map<string, number>();
+  for (const emulator of emulators) {
+    const pid = findPid('java', `--port=${emulator.port}`);
+    if (pid !== undefined) pids.set(`${emulator.name} emulator`, pid);
+  }
+  return pids;
+}
+
+/**
+ * A function target served from the deploy artifact on a free port, its Google API calls sent to the fake at
+ * `fakeBaseUrl`; the probe, when asked for, reports into a file of `probeDir`.
+ */
+async function startFunctionProcess(
+  fakeBaseUrl: string,
+  probeDir: string,
+  options: {
+    target: string;
+    env: Record<string, string>;
+    probe: boolean;
+    profileDir?: string;
+  },
+): Promise<FunctionChild> {
+  const {target, probe, profileDir} = options;
+  const port = await freePort();
+  const probeFile = join(probeDir, `${target}-${port}.json`);
+  const child = spawnFunction({
+    source: ARTIFACT,
+    target,
+    port,
+    env: {
+      ...process.env,
+      ENDPOINT_OVERRIDES: JSON.stringify({[SERVICE]: fakeBaseUrl}),
+      // Nothing signs ID tokens here: every registration is the anonymous owner's.
+      ALLOW_UNAUTHENTICATED: 'true',
+      NODE_OPTIONS: [
+        probe && `--expose-gc --require ${join(__dirname, 'probe.js')}`,
+        profileDir && `--cpu-prof --cpu-prof-dir=${profileDir}`,
+      ]
+        .filter(Boolean)
+        .join(' '),
+      ...(probe && {BENCH_PROBE_FILE: probeFile}),
+      ...options.env,
+    },
+  });
+  await child.ready();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: findPid(process.execPath, `--port=${port}`) ?? 0,
+    async stop() {
+      await child.stop();
+      if (!probe || !existsSync(probeFile)) return undefined;
+      return JSON.parse(readFileSync(probeFile, 'utf8')) as ProbeReport;
     },
   };
 }

@@ -12,7 +12,7 @@ import type {PubSub, Message} from '@google-cloud/pubsub';
 import {DueNow} from '../functions/completions/due-now';
 import {PUBSUB_MESSAGE_PUBLISHED} from '../functions/completions/events';
 import {createCompletionsHandler} from '../functions/completions/handler';
-import {createLogger} from '../functions/log';
+import {createLogger} from '../functions/platform/log';
 import type {Poller} from '../functions/polling/poller';
 import {auditEntry} from '../scripts/lib/audit-entry';
 import type {CompressedClock} from './clock';

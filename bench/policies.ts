@@ -3,7 +3,8 @@
  * other runtime (to tell the policy's share of a figure from the runtime's), and a search for a default that
  * dominates more peers.
  */
-import {DEFAULT_POLICY, type PollPolicy} from '../functions/polling/policy';
+import type {PollPolicy} from '../functions/core/model';
+import {DEFAULT_POLICY} from '../functions/core/policy';
 import {OPWATCH, PEERS, under, type Contender} from './contenders';
 import {seeded} from './prng';
 import {

@@ -4,34 +4,21 @@
  *
  * Registrations go through the real validation and store, then the real tick wake (functions/polling/tick-wake.ts),
  * whose wake runs a tick here after the simulation's `wakeDelayMs` (compressed, as the API's latency is) instead
- * of going through Pub/Sub's push; the poller is functions/polling/poller.ts wired as
- * functions/index.ts wires it (the forecaster and the learned durations included), on a clock running F times
- * faster (clock.ts): its settings and every policy stay as deployed, Cloud Scheduler's period and the operations'
- * durations are divided by F, and the fake API answers each operation as the simulation does (`operationAt`). What
- * cannot be compressed (a Firestore round trip, an HTTP request's own overhead) is measured and reported, and the
- * simulation is re-run with it.
+ * of going through Pub/Sub's push; the poller is functions/polling/poller.ts wired as functions/index.ts wires it
+ * (real-rig.ts: the forecaster and the learned durations included), on a clock running F times faster (clock.ts):
+ * its settings and every policy stay as deployed, Cloud Scheduler's period and the operations' durations are
+ * divided by F, and the fake API answers each operation as the simulation does (`operationAt`). What cannot be
+ * compressed (a Firestore round trip, an HTTP request's own overhead) is measured and reported, and the simulation
+ * is re-run with it.
  */
-import {DEFAULT_PUBLISH_GRACE_SECONDS} from '../functions/config';
-import {DueRegistrations} from '../functions/polling/due-registrations';
-import {PollLease} from '../functions/polling/lease';
-import {createLogger} from '../functions/log';
-import {ANONYMOUS} from '../functions/model';
-import {parseAllowlists} from '../functions/registration/allowlists';
+import {ANONYMOUS} from '../functions/core/model';
 import type {NotificationPayload} from '../functions/notify/notification';
-import {OperationsClient} from '../functions/google/operations-client';
-import {KindDurations} from '../functions/polling/kind-durations';
-import {Poller, type TickTrigger} from '../functions/polling/poller';
-import {TickWake} from '../functions/polling/tick-wake';
-import {PubSubPublisher} from '../functions/notify/publisher';
-import {RegistrationStore} from '../functions/registration/store';
 import {validateRegistration} from '../functions/registration/validation';
-import {PubSub} from '@google-cloud/pubsub';
 import type {Contender} from './contenders';
-import {startCompletionEvents} from './events';
-import {compressedClock} from './clock';
-import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';
+import type {BenchEnv} from './env';
 import {seeded} from './prng';
-import {operationName, RETENTION_MS} from './seed';
+import {setUp, type RealRunOptions, type Rig, type Ticks} from './real-rig';
+import {operationName} from './seed';
 import {
   DEFAULT_TIMING,
   figures,
@@ -79,230 +66,215 @@ export interface RealRun {
   duplicates: {samePublish: number; sameState: number; laterPoll: number};
 }
 
-/** The poller's lease, in real time: ticks here never overlap, and a shorter one would only add lease writes. */
-const LEASE_MS = 15_000;
-const REQUEST_TIMEOUT_MS = 10_000;
-
 /** Runs `contenders` (all with a policy) side by side on the same jobs, each with its own registrations. */
 export async function realRun(
   env: BenchEnv,
-  options: {
-    contenders: readonly Contender[];
-    jobs: readonly Job[];
-    windowMs: number;
-    factor: number;
-    /** The API host the operations come from: its preset, if any, gives the forecaster a prior. */
-    service?: string;
-    latencyMs: number;
-    seed: number;
-    log: (line: string) => void;
-  },
+  options: RealRunOptions,
 ): Promise<RealRun> {
-  const {factor, contenders, jobs} = options;
-  const service = options.service ?? SERVICE;
-  const clock = compressedClock(factor);
-  const collection = uniqueName('bench-real');
-  const topicId = uniqueName('bench-real');
-  const [topic] = await env.pubsub.createTopic(topicId);
-  const [subscription] = await topic.createSubscription(`${topicId}-sub`);
-  const endpointOverrides = new Map([[service, env.fake.baseUrl]]);
-  env.fake.reset();
-  env.fake.setLatency(options.latencyMs / factor);
+  const rig = await setUp(env, options);
+  await warmUp(rig);
+  const start = Date.now() + 1000;
+  const registrations = options.contenders.flatMap(contender =>
+    options.jobs.map((job, index) =>
+      registerJob(rig, start, contender, job, index),
+    ),
+  );
+  const scheduler = startScheduler(
+    rig.ticks,
+    start,
+    DEFAULT_TIMING.tickEveryMs / options.factor,
+  );
+  const expected = options.jobs.length * options.contenders.length;
+  let messages: Map<string, NotificationPayload>;
+  try {
+    await Promise.all(registrations);
+    messages = await collectNotifications(rig, start, expected);
+  } finally {
+    await scheduler.stop();
+    await tearDown(rig);
+  }
+  if (rig.ticks.errors.length)
+    options.log(`tick errors: ${rig.ticks.errors.slice(0, 3).join('; ')}`);
+  return summarise(rig, messages, {start, expected});
+}
 
-  // Timing proxies: what the compressed run cannot compress.
-  const due = new DueRegistrations(env.firestore, collection, RETENTION_MS);
-  const client = new OperationsClient({
-    endpointOverrides,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-  });
-  const queryMs: number[] = [];
-  const pollMs: number[] = [];
-  const timed =
-    <A extends unknown[], R>(f: (...args: A) => Promise<R>, into: number[]) =>
-    async (...args: A) => {
-      const began = performance.now();
-      const result = await f(...args);
-      into.push(performance.now() - began);
-      return result;
-    };
-  due.page = timed(due.page.bind(due), queryMs);
-  client.get = timed(client.get.bind(client), pollMs);
-
-  const publisherClient = new PubSub({projectId: PROJECT});
-  const log = createLogger(() => {});
-  const kinds = new KindDurations(env.firestore, collection, log, clock.now);
-  // The lease reads the compressed clock too; its length is stretched so it still lasts LEASE_MS of real time.
-  const leaseMs = LEASE_MS * factor;
-  const makePoller = (budgetMs: number) =>
-    new Poller({
-      due,
-      lease: holder =>
-        new PollLease(env.firestore, collection, holder, leaseMs, clock.now),
-      client,
-      allowlists: parseAllowlists({
-        GOOGLE_CLOUD_PROJECT: PROJECT,
-        WATCH_SERVICES: service,
-      }),
-      sink: new PubSubPublisher(publisherClient),
-      log,
-      kinds,
-      budgetMs,
-      concurrency: DEFAULT_TIMING.concurrency,
-      leaseMs,
-      publishGraceMs: DEFAULT_PUBLISH_GRACE_SECONDS * 1000,
-      // As functions/config.ts: the request timeout plus the lease, on the compressed clock.
-      handOverMs: REQUEST_TIMEOUT_MS + LEASE_MS,
-      now: clock.now,
-      sleep: clock.sleep,
-    });
-  const poller = makePoller(DEFAULT_TIMING.budgetMs);
-  const events = contenders.some(contender => contender.events)
-    ? await startCompletionEvents({
-        pubsub: env.pubsub,
-        firestore: env.firestore,
-        collection,
-        poller: makePoller,
-        clock,
-      })
-    : undefined;
-  const announcements: NodeJS.Timeout[] = [];
-  const store = new RegistrationStore(env.firestore, collection, RETENTION_MS);
-  // Every tick, scheduled or woken, runs on; their errors are reported.
-  const running: Promise<void>[] = [];
-  let wakes = 0;
-  const tickErrors: string[] = [];
-  const startTick = (trigger: TickTrigger) =>
-    running.push(
-      poller.tick(undefined, trigger).then(
-        () => {},
-        (error: Error) => {
-          tickErrors.push(error.message);
-        },
-      ),
-    );
-  const wake = new TickWake({
-    firestore: env.firestore,
-    collection,
-    shards: 1,
-    send: async () => {
-      wakes++;
-      setTimeout(
-        () => startTick('registration'),
-        DEFAULT_TIMING.wakeDelayMs / factor,
-      );
-    },
-    log,
-    now: clock.now,
-  });
-  const context = {
-    projectId: PROJECT,
-    defaultTopic: topic.name,
-    endpointOverrides,
-  };
-
-  // Warm up (token, channels, connections) so the first ticks are not cold starts, which compression magnifies.
-  const warmUp = operationName('real-warm-up', 0);
-  env.fake.define(warmUp, {kind: 'finish', afterMs: 0});
+/** Warms up (token, channels, connections) so the first ticks are not cold starts, which compression magnifies. */
+async function warmUp({
+  env,
+  service,
+  context,
+  store,
+  clock,
+  poller,
+  subscription,
+}: Rig): Promise<void> {
+  const name = operationName('real-warm-up', 0);
+  env.fake.define(name, {kind: 'finish', afterMs: 0});
   const warm = validateRegistration(
-    {operation: `https://${service}/v1/${warmUp}`},
+    {operation: `https://${service}/v1/${name}`},
     context,
   );
   if (warm.ok) await store.register(warm.value, ANONYMOUS, clock.now());
   await poller.tick();
   await pullMessages(subscription, {count: 1, timeoutMs: 5000});
+}
 
-  const doneAt = new Map<string, number>();
-  const start = Date.now() + 1000;
-  const registrations = contenders.flatMap(contender =>
-    jobs.map(async (job, index) => {
-      await sleep(start + job.arrivalMs / factor - Date.now());
-      const name = operationName(`real-${contender.key}`, index);
-      const policy =
-        'policy' in contender.schedule ? contender.schedule.policy : undefined;
-      const validated = validateRegistration(
-        {
-          operation: `https://${service}/v1/${name}`,
-          labels: {contender: contender.key, job: String(index)},
-        },
-        context,
-      );
-      if (!validated.ok) throw new Error(JSON.stringify(validated.problems));
-      if (policy) validated.value.pollPolicy = policy;
-      // The operation starts as it is registered, and the fake answers it as the simulation would.
-      const startedAt = clock.now();
-      const started = {...job, arrivalMs: startedAt};
-      env.fake.define(name, {
-        kind: 'computed',
-        operation: wallMs => operationAt(started, clock.at(wallMs)),
-      });
-      doneAt.set(`${contender.key}/${index}`, startedAt + job.durationMs);
-      const {registration} = await store.register(
-        validated.value,
-        ANONYMOUS,
-        startedAt,
-      );
-      await wake.registered(registration.id);
-      if (contender.events && events) {
-        announcements.push(
-          setTimeout(() => events.announce(name), job.durationMs / factor),
-        );
-      }
-    }),
+/**
+ * Registers `contender`'s watch of `job` at its arrival, through the real validation, store and tick wake; the
+ * operation starts then, and the fake answers it as the simulation would.
+ */
+async function registerJob(
+  rig: Rig,
+  start: number,
+  contender: Contender,
+  job: Job,
+  index: number,
+): Promise<void> {
+  const {env, options, service, clock, events} = rig;
+  await sleep(start + job.arrivalMs / options.factor - Date.now());
+  const name = operationName(`real-${contender.key}`, index);
+  const policy =
+    'policy' in contender.schedule ? contender.schedule.policy : undefined;
+  const validated = validateRegistration(
+    {
+      operation: `https://${service}/v1/${name}`,
+      labels: {contender: contender.key, job: String(index)},
+    },
+    rig.context,
   );
+  if (!validated.ok) throw new Error(JSON.stringify(validated.problems));
+  if (policy) validated.value.pollPolicy = policy;
+  const startedAt = clock.now();
+  const started = {...job, arrivalMs: startedAt};
+  env.fake.define(name, {
+    kind: 'computed',
+    operation: wallMs => operationAt(started, clock.at(wallMs)),
+  });
+  rig.doneAt.set(`${contender.key}/${index}`, startedAt + job.durationMs);
+  const {registration} = await rig.store.register(
+    validated.value,
+    ANONYMOUS,
+    startedAt,
+  );
+  await rig.wake.registered(registration.id);
+  if (contender.events && events) {
+    rig.announcements.push(
+      setTimeout(() => events.announce(name), job.durationMs / options.factor),
+    );
+  }
+}
 
-  // Cloud Scheduler: a tick every 60 s / F, whether or not the last one is still at work; with the budget equal to
-  // the period, each waits for the one before to hand the lease over, as deployed.
-  let ticks = 0;
+/**
+ * Cloud Scheduler: a tick every `periodMs` from `start`, whether or not the last one is still at work; with the
+ * budget equal to the period, each waits for the one before to hand the lease over, as deployed.
+ */
+function startScheduler(
+  ticks: Ticks,
+  start: number,
+  periodMs: number,
+): {stop(): Promise<void>} {
   let stopped = false;
-  const period = DEFAULT_TIMING.tickEveryMs / factor;
-  const scheduler = (async () => {
+  const scheduling = (async () => {
     for (let slot = 0; !stopped; slot++) {
-      await sleep(start + slot * period - Date.now());
+      await sleep(start + slot * periodMs - Date.now());
       if (stopped) break;
-      ticks++;
-      startTick('scheduler');
+      ticks.scheduled++;
+      ticks.start('scheduler');
     }
   })();
+  return {
+    async stop() {
+      stopped = true;
+      await scheduling;
+    },
+  };
+}
 
-  const expected = jobs.length * contenders.length;
+/** Pulls the notifications until all `expected` registrations are notified, or well after the last job is done. */
+async function collectNotifications(
+  {options, subscription}: Rig,
+  start: number,
+  expected: number,
+): Promise<Map<string, NotificationPayload>> {
+  const {jobs, factor} = options;
   const lastDone =
     Math.max(...jobs.map(job => job.arrivalMs + job.durationMs)) / factor;
   const giveUpAt = start + lastDone + (5 * DEFAULT_TIMING.tickEveryMs) / factor;
   const messages = new Map<string, NotificationPayload>();
   const notified = new Set<string>();
   let reported = 0;
-  try {
-    await Promise.all(registrations);
-    while (notified.size < expected && Date.now() < giveUpAt) {
-      const pulled = await pullMessages(subscription, {
-        count: expected - notified.size,
-        timeoutMs: 1000,
-      });
-      for (const {id, attributes, data} of pulled) {
-        messages.set(id, data as NotificationPayload);
-        notified.add(attributes.registrationId);
-      }
-      if (notified.size - reported >= expected / 10) {
-        reported = notified.size;
-        options.log(`${notified.size}/${expected} notified`);
-      }
+  while (notified.size < expected && Date.now() < giveUpAt) {
+    const pulled = await pullMessages(subscription, {
+      count: expected - notified.size,
+      timeoutMs: 1000,
+    });
+    for (const {id, attributes, data} of pulled) {
+      messages.set(id, data as NotificationPayload);
+      notified.add(attributes.registrationId);
     }
-  } finally {
-    stopped = true;
-    await scheduler;
-    // Wakes sent just now start their ticks within wakeDelayMs / F.
-    await sleep(DEFAULT_TIMING.wakeDelayMs / factor + 10);
-    await Promise.all(running);
-    for (const timer of announcements) clearTimeout(timer);
-    await events?.stop();
-    await publisherClient.close();
-    await subscription.delete();
-    await topic.delete();
+    if (notified.size - reported >= expected / 10) {
+      reported = notified.size;
+      options.log(`${notified.size}/${expected} notified`);
+    }
   }
-  if (tickErrors.length)
-    options.log(`tick errors: ${tickErrors.slice(0, 3).join('; ')}`);
+  return messages;
+}
 
-  // The first notification of each registration counts; any other is classified.
+/** Lets the ticks still running end, then stops and deletes what the run made. */
+async function tearDown(rig: Rig): Promise<void> {
+  // Wakes sent just now start their ticks within wakeDelayMs / F.
+  await sleep(DEFAULT_TIMING.wakeDelayMs / rig.options.factor + 10);
+  await Promise.all(rig.ticks.running);
+  for (const timer of rig.announcements) clearTimeout(timer);
+  await rig.events?.stop();
+  await rig.publisherClient.close();
+  await rig.subscription.delete();
+  await rig.topic.delete();
+}
+
+/** The run's figures, each contender's beside its simulation on the same jobs. */
+function summarise(
+  rig: Rig,
+  messages: ReadonlyMap<string, NotificationPayload>,
+  {start, expected}: {start: number; expected: number},
+): RealRun {
+  const {options, queryMs, pollMs} = rig;
+  const {first, duplicates} = firstNotifications(messages);
+  const seen = new Map<string, Watched>(
+    [...first].map(([key, message]) => [
+      key,
+      {
+        polls: message.attempts,
+        delayMs: Date.parse(message.finishedAt) - rig.doneAt.get(key)!,
+        durationMs: options.jobs[Number(message.labels.job)].durationMs,
+        warmUp: options.jobs[Number(message.labels.job)].warmUp,
+      },
+    ]),
+  );
+  const rows = compareRows(rig, seen);
+  return {
+    factor: options.factor,
+    jobsPerContender: options.jobs.length,
+    windowMs: options.windowMs,
+    wallMs: Date.now() - start,
+    ticks: rig.ticks.scheduled,
+    wakes: rig.ticks.woken,
+    queryMs: mean(queryMs),
+    pollMs: mean(pollMs),
+    rows,
+    missing: expected - seen.size,
+    duplicated: messages.size - seen.size,
+    duplicates,
+  };
+}
+
+/** The first notification of each registration, which counts; any other is classified. */
+function firstNotifications(
+  messages: ReadonlyMap<string, NotificationPayload>,
+): {
+  first: Map<string, NotificationPayload>;
+  duplicates: RealRun['duplicates'];
+} {
   const first = new Map<string, NotificationPayload>();
   const duplicates = {samePublish: 0, sameState: 0, laterPoll: 0};
   const ordered = [...messages.values()].sort(
@@ -316,23 +288,21 @@ export async function realRun(
     else if (earlier.finishedAt !== message.finishedAt) duplicates.sameState++;
     else duplicates.samePublish++;
   }
-  const seen = new Map<string, Watched>(
-    [...first].map(([key, message]) => [
-      key,
-      {
-        polls: message.attempts,
-        delayMs: Date.parse(message.finishedAt) - doneAt.get(key)!,
-        durationMs: jobs[Number(message.labels.job)].durationMs,
-        warmUp: jobs[Number(message.labels.job)].warmUp,
-      },
-    ]),
-  );
+  return {first, duplicates};
+}
+
+/** Each contender's real figures beside its simulation, as modelled and with the overheads the run measured. */
+function compareRows(
+  {options, queryMs, pollMs}: Rig,
+  seen: ReadonlyMap<string, Watched>,
+): RealRow[] {
+  const {factor, jobs} = options;
   const measured: Timing = {
     ...DEFAULT_TIMING,
     ...(queryMs.length && {firestoreMs: mean(queryMs) * factor}),
     ...(pollMs.length && {latencyMs: mean(pollMs) * factor}),
   };
-  const rows = contenders.map((contender, i) => {
+  return options.contenders.map((contender, i) => {
     const real = [...seen]
       .filter(([key]) => key.startsWith(`${contender.key}/`))
       .map(([, watched]) => watched);
@@ -347,18 +317,4 @@ export async function realRun(
       simulatedWithOverheads: sim(measured),
     };
   });
-  return {
-    factor,
-    jobsPerContender: jobs.length,
-    windowMs: options.windowMs,
-    wallMs: Date.now() - start,
-    ticks,
-    wakes,
-    queryMs: mean(queryMs),
-    pollMs: mean(pollMs),
-    rows,
-    missing: expected - seen.size,
-    duplicated: messages.size - seen.size,
-    duplicates,
-  };
 }

@@ -2,9 +2,11 @@
  * Section 5 of docs/benchmarks.md: shard scaling, the lean poll's before and after with where the CPU time
  * went, and the scale model priced from list prices.
  */
-import {BUCKETS} from '../functions/polling/shards';
+import {BUCKETS} from '../functions/core/shards';
 import type {ProfileSummary} from './cpu-profile';
-import type {Results} from './report';
+import {table, verdict} from './report-format';
+import type {Results} from './results';
+import type {ShardRun} from './shards';
 import {
   PRICES,
   SEQUENTIAL_WRITES_PER_RANGE,
@@ -45,11 +47,6 @@ const PENDING = [100_000, 1_000_000];
 /** Polls per operation when the run has no policy stage: a ten-minute operation at the one-minute cap. */
 const ASSUMED_POLLS_PER_OPERATION = 10;
 
-const table = (header: string[], rows: string[][]) =>
-  [header, header.map(() => '---'), ...rows]
-    .map(cells => `| ${cells.join(' | ')} |`)
-    .join('\n');
-const verdict = (met: boolean) => (met ? '**met**' : '**not met**');
 const usd = (value: number) =>
   `$${value < 0.01 ? value.toPrecision(3) : value.toFixed(3)}`;
 
@@ -64,10 +61,37 @@ function profileTable(profile: ProfileSummary): string {
 export function scaleOutSection(results: Results): string | undefined {
   const shards = results.shards;
   if (!shards || shards.runs.length === 0) return undefined;
-  const {runs, profile} = shards;
-  const single = runs.find(run => run.workers === 1) ?? runs[0];
-  const cores = results.machine.cpus;
+  const figures = scaleOutFigures(results, shards.runs);
+  return [
+    ...shardLines(shards.runs, figures, results.machine.cpus),
+    '',
+    ...profileLines(shards.profile, figures.single),
+    '',
+    ...scaleModelLines(figures),
+  ].join('\n');
+}
 
+/** The figures section 5's targets and scale model are read from, this run's best where stages overlap. */
+interface ScaleOutFigures {
+  /** The run with one worker. */
+  single: ShardRun;
+  pollsPerSecond: number;
+  cpuMsPerPoll: number;
+  /** Undefined without a registration stage. */
+  registrationCpuMs?: number;
+  /** The most registration reads and writes per poll of any run. */
+  reads: number;
+  writes: number;
+  /** The policy stage's mean polls per operation for opwatch's default, if it ran. */
+  opwatchPolicy?: number;
+  inputs: ModelInputs;
+}
+
+function scaleOutFigures(
+  results: Results,
+  runs: readonly ShardRun[],
+): ScaleOutFigures {
+  const single = runs.find(run => run.workers === 1) ?? runs[0];
   const high = results.throughput?.atHigh;
   const pollsPerSecond = high
     ? Math.max(high.pollsPerSecond, single.pollsPerSecond)
@@ -94,9 +118,31 @@ export function scaleOutSection(results: Results): string | undefined {
     pollsPerOperation: opwatchPolicy ?? ASSUMED_POLLS_PER_OPERATION,
     registrationSeconds: (registrationCpuMs ?? BEFORE.registrationCpuMs) / 1000,
   };
-  const points = PENDING.map(pending => scalePoint(inputs, pending));
-  const cost = costPerThousand(inputs);
+  return {
+    single,
+    pollsPerSecond,
+    cpuMsPerPoll,
+    registrationCpuMs,
+    reads,
+    writes,
+    opwatchPolicy,
+    inputs,
+  };
+}
 
+/** The shard runs' table and the targets of a lean poll. */
+function shardLines(
+  runs: readonly ShardRun[],
+  {
+    single,
+    pollsPerSecond,
+    cpuMsPerPoll,
+    registrationCpuMs,
+    reads,
+    writes,
+  }: ScaleOutFigures,
+  cores: number,
+): string[] {
   return [
     '### 5. Scaling out: shards, a lean poll, the scale model',
     '',
@@ -132,7 +178,15 @@ export function scaleOutSection(results: Results): string | undefined {
       ? '- <= 1 ms of CPU per registration: not measured (no registration stage in this run).'
       : `- **<= 1 ms of CPU per registration: ${verdict(registrationCpuMs <= 1)}** (${fmt(registrationCpuMs, 3)} ms; before ${BEFORE.registrationCpuMs} ms).`,
     `- **<= 1 read and <= 1 write per poll: ${verdict(reads <= 1.01 && writes <= 1.01)}** (at most ${fmt(reads, 5)} reads and ${fmt(writes, 5)} writes per poll; a sweep now waits for its in-flight polls before it starts over, so no document still in flight is read again, however slow the API).`,
-    '',
+  ];
+}
+
+/** Where the poll process's CPU went, before the lean poll and in this run. */
+function profileLines(
+  profile: ProfileSummary | undefined,
+  single: ShardRun,
+): string[] {
+  return [
     "**Where the poll process's CPU went, before** (`node --cpu-prof`, one tick of 3,000 registrations at POLL_CONCURRENCY=128):",
     '',
     table(
@@ -145,7 +199,18 @@ export function scaleOutSection(results: Results): string | undefined {
     profile
       ? `**After**, this run (one worker, ${single.registrations} registrations, ${fmt(profile.busyMs / 1000, 3)} s of busy CPU sampled, the main thread's and the worker thread's profiles summed):\n\n${profileTable(profile)}`
       : '**After**: no profile in this run.',
-    '',
+  ];
+}
+
+/** The scale model at 100,000 and 1,000,000 pending registrations, and the cost per 1,000 operations. */
+function scaleModelLines({
+  pollsPerSecond,
+  opwatchPolicy,
+  inputs,
+}: ScaleOutFigures): string[] {
+  const points = PENDING.map(pending => scalePoint(inputs, pending));
+  const cost = costPerThousand(inputs);
+  return [
     `**Scale model.** From this run's figures: ${fmt(pollsPerSecond)} polls/s per instance while a tick works ${inputs.budgetSeconds} s of each minute, each pending registration polled once a minute, ${fmt(inputs.pollsPerOperation, 3)} polls per watched operation (${opwatchPolicy === undefined ? 'assumed: a ten-minute operation at the one-minute cap; no policy stage in this run' : "the policy stage's mean for opwatch's default policy"}). Writes per index range: one write per poll, spread by the (state, bucket, nextPollAt) index over ${BUCKETS} bucket ranges, against Firestore's ${SEQUENTIAL_WRITES_PER_RANGE} writes/s for sequentially indexed values (${SEQUENTIAL_WRITES_SOURCE}); the single-field indexes of the rising fields are exempt (infra/firestore.tf).`,
     '',
     table(
@@ -175,5 +240,5 @@ export function scaleOutSection(results: Results): string | undefined {
       price => `- ${usd(price.usd)} per ${price.per}: ${price.source}`,
     ),
     '',
-  ].join('\n');
+  ];
 }

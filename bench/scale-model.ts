@@ -3,7 +3,7 @@
  * need (poll instances, Firestore writes per index range) and what 1,000 watched operations cost, priced from
  * the published list prices below, each with its source.
  */
-import {BUCKETS} from '../functions/polling/shards';
+import {BUCKETS} from '../functions/core/shards';
 
 /** A list price and where it is published. */
 export interface Price {

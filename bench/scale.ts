@@ -4,8 +4,15 @@
  * 60 s, as Cloud Scheduler would, until every registration has been polled once: how long the sweep takes, and how
  * late each first poll is after its due time.
  */
-import {measureCpu, type CpuUse} from './cpu';
-import {PROJECT, uniqueName, type BenchEnv} from './env';
+import type {CpuUse} from './cpu';
+import {
+  measurePollCpu,
+  PROJECT,
+  sendTick,
+  uniqueName,
+  type BenchEnv,
+  type FunctionChild,
+} from './env';
 import type {ProbeReport} from './probe';
 import {seeded} from './prng';
 import {operationName, seed} from './seed';
@@ -15,6 +22,8 @@ import {quantile} from './stats';
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 /** 1 s x 1.25^(n-1) passes the 60 s cap at n = 20. */
 const STEADY_ATTEMPTS = 40;
+/** Cloud Scheduler's period. */
+const PERIOD_MS = DEFAULT_TIMING.tickEveryMs;
 
 /** What a sweep found. */
 export interface Sweep {
@@ -48,7 +57,6 @@ export async function sweep(
   },
 ): Promise<Sweep> {
   const {registrations, concurrency} = options;
-  const period = DEFAULT_TIMING.tickEveryMs;
   await env.clearFirestore();
   env.fake.reset();
   const collection = uniqueName('bench-scale');
@@ -59,14 +67,9 @@ export async function sweep(
   const start = Date.now() + lead;
   const due = Array.from(
     {length: registrations},
-    () => start + random() * period,
+    () => start + random() * PERIOD_MS,
   );
-  const index = new Map<string, number>();
-  for (let i = 0; i < registrations; i++) {
-    const name = operationName(collection, i);
-    index.set(name, i);
-    env.fake.define(name, {kind: 'never'});
-  }
+  const index = neverFinishing(env, collection, registrations);
   const seedMs = await seed(env.firestore, {
     collection,
     topic: `projects/${PROJECT}/topics/${topicId}`,
@@ -85,73 +88,124 @@ export async function sweep(
     options.log(`seeding overran the due times by ${Date.now() - start} ms`);
   await sleep(start - Date.now());
 
-  const stopCpu = measureCpu(
-    new Map([
-      ...env.emulatorPids,
-      ['poll function', child.pid],
-      ['bench (fake API)', process.pid],
-    ]),
-  );
-  const firstPoll = new Array<number>(registrations).fill(NaN);
-  let swept = 0;
-  let read = 0;
-  let polled = 0;
-  let busyMs = 0;
-  let ticks = 0;
-  while (ticks < options.maxTicks && swept < registrations) {
-    await sleep(start + ticks * period - Date.now());
-    ticks++;
-    const response = await fetch(child.url, {
-      method: 'POST',
-      headers: {'content-type': 'application/json'},
-      body: '{}',
-    });
-    const counts = (await response.json()) as {
-      polled: number;
-      durationMs: number;
-    };
-    polled += counts.polled;
-    busyMs += counts.durationMs;
-    for (; read < env.fake.requests.length; read++) {
-      const {name, at} = env.fake.requests[read];
-      const i = index.get(name ?? '');
-      if (i !== undefined && Number.isNaN(firstPoll[i])) {
-        firstPoll[i] = at;
-        swept++;
-      }
-    }
-    options.log(
-      `tick ${ticks}: ${counts.polled} polls in ${(counts.durationMs / 1000).toFixed(1)} s; ${swept}/${registrations} swept`,
-    );
-  }
+  const stopCpu = measurePollCpu(env, child);
+  const ticked = await tickUntilSwept(env, child, {...options, start, index});
   const cpu = stopCpu();
   const probe = (await child.stop())!;
   await topic.delete();
-
-  const late = (i: number) => (firstPoll[i] - due[i]) / 1000;
-  const all = due.map((_, i) => i).filter(i => !Number.isNaN(firstPoll[i]));
-  const inBudget = all.filter(
-    i => (due[i] - start) % period < DEFAULT_TIMING.budgetMs,
-  );
-  const share = (ids: number[]) =>
-    (100 * ids.filter(i => late(i) <= 5).length) / registrations;
-  const lateness = all.map(late);
   return {
     registrations,
     concurrency,
     seedMs,
-    ticks,
-    polled,
-    swept,
+    ticks: ticked.ticks,
+    polled: ticked.polled,
+    swept: ticked.swept,
+    ...lateness(ticked, due, start),
+    probe,
+    cpu,
+  };
+}
+
+/** Defines `count` operations the fake API never finishes; maps each one's name to its index. */
+function neverFinishing(
+  env: BenchEnv,
+  prefix: string,
+  count: number,
+): Map<string, number> {
+  const index = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const name = operationName(prefix, i);
+    index.set(name, i);
+    env.fake.define(name, {kind: 'never'});
+  }
+  return index;
+}
+
+/** What the ticks of a sweep did, and when each registration was first polled (NaN: never). */
+interface Ticked {
+  ticks: number;
+  polled: number;
+  /** The ticks' working time, ms. */
+  busyMs: number;
+  swept: number;
+  firstPoll: number[];
+}
+
+/**
+ * Ticks `child` every period from `start`, as Cloud Scheduler would, until every registration of `index` has been
+ * polled or `maxTicks` have run; reads each first poll from the fake API's request log.
+ */
+async function tickUntilSwept(
+  env: BenchEnv,
+  child: FunctionChild,
+  options: {
+    start: number;
+    index: ReadonlyMap<string, number>;
+    registrations: number;
+    maxTicks: number;
+    log: (line: string) => void;
+  },
+): Promise<Ticked> {
+  const {registrations} = options;
+  const ticked: Ticked = {
+    ticks: 0,
+    polled: 0,
+    busyMs: 0,
+    swept: 0,
+    firstPoll: new Array<number>(registrations).fill(NaN),
+  };
+  let read = 0;
+  while (ticked.ticks < options.maxTicks && ticked.swept < registrations) {
+    await sleep(options.start + ticked.ticks * PERIOD_MS - Date.now());
+    ticked.ticks++;
+    const {counts} = await sendTick<{polled: number; durationMs: number}>(
+      child,
+    );
+    ticked.polled += counts.polled;
+    ticked.busyMs += counts.durationMs;
+    for (; read < env.fake.requests.length; read++) {
+      const {name, at} = env.fake.requests[read];
+      const i = options.index.get(name ?? '');
+      if (i !== undefined && Number.isNaN(ticked.firstPoll[i])) {
+        ticked.firstPoll[i] = at;
+        ticked.swept++;
+      }
+    }
+    options.log(
+      `tick ${ticked.ticks}: ${counts.polled} polls in ${(counts.durationMs / 1000).toFixed(1)} s; ${ticked.swept}/${registrations} swept`,
+    );
+  }
+  return ticked;
+}
+
+/** How late each first poll came after its registration's due time, and how fast the sweep went. */
+function lateness(
+  {firstPoll, swept, polled, busyMs}: Ticked,
+  due: readonly number[],
+  start: number,
+): Pick<
+  Sweep,
+  'sweepSeconds' | 'pollsPerSecond' | 'lateness' | 'latenessInBudget'
+> {
+  const registrations = due.length;
+  const late = (i: number) => (firstPoll[i] - due[i]) / 1000;
+  const all = due.map((_, i) => i).filter(i => !Number.isNaN(firstPoll[i]));
+  const inBudget = all.filter(
+    i => (due[i] - start) % PERIOD_MS < DEFAULT_TIMING.budgetMs,
+  );
+  const share = (ids: number[]) =>
+    (100 * ids.filter(i => late(i) <= 5).length) / registrations;
+  const delays = all.map(late);
+  return {
     sweepSeconds:
       swept === registrations
         ? (firstPoll.reduce((a, b) => Math.max(a, b)) - start) / 1000
         : undefined,
     pollsPerSecond: polled / (busyMs / 1000),
     lateness: {
-      p50: quantile(lateness, 0.5),
-      p99: quantile(lateness, 0.99),
-      max: lateness.reduce((a, b) => Math.max(a, b), -Infinity),
+      p50: quantile(delays, 0.5),
+      p99: quantile(delays, 0.99),
+      max: delays.reduce((a, b) => Math.max(a, b), -Infinity),
       within5sPct: share(all),
     },
     latenessInBudget: {
@@ -160,7 +214,5 @@ export async function sweep(
         (100 * inBudget.filter(i => late(i) <= 5).length) /
         Math.max(1, inBudget.length),
     },
-    probe,
-    cpu,
   };
 }

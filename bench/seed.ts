@@ -1,13 +1,18 @@
 /**
  * Pending registrations written straight to Firestore, through the stored schema's own `toDocument`
- * (functions/registration/document.ts), so they have exactly the shape the registration API stores.
+ * (functions/core/document.ts), so they have exactly the shape the registration API stores; and, for the stages
+ * that want them finished at once, the fake API's answers.
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {ANONYMOUS, registrationId, type Registration} from '../functions/model';
-import {CLOUD_PLATFORM} from '../functions/google/presets';
-import {toDocument} from '../functions/registration/document';
-import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
-import {PROJECT, SERVICE} from './env';
+import {
+  ANONYMOUS,
+  registrationId,
+  type Registration,
+} from '../functions/core/model';
+import {CLOUD_PLATFORM} from '../functions/core/presets';
+import {toDocument} from '../functions/core/document';
+import {DEFAULT_TIMEOUT_MS} from '../functions/core/schemas';
+import {PROJECT, SERVICE, type BenchEnv} from './env';
 
 /** RETENTION_DAYS' default. */
 export const RETENTION_MS = 30 * 86_400_000;
@@ -90,4 +95,28 @@ export async function seed(
   }
   await Promise.all(commits);
   return Date.now() - began;
+}
+
+/**
+ * Seeds `count` registrations of operations `prefix-0`, ... due now, notifying `topicId`, each operation answered
+ * `done` by the fake API at its first poll.
+ * @returns how long the seeding took, in milliseconds.
+ */
+export async function seedFinishingNow(
+  env: BenchEnv,
+  options: {collection: string; topicId: string; prefix: string; count: number},
+): Promise<number> {
+  for (let i = 0; i < options.count; i++)
+    env.fake.define(operationName(options.prefix, i), {
+      kind: 'finish',
+      afterMs: 0,
+    });
+  const now = Date.now();
+  return seed(env.firestore, {
+    collection: options.collection,
+    topic: `projects/${PROJECT}/topics/${options.topicId}`,
+    prefix: options.prefix,
+    count: options.count,
+    dueAt: () => now,
+  });
 }

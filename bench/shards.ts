@@ -9,9 +9,9 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {measureCpu, type CpuUse} from './cpu';
 import {summariseProfile, type ProfileSummary} from './cpu-profile';
-import {PROJECT, uniqueName, type BenchEnv} from './env';
+import {sendTick, uniqueName, type BenchEnv} from './env';
 import type {ProbeReport} from './probe';
-import {operationName, seed} from './seed';
+import {seedFinishingNow} from './seed';
 
 /** One worker count's run. */
 export interface ShardRun {
@@ -44,13 +44,7 @@ export interface ShardResults {
 /** Runs the seeded registrations with each worker count in turn, then once more profiled. */
 export async function measureShards(
   env: BenchEnv,
-  options: {
-    registrations: number;
-    workerCounts: readonly number[];
-    concurrency: number;
-    budgetSeconds: number;
-    log: (line: string) => void;
-  },
+  options: ShardOptions,
 ): Promise<ShardResults> {
   const topicId = uniqueName('bench-shards');
   const [topic] = await env.pubsub.createTopic(topicId);
@@ -65,82 +59,14 @@ export async function measureShards(
         workers === 0
           ? mkdtempSync(join(tmpdir(), 'opwatch-bench-profile-'))
           : undefined;
-      const shards = Math.max(1, workers);
-      await env.clearFirestore();
-      env.fake.reset();
-      for (let i = 0; i < options.registrations; i++)
-        env.fake.define(operationName(prefix, i), {kind: 'finish', afterMs: 0});
-      const collection = uniqueName(`bench-shards-${shards}`);
-      const now = Date.now();
-      await seed(env.firestore, {
-        collection,
-        topic: `projects/${PROJECT}/topics/${topicId}`,
+      const run = await shardRun(env, options, {
+        shards: Math.max(1, workers),
+        topicId,
         prefix,
-        count: options.registrations,
-        dueAt: () => now,
+        profileDir,
       });
-      const children = await Promise.all(
-        Array.from({length: shards}, () =>
-          env.startFunction(
-            'poll',
-            {
-              OPERATIONS_COLLECTION: collection,
-              POLL_CONCURRENCY: String(options.concurrency),
-              POLL_BUDGET_SECONDS: String(options.budgetSeconds),
-              POLL_SHARDS: String(shards),
-              // Required with more than one shard; the bench sends each shard its call itself.
-              POLL_FANOUT_TOPIC: topicId,
-            },
-            true,
-            profileDir,
-          ),
-        ),
-      );
-      const stopCpu = measureCpu(
-        new Map([
-          ...env.emulatorPids,
-          ...children.map(
-            (child, k) => [`poll shard ${k}`, child.pid] as const,
-          ),
-        ]),
-      );
-      const answers = await Promise.all(
-        children.map(async (child, shard) => {
-          const response = await fetch(child.url, {
-            method: 'POST',
-            headers: {'content-type': 'application/json'},
-            body: JSON.stringify({shard}),
-          });
-          const body = (await response.json()) as TickAnswer;
-          if (!response.ok)
-            throw new Error(`shard ${shard} failed: ${JSON.stringify(body)}`);
-          return body;
-        }),
-      );
-      const cpu = stopCpu();
-      const probes = (await Promise.all(
-        children.map(child => child.stop()),
-      )) as ProbeReport[];
-      const polled = answers.reduce((sum, a) => sum + a.polled, 0);
-      const durationMs = Math.max(...answers.map(a => a.durationMs));
-      const sum = (pick: (p: ProbeReport) => number) =>
-        probes.reduce((total, p) => total + pick(p), 0);
-      const run: ShardRun = {
-        workers: shards,
-        registrations: options.registrations,
-        concurrency: options.concurrency,
-        polled,
-        durationMs,
-        pollsPerSecond: polled / (durationMs / 1000),
-        cpuMsPerPoll: probes.map(
-          (p, k) => p.cpuMs / Math.max(1, answers[k].polled),
-        ),
-        readsPerPoll: sum(p => p.reads - p.documentReads) / polled,
-        writesPerPoll: sum(p => p.writes - p.documentWrites) / polled,
-        cpu,
-      };
       options.log(
-        `${shards} worker(s)${profileDir ? ', profiled' : ''}: ${polled} polled in ${durationMs} ms, ${run.pollsPerSecond.toFixed(0)} polls/s, ${run.cpuMsPerPoll.map(ms => ms.toFixed(2)).join('/')} ms CPU per poll`,
+        `${run.workers} worker(s)${profileDir ? ', profiled' : ''}: ${run.polled} polled in ${run.durationMs} ms, ${run.pollsPerSecond.toFixed(0)} polls/s, ${run.cpuMsPerPoll.map(ms => ms.toFixed(2)).join('/')} ms CPU per poll`,
       );
       if (profileDir) profile = summariseProfile(profileDir);
       else runs.push(run);
@@ -149,4 +75,94 @@ export async function measureShards(
     await topic.delete();
   }
   return {runs, profile};
+}
+
+/** What {@link measureShards} is asked to run. */
+interface ShardOptions {
+  registrations: number;
+  workerCounts: readonly number[];
+  concurrency: number;
+  budgetSeconds: number;
+  log: (line: string) => void;
+}
+
+/** One run: the registrations seeded afresh, `shards` workers each sent its shard's tick at once. */
+async function shardRun(
+  env: BenchEnv,
+  options: ShardOptions,
+  run: {shards: number; topicId: string; prefix: string; profileDir?: string},
+): Promise<ShardRun> {
+  const {shards} = run;
+  await env.clearFirestore();
+  env.fake.reset();
+  const collection = uniqueName(`bench-shards-${shards}`);
+  await seedFinishingNow(env, {
+    collection,
+    topicId: run.topicId,
+    prefix: run.prefix,
+    count: options.registrations,
+  });
+  const children = await Promise.all(
+    Array.from({length: shards}, () =>
+      env.startFunction(
+        'poll',
+        {
+          OPERATIONS_COLLECTION: collection,
+          POLL_CONCURRENCY: String(options.concurrency),
+          POLL_BUDGET_SECONDS: String(options.budgetSeconds),
+          POLL_SHARDS: String(shards),
+          // Required with more than one shard; the bench sends each shard its call itself.
+          POLL_FANOUT_TOPIC: run.topicId,
+        },
+        true,
+        run.profileDir,
+      ),
+    ),
+  );
+  const stopCpu = measureCpu(
+    new Map([
+      ...env.emulatorPids,
+      ...children.map((child, k) => [`poll shard ${k}`, child.pid] as const),
+    ]),
+  );
+  const answers = await Promise.all(
+    children.map(async (child, shard) => {
+      const {ok, counts} = await sendTick<TickAnswer>(child, {shard});
+      if (!ok)
+        throw new Error(`shard ${shard} failed: ${JSON.stringify(counts)}`);
+      return counts;
+    }),
+  );
+  const cpu = stopCpu();
+  const probes = (await Promise.all(
+    children.map(child => child.stop()),
+  )) as ProbeReport[];
+  return shardFigures(options, answers, probes, cpu);
+}
+
+/** A run's figures from each worker's answer and probe report. */
+function shardFigures(
+  options: ShardOptions,
+  answers: readonly TickAnswer[],
+  probes: readonly ProbeReport[],
+  cpu: CpuUse,
+): ShardRun {
+  const polled = answers.reduce((sum, a) => sum + a.polled, 0);
+  const durationMs = Math.max(...answers.map(a => a.durationMs));
+  const sum = (pick: (p: ProbeReport) => number) =>
+    probes.reduce((total, p) => total + pick(p), 0);
+  return {
+    workers: answers.length,
+    registrations: options.registrations,
+    concurrency: options.concurrency,
+    polled,
+    durationMs,
+    pollsPerSecond: polled / (durationMs / 1000),
+    cpuMsPerPoll: probes.map(
+      (p, k) => p.cpuMs / Math.max(1, answers[k].polled),
+    ),
+    readsPerPoll: sum(p => p.reads - p.documentReads) / polled,
+    writesPerPoll: sum(p => p.writes - p.documentWrites) / polled,
+    cpu,
+  };
 }

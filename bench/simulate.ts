@@ -2,7 +2,7 @@
  * A discrete-event simulation of polling: when each poll of each operation goes out, and when its notification
  * is published, in uncompressed time.
  *
- * A policy's next poll comes from opwatch's own `decide()` (functions/polling/policy.ts). The `opwatch` runtime follows
+ * A policy's next poll comes from opwatch's own `decide()` (functions/core/policy.ts). The `opwatch` runtime follows
  * functions/polling/poller.ts: Cloud Scheduler starts a tick every 60 s; the tick takes the lease, then reads the due
  * registrations, polls them, sleeps 1 s and reads again, until its budget is spent or (nothing in flight) nothing
  * falls due before it is. A registration made after such an early end wakes a tick of its own
@@ -20,10 +20,10 @@ import {
   type DurationSums,
 } from '../functions/forecast/durations';
 import {operationKind} from '../functions/forecast/kind';
-import type {Operation} from '../functions/model';
-import {decide} from '../functions/polling/policy';
+import type {Operation} from '../functions/core/model';
+import {decide} from '../functions/core/policy';
 import {WAKE_SLOT_MS, WakeTimes} from '../functions/polling/wake-times';
-import {DEFAULT_TIMEOUT_MS} from '../functions/registration/schemas';
+import {DEFAULT_TIMEOUT_MS} from '../functions/core/schemas';
 import type {Contender, Schedule} from './contenders';
 import {logUniform} from './prng';
 import {mean, quantile} from './stats';
@@ -232,6 +232,42 @@ export function simulate(
 ): Watched[] {
   if (!Object.values(timing).every(Number.isFinite))
     throw new Error(`timing must be finite: ${JSON.stringify(timing)}`);
+  const simulation = simulationOf(contender, timing, random);
+  const arrivals = [...jobs].sort((a, b) => a.arrivalMs - b.arrivalMs);
+  if (contender.runtime === 'client') {
+    // In arrival order, so what a forecaster learns comes from operations that finished before.
+    for (const job of arrivals) {
+      const w = simulation.watch(job);
+      while (!w.finished) simulation.poll(w, w.nextPollAt);
+    }
+    return simulation.results;
+  }
+  const pending = new Pending(arrivals, simulation.watch);
+  for (
+    let tick = 0;
+    simulation.results.length < jobs.length;
+    tick += timing.tickEveryMs
+  ) {
+    const ended = runTick(simulation, pending, tick);
+    if (contender.events) completionTicks(simulation, pending, tick, ended);
+  }
+  return simulation.results;
+}
+
+/** A contender's watches: how one starts, what a poll of it does, and the watches that ended. */
+interface Simulation {
+  timing: Timing;
+  watch(job: Job): Watch;
+  poll(w: Watch, at: number): void;
+  results: Watched[];
+}
+
+/** `contender`'s watches under `timing`, jitter drawn from `random`. */
+function simulationOf(
+  contender: Contender,
+  timing: Timing,
+  random: () => number,
+): Simulation {
   const steps = stepper(contender.schedule);
   const policy =
     'policy' in contender.schedule ? contender.schedule.policy : undefined;
@@ -271,80 +307,129 @@ export function simulate(
       warmUp: w.job.warmUp,
     });
   };
+  return {timing, watch, poll, results};
+}
 
-  if (contender.runtime === 'client') {
-    // In arrival order, so what a forecaster learns comes from operations that finished before.
-    for (const job of [...jobs].sort((a, b) => a.arrivalMs - b.arrivalMs)) {
-      const w = watch(job);
-      while (!w.finished) poll(w, w.nextPollAt);
-    }
-    return results;
+/** The registrations opwatch holds: those made so far (in arrival order) and not finished. */
+class Pending {
+  watches: Watch[] = [];
+  private admitted = 0;
+
+  constructor(
+    private readonly arrivals: readonly Job[],
+    private readonly watch: (job: Job) => Watch,
+  ) {}
+
+  /** Registers every job that arrived by `by`. */
+  admit(by: number): void {
+    while (
+      this.admitted < this.arrivals.length &&
+      this.arrivals[this.admitted].arrivalMs <= by
+    )
+      this.watches.push(this.watch(this.arrivals[this.admitted++]));
   }
 
-  const arrivals = [...jobs].sort((a, b) => a.arrivalMs - b.arrivalMs);
-  let admitted = 0;
-  let pending: Watch[] = [];
-  const admit = (by: number) => {
-    while (admitted < arrivals.length && arrivals[admitted].arrivalMs <= by)
-      pending.push(watch(arrivals[admitted++]));
-  };
-  const dueAt = (w: Watch) => Math.min(w.nextPollAt, w.eventAt);
-  for (let tick = 0; results.length < jobs.length; tick += timing.tickEveryMs) {
-    const deadline = tick + timing.budgetMs;
-    let now = tick + timing.firestoreMs; // the lease
-    let lastRead = now;
-    // What this tick polled and left pending: it wakes when the first of them falls due (wake-times.ts).
-    const wakeTimes = new WakeTimes(timing.wakeSlotMs);
-    for (;;) {
-      let idle = false;
-      while (now < deadline) {
-        const dueBy = now;
-        lastRead = dueBy;
-        now += timing.firestoreMs; // a page of due registrations
-        admit(dueBy);
-        const due = pending
-          .filter(w => dueAt(w) <= dueBy)
-          .sort((a, b) => dueAt(a) - dueAt(b));
-        due.forEach((w, i) => {
-          const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
-          poll(w, now + queued);
-          if (!w.finished) wakeTimes.add(w.nextPollAt);
-        });
-        pending = pending.filter(w => !w.finished);
-        const recheckAt = now + timing.recheckMs;
-        // The sweep waits for its polls (their API calls, then their writes) before it reads again.
-        if (due.length > 0)
-          now +=
-            Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
-            timing.firestoreMs;
-        const known = wakeTimes.next(now) ?? Infinity;
-        const wakeAt = Math.min(recheckAt, known);
-        if (!(known < deadline)) {
-          now += timing.firestoreMs; // when the next registration falls due
-          admit(now);
-          const nextDue = Math.min(...pending.map(w => w.nextPollAt));
-          idle = !(nextDue < deadline);
-          if (idle) break;
-        }
-        now = Math.max(now, Math.min(wakeAt, deadline));
-      }
-      // Ended early: the next registration made before the slot's end wakes a tick, which polls to that end.
-      const woken = arrivals[admitted];
-      if (!idle || !woken || woken.arrivalMs >= deadline) break;
-      now = woken.arrivalMs + timing.wakeDelayMs;
-    }
-    if (!contender.events) continue;
-    // Until the next tick, completion entries are the completions function's: a tick of its own, at once.
-    const nextTick = tick + timing.tickEveryMs;
-    admit(nextTick);
-    const evented = pending
-      .filter(w => w.eventAt > lastRead && w.eventAt < nextTick)
-      .sort((a, b) => a.eventAt - b.eventAt);
-    for (const w of evented)
-      poll(w, Math.max(w.eventAt, now) + 3 * timing.firestoreMs);
-    pending = pending.filter(w => !w.finished);
+  /** The next job to be registered, if any. */
+  next(): Job | undefined {
+    return this.arrivals[this.admitted];
   }
-  return results;
+
+  /** Forgets the watches that ended. */
+  prune(): void {
+    this.watches = this.watches.filter(w => !w.finished);
+  }
+}
+
+/** Where a tick's clock stands: the time, and when it last read the due registrations. */
+interface TickClock {
+  now: number;
+  lastRead: number;
+}
+
+const dueAt = (w: Watch) => Math.min(w.nextPollAt, w.eventAt);
+
+/** The scheduled tick at `tick`, and the ticks woken within its slot when it ended early. */
+function runTick(
+  simulation: Simulation,
+  pending: Pending,
+  tick: number,
+): TickClock {
+  const {timing} = simulation;
+  const deadline = tick + timing.budgetMs;
+  const lease = tick + timing.firestoreMs;
+  const clock: TickClock = {now: lease, lastRead: lease};
+  // What this tick polled and left pending: it wakes when the first of them falls due (wake-times.ts).
+  const wakeTimes = new WakeTimes(timing.wakeSlotMs);
+  for (;;) {
+    const idle = sweepUntil(simulation, pending, clock, deadline, wakeTimes);
+    // Ended early: the next registration made before the slot's end wakes a tick, which polls to that end.
+    const woken = pending.next();
+    if (!idle || !woken || woken.arrivalMs >= deadline) return clock;
+    clock.now = woken.arrivalMs + timing.wakeDelayMs;
+  }
+}
+
+/**
+ * Reads and polls the due registrations until `deadline`, or until nothing falls due before it (the tick is then
+ * idle: it ends early).
+ */
+function sweepUntil(
+  simulation: Simulation,
+  pending: Pending,
+  clock: TickClock,
+  deadline: number,
+  wakeTimes: WakeTimes,
+): boolean {
+  const {timing} = simulation;
+  while (clock.now < deadline) {
+    const dueBy = clock.now;
+    clock.lastRead = dueBy;
+    clock.now += timing.firestoreMs; // a page of due registrations
+    pending.admit(dueBy);
+    const due = pending.watches
+      .filter(w => dueAt(w) <= dueBy)
+      .sort((a, b) => dueAt(a) - dueAt(b));
+    due.forEach((w, i) => {
+      const queued = Math.floor(i / timing.concurrency) * timing.latencyMs;
+      simulation.poll(w, clock.now + queued);
+      if (!w.finished) wakeTimes.add(w.nextPollAt);
+    });
+    pending.prune();
+    const recheckAt = clock.now + timing.recheckMs;
+    // The sweep waits for its polls (their API calls, then their writes) before it reads again.
+    if (due.length > 0)
+      clock.now +=
+        Math.ceil(due.length / timing.concurrency) * timing.latencyMs +
+        timing.firestoreMs;
+    const known = wakeTimes.next(clock.now) ?? Infinity;
+    const wakeAt = Math.min(recheckAt, known);
+    if (!(known < deadline)) {
+      clock.now += timing.firestoreMs; // when the next registration falls due
+      pending.admit(clock.now);
+      const nextDue = Math.min(...pending.watches.map(w => w.nextPollAt));
+      if (!(nextDue < deadline)) return true;
+    }
+    clock.now = Math.max(clock.now, Math.min(wakeAt, deadline));
+  }
+  return false;
+}
+
+/** Until the next tick, completion entries are the completions function's: a tick of its own, at once. */
+function completionTicks(
+  simulation: Simulation,
+  pending: Pending,
+  tick: number,
+  {now, lastRead}: TickClock,
+): void {
+  const {timing} = simulation;
+  const nextTick = tick + timing.tickEveryMs;
+  pending.admit(nextTick);
+  const evented = pending.watches
+    .filter(w => w.eventAt > lastRead && w.eventAt < nextTick)
+    .sort((a, b) => a.eventAt - b.eventAt);
+  for (const w of evented)
+    simulation.poll(w, Math.max(w.eventAt, now) + 3 * timing.firestoreMs);
+  pending.prune();
 }
 
 /** The reported figures of a set of watches, warm-up left out. */

@@ -4,10 +4,11 @@
  * poll (counted in the process by bench/probe.ts), publishes per finished operation (every message pulled back),
  * and the process's peak resident memory.
  */
-import {measureCpu, type CpuUse} from './cpu';
-import {PROJECT, uniqueName, type BenchEnv} from './env';
+import type {Subscription} from '@google-cloud/pubsub';
+import type {CpuUse} from './cpu';
+import {measurePollCpu, sendTick, uniqueName, type BenchEnv} from './env';
 import type {ProbeReport} from './probe';
-import {operationName, seed} from './seed';
+import {seedFinishingNow} from './seed';
 import {pullMessages} from './support';
 
 /** The poll function's answer: the tick's counts. */
@@ -55,72 +56,19 @@ export async function measureTick(
   const [subscription] = options.checkPublishes
     ? await topic.createSubscription(`${topicId}-sub`)
     : [undefined];
-  const prefix = collection;
-  for (let i = 0; i < registrations; i++)
-    env.fake.define(operationName(prefix, i), {kind: 'finish', afterMs: 0});
-  const now = Date.now();
-  const seedMs = await seed(env.firestore, {
+  const seedMs = await seedFinishingNow(env, {
     collection,
-    topic: `projects/${PROJECT}/topics/${topicId}`,
-    prefix,
+    topicId,
+    prefix: collection,
     count: registrations,
-    dueAt: () => now,
   });
   options.log(
     `seeded ${registrations} registrations in ${(seedMs / 1000).toFixed(1)} s; ticking at concurrency ${concurrency}`,
   );
-
-  const child = await env.startFunction(
-    'poll',
-    {
-      OPERATIONS_COLLECTION: collection,
-      POLL_CONCURRENCY: String(concurrency),
-      POLL_BUDGET_SECONDS: String(options.budgetSeconds),
-    },
-    true,
-  );
-  const stopCpu = measureCpu(
-    new Map([
-      ...env.emulatorPids,
-      ['poll function', child.pid],
-      ['bench (fake API)', process.pid],
-    ]),
-  );
-  const response = await fetch(child.url, {
-    method: 'POST',
-    headers: {'content-type': 'application/json'},
-    body: '{}',
-  });
-  const counts = (await response.json()) as TickCounts;
-  const cpu = stopCpu();
-  const probe = (await child.stop())!;
-  if (!response.ok) throw new Error(`tick failed: ${JSON.stringify(counts)}`);
-
-  let publishes: TickMeasurement['publishes'];
-  if (subscription) {
-    const messages = await pullMessages(subscription, {
-      count: counts.succeeded,
-      timeoutMs: 60_000,
-    });
-    // One more short pull: a duplicate would be beyond the count asked for.
-    messages.push(
-      ...(await pullMessages(subscription, {count: 1000, timeoutMs: 2000})),
-    );
-    // Distinct message ids per registration: a redelivery is not a second publish.
-    const perOperation = new Map<string, Set<string>>();
-    for (const {attributes, id} of messages) {
-      const ids = perOperation.get(attributes.registrationId) ?? new Set();
-      perOperation.set(attributes.registrationId, ids.add(id));
-    }
-    const tally = [...perOperation.values()].map(ids => ids.size);
-    publishes = {
-      pulled: messages.length,
-      once: tally.filter(n => n === 1).length,
-      twice: tally.filter(n => n > 1).length,
-      missing: counts.succeeded - perOperation.size,
-    };
-    await subscription.delete();
-  }
+  const {counts, probe, cpu} = await tickOnce(env, collection, options);
+  const publishes =
+    subscription && (await countPublishes(subscription, counts.succeeded));
+  await subscription?.delete();
   await topic.delete();
   return {
     registrations,
@@ -134,5 +82,56 @@ export async function measureTick(
     probe,
     cpu,
     publishes,
+  };
+}
+
+/** One tick of a `poll` process of its own over `collection`, with its counts, the probe's report and the CPU used. */
+async function tickOnce(
+  env: BenchEnv,
+  collection: string,
+  options: {concurrency: number; budgetSeconds: number},
+): Promise<{counts: TickCounts; probe: ProbeReport; cpu: CpuUse}> {
+  const child = await env.startFunction(
+    'poll',
+    {
+      OPERATIONS_COLLECTION: collection,
+      POLL_CONCURRENCY: String(options.concurrency),
+      POLL_BUDGET_SECONDS: String(options.budgetSeconds),
+    },
+    true,
+  );
+  const stopCpu = measurePollCpu(env, child);
+  const {ok, counts} = await sendTick<TickCounts>(child);
+  const cpu = stopCpu();
+  const probe = (await child.stop())!;
+  if (!ok) throw new Error(`tick failed: ${JSON.stringify(counts)}`);
+  return {counts, probe, cpu};
+}
+
+/** Pulls back what the tick published: per registration, how many distinct messages. */
+async function countPublishes(
+  subscription: Subscription,
+  succeeded: number,
+): Promise<NonNullable<TickMeasurement['publishes']>> {
+  const messages = await pullMessages(subscription, {
+    count: succeeded,
+    timeoutMs: 60_000,
+  });
+  // One more short pull: a duplicate would be beyond the count asked for.
+  messages.push(
+    ...(await pullMessages(subscription, {count: 1000, timeoutMs: 2000})),
+  );
+  // Distinct message ids per registration: a redelivery is not a second publish.
+  const perOperation = new Map<string, Set<string>>();
+  for (const {attributes, id} of messages) {
+    const ids = perOperation.get(attributes.registrationId) ?? new Set();
+    perOperation.set(attributes.registrationId, ids.add(id));
+  }
+  const tally = [...perOperation.values()].map(ids => ids.size);
+  return {
+    pulled: messages.length,
+    once: tally.filter(n => n === 1).length,
+    twice: tally.filter(n => n > 1).length,
+    missing: succeeded - perOperation.size,
   };
 }

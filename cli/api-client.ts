@@ -1,13 +1,13 @@
 /**
  * A client of the registration API (functions/registration/api.ts; its shapes are the zod definitions of
- * functions/registration/schemas.ts): one method per route, JSON in and out, API errors as {@link ApiError} and an
+ * functions/core/schemas.ts): one method per route, JSON in and out, API errors as {@link ApiError} and an
  * endpoint that does not answer usably as {@link UnreachableError}.
  */
 import type {
   ErrorBody,
   RegistrationList,
   RegistrationView as ApiRegistrationView,
-} from '../functions/registration/schemas';
+} from '../functions/core/schemas';
 import type {Authorizer} from './auth';
 
 /** A registration as the API shows it (schema Registration). */

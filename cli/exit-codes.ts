@@ -3,7 +3,7 @@
  * for `gcloud ... operations wait`; every command uses 2 for a request opwatch refused and 7 when opwatch could
  * not be reached.
  */
-import {STATES, type State} from '../functions/model';
+import {STATES, type State} from '../functions/core/model';
 
 /** Exit code by outcome or failure. */
 export const EXIT = {

@@ -10,7 +10,7 @@
 import {Command, CommanderError, InvalidArgumentError, Option} from 'commander';
 import {existsSync, readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
-import {STATES} from '../functions/model';
+import {STATES} from '../functions/core/model';
 import * as commands from './commands';
 import {EXIT} from './exit-codes';
 import {Output} from './output';
@@ -127,7 +127,15 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError('(run opwatch help for usage)')
     .exitOverride();
+  // In this order: the help lists the commands as they are added.
+  addRegistrationCommands(program);
+  addWaitCommand(program);
+  addTailCommand(program);
+  return program;
+}
 
+/** `register`, `status`, `list` and `cancel`: one call of the registration API each. */
+function addRegistrationCommands(program: Command): void {
   withRegistration(withGlobals(program.command('register [url]')))
     .description('register an operation (its URL, or --service and --name)')
     .action(
@@ -159,7 +167,10 @@ export function buildProgram(): Command {
   withGlobals(program.command('cancel <id>'))
     .description('stop watching a registration')
     .action(action((ctx, id: string) => commands.cancel(ctx, id)));
+}
 
+/** `wait`: register or take a registration, and exit with its outcome. */
+function addWaitCommand(program: Command): void {
   withRegistration(withGlobals(program.command('wait [url-or-id]')))
     .description(
       'register an operation (or take a registration id) and wait for its outcome; exits 0 succeeded, 1 failed, ' +
@@ -184,7 +195,10 @@ export function buildProgram(): Command {
         commands.wait(ctx, target, flags),
       ),
     );
+}
 
+/** `tail`: print notifications as they arrive. */
+function addTailCommand(program: Command): void {
   withGlobals(program.command('tail'))
     .description('print notifications as they arrive (Ctrl-C stops)')
     .option(
@@ -209,8 +223,6 @@ export function buildProgram(): Command {
         commands.tailCommand(ctx, flags),
       ),
     );
-
-  return program;
 }
 
 /** Parses `argv` and runs the command; resolves with the exit code. */

@@ -7,7 +7,7 @@
  */
 import {randomBytes} from 'node:crypto';
 import {PubSub, type Message, type Subscription} from '@google-cloud/pubsub';
-import {fullTopicName} from '../functions/config';
+import {fullTopicName} from '../functions/core/config';
 
 /** The topic the deployment (and the local stack) publishes to unless a registration names another. */
 export const DEFAULT_TOPIC_ID = 'opwatch-notifications';

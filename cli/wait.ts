@@ -16,8 +16,8 @@
  *   whose watch ended starts a new watch (the API answers 201), and that one is waited for.
  */
 import type {PubSub} from '@google-cloud/pubsub';
-import {ANONYMOUS, registrationId} from '../functions/model';
-import {GENERIC_PRESET, presetFor} from '../functions/google/presets';
+import {ANONYMOUS, registrationId} from '../functions/core/model';
+import {GENERIC_PRESET, presetFor} from '../functions/core/presets';
 import {
   ApiError,
   UnreachableError,

@@ -8,7 +8,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import {installFrameworkErrorHandler} from './http/framework-errors';
-import {createLogger} from './log';
+import {createLogger} from './platform/log';
 
 /** The function targets this package serves, as deployed. */
 export const FUNCTION_TARGETS = ['operations', 'poll', 'completions'] as const;
@@ -32,7 +32,7 @@ functions.http(
   'operations',
   lazy(() =>
     (
-      require('./registration/target') as typeof import('./registration/target')
+      require('./targets/registration') as typeof import('./targets/registration')
     ).registrationHandler(log),
   ),
 );
@@ -40,9 +40,9 @@ functions.http(
 functions.http(
   'poll',
   lazy(() =>
-    (
-      require('./polling/target') as typeof import('./polling/target')
-    ).pollHandler(log),
+    (require('./targets/poll') as typeof import('./targets/poll')).pollHandler(
+      log,
+    ),
   ),
 );
 
@@ -50,7 +50,7 @@ functions.cloudEvent(
   'completions',
   lazy(() =>
     (
-      require('./completions/target') as typeof import('./completions/target')
+      require('./targets/completions') as typeof import('./targets/completions')
     ).completionsHandler(log),
   ),
 );

@@ -100,6 +100,7 @@ function readSettings() {
   };
 }
 type Settings = ReturnType<typeof readSettings>;
+type SandboxSettings = NonNullable<Settings['sandbox']>;
 
 async function startEmulators(
   stack: CleanupStack,
@@ -132,14 +133,62 @@ async function startEmulators(
 }
 
 async function start(stack: CleanupStack, settings: Settings): Promise<void> {
-  const {project, operationsPort, pollPort} = settings;
   await assertEmulatorsInstalled();
-  // Every port up front: failing after the emulators took their seconds to start helps nobody.
+  await assertPortsFree(settings);
+
+  log('starting the Firestore and Pub/Sub emulators...');
+  const [firestore, pubsubEmulator] = await startEmulators(stack, settings);
+  log(
+    `emulators ready: Firestore in ${firestore.lastStartupMs} ms, Pub/Sub in ${pubsubEmulator.lastStartupMs} ms`,
+  );
+
+  const pubsub = await startNotifications(stack, settings, pubsubEmulator);
+  let env: NodeJS.ProcessEnv = {
+    ...process.env,
+    FIRESTORE_EMULATOR_HOST: firestore.host,
+    PUBSUB_EMULATOR_HOST: pubsubEmulator.host,
+    GOOGLE_CLOUD_PROJECT: settings.project,
+    DEFAULT_TOPIC: TOPIC,
+    // Nothing on a laptop signs ID tokens for the local functions: every registration is `anonymous`'s.
+    ALLOW_UNAUTHENTICATED: 'true',
+    POLL_FANOUT_TOPIC: (
+      await pushTopic(
+        pubsub,
+        FANOUT_TOPIC,
+        `http://${LOOPBACK}:${settings.pollPort}/`,
+      )
+    ).name,
+  };
+  let sandbox: Sandbox | undefined;
+  if (settings.sandbox) {
+    // Started before the functions, so it is stopped after them: no poll in flight meets a closed port.
+    sandbox = await startSandboxWithEvents(
+      stack,
+      settings,
+      settings.sandbox,
+      pubsub,
+    );
+    env = sandboxFunctionEnv(sandbox, settings.sandbox, env);
+  }
+  await startFunctions(stack, settings, env);
+  if (settings.tickSeconds > 0) {
+    const ticker = startTicker({
+      url: `http://127.0.0.1:${settings.pollPort}/`,
+      intervalMs: settings.tickSeconds * 1000,
+      log: say('scheduler'),
+    });
+    stack.defer('scheduler', async () => ticker.stop());
+  }
+  printBanner(settings, firestore, pubsubEmulator, sandbox);
+}
+
+/** Every port up front: failing after the emulators took their seconds to start helps nobody. */
+async function assertPortsFree(settings: Settings): Promise<void> {
   const ports: Array<[number, string, string]> = [
     [settings.firestorePort, 'Firestore emulator', 'FIRESTORE_EMULATOR_PORT'],
     [settings.pubsubPort, 'Pub/Sub emulator', 'PUBSUB_EMULATOR_PORT'],
-    [operationsPort, 'operations function', 'OPERATIONS_PORT'],
-    [pollPort, 'poll function', 'POLL_PORT'],
+    [settings.operationsPort, 'operations function', 'OPERATIONS_PORT'],
+    [settings.pollPort, 'poll function', 'POLL_PORT'],
     [settings.completionsPort, 'completions function', 'COMPLETIONS_PORT'],
   ];
   if (settings.sandbox) {
@@ -152,16 +201,17 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
   for (const [port, what, variable] of ports) {
     await assertPortFree(port, what, `set ${variable} to use another`);
   }
+}
 
-  log('starting the Firestore and Pub/Sub emulators...');
-  const [firestore, pubsubEmulator] = await startEmulators(stack, settings);
-  log(
-    `emulators ready: Firestore in ${firestore.lastStartupMs} ms, Pub/Sub in ${pubsubEmulator.lastStartupMs} ms`,
-  );
-
+/** A Pub/Sub client of the emulator, and the notification topic with a subscriber that prints what arrives. */
+async function startNotifications(
+  stack: CleanupStack,
+  settings: Settings,
+  emulator: Emulator,
+): Promise<PubSub> {
   const pubsub = new PubSub({
-    projectId: project,
-    apiEndpoint: pubsubEmulator.host,
+    projectId: settings.project,
+    apiEndpoint: emulator.host,
     emulatorMode: true,
     // Known up front, so the auth library does not probe for a GCE metadata server (a warning and a delay here).
     universeDomain: 'googleapis.com',
@@ -176,52 +226,62 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     'notification subscriber',
     printNotifications(subscription, say('notification')),
   );
+  return pubsub;
+}
 
-  let env: NodeJS.ProcessEnv = {
-    ...process.env,
-    FIRESTORE_EMULATOR_HOST: firestore.host,
-    PUBSUB_EMULATOR_HOST: pubsubEmulator.host,
-    GOOGLE_CLOUD_PROJECT: project,
-    DEFAULT_TOPIC: TOPIC,
-    // Nothing on a laptop signs ID tokens for the local functions: every registration is `anonymous`'s.
-    ALLOW_UNAUTHENTICATED: 'true',
-    POLL_FANOUT_TOPIC: (
-      await pushTopic(pubsub, FANOUT_TOPIC, `http://${LOOPBACK}:${pollPort}/`)
-    ).name,
-  };
-  let sandbox: Sandbox | undefined;
-  if (settings.sandbox) {
-    // Started before the functions, so it is stopped after them: no poll in flight meets a closed port.
-    // The push path names the topic, as the Functions Framework expects of a raw push request.
-    const audit = await pushTopic(
-      pubsub,
-      AUDIT_TOPIC,
-      `http://${LOOPBACK}:${settings.completionsPort}/projects/${project}/topics/${AUDIT_TOPIC}`,
-    );
-    const started = await startSandbox({
-      port: settings.sandbox.port,
-      projectId: project,
-      operationMs: settings.sandbox.operationSeconds * 1000,
-      log: say('sandbox'),
-      onCompleted: entry =>
-        void audit
-          .publishMessage({json: entry})
-          .catch((error: Error) =>
-            say('sandbox')(`publishing a completion entry: ${error.message}`),
-          ),
-    });
-    sandbox = started;
-    stack.defer('sandbox', () => started.stop());
-    env = sandbox.functionEnv({
-      ...env,
-      ENDPOINT_OVERRIDES: JSON.stringify(settings.sandbox.endpointOverrides),
-      // The sandbox announces its operations' completion: registrations may back off lazily.
-      COMPLETION_EVENTS: 'true',
-    });
-  }
+/** The sandbox, its operations' completion entries published to the audit topic pushed to `completions`. */
+async function startSandboxWithEvents(
+  stack: CleanupStack,
+  settings: Settings,
+  sandboxSettings: SandboxSettings,
+  pubsub: PubSub,
+): Promise<Sandbox> {
+  const {project} = settings;
+  // The push path names the topic, as the Functions Framework expects of a raw push request.
+  const audit = await pushTopic(
+    pubsub,
+    AUDIT_TOPIC,
+    `http://${LOOPBACK}:${settings.completionsPort}/projects/${project}/topics/${AUDIT_TOPIC}`,
+  );
+  const sandbox = await startSandbox({
+    port: sandboxSettings.port,
+    projectId: project,
+    operationMs: sandboxSettings.operationSeconds * 1000,
+    log: say('sandbox'),
+    onCompleted: entry =>
+      void audit
+        .publishMessage({json: entry})
+        .catch((error: Error) =>
+          say('sandbox')(`publishing a completion entry: ${error.message}`),
+        ),
+  });
+  stack.defer('sandbox', () => sandbox.stop());
+  return sandbox;
+}
+
+/** The functions' environment with the sandbox standing in for the Google APIs. */
+function sandboxFunctionEnv(
+  sandbox: Sandbox,
+  sandboxSettings: SandboxSettings,
+  env: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  return sandbox.functionEnv({
+    ...env,
+    ENDPOINT_OVERRIDES: JSON.stringify(sandboxSettings.endpointOverrides),
+    // The sandbox announces its operations' completion: registrations may back off lazily.
+    COMPLETION_EVENTS: 'true',
+  });
+}
+
+/** The three functions under the Functions Framework; any of them exiting stops the stack. */
+async function startFunctions(
+  stack: CleanupStack,
+  settings: Settings,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const targets: Array<[string, number]> = [
-    ['operations', operationsPort],
-    ['poll', pollPort],
+    ['operations', settings.operationsPort],
+    ['poll', settings.pollPort],
     ['completions', settings.completionsPort],
   ];
   const functions = targets.map(([target, port]) => {
@@ -240,16 +300,6 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     return child;
   });
   await Promise.all(functions.map(child => child.ready()));
-
-  if (settings.tickSeconds > 0) {
-    const ticker = startTicker({
-      url: `http://127.0.0.1:${pollPort}/`,
-      intervalMs: settings.tickSeconds * 1000,
-      log: say('scheduler'),
-    });
-    stack.defer('scheduler', async () => ticker.stop());
-  }
-  printBanner(settings, firestore, pubsubEmulator, sandbox);
 }
 
 /**

@@ -10,9 +10,9 @@ import type {
   DocumentSnapshot,
   Timestamp,
 } from '@google-cloud/firestore';
-import {FAILED_PRECONDITION} from '../polling/due-registrations';
-import {toDocument} from '../registration/document';
-import {COMPLETION_KEY_FIELD} from './lookup-key';
+import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {toDocument} from '../core/document';
+import {COMPLETION_KEY_FIELD} from '../core/completion-events';
 
 /** Attempts per registration when its write keeps meeting a newer version (a busy tick). */
 const MARK_ATTEMPTS = 3;
@@ -59,8 +59,8 @@ export class DueNow {
       );
       return doc.id;
     } catch (error) {
-      const code = (error as {code?: number}).code;
-      if (code !== FAILED_PRECONDITION || attempts <= 1) throw error;
+      if (firestoreCode(error) !== FAILED_PRECONDITION || attempts <= 1)
+        throw error;
       return this.markOne(await doc.ref.get(), now, attempts - 1);
     }
   }

@@ -18,10 +18,10 @@
  */
 import {setTimeout as delay} from 'node:timers/promises';
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import type {Logger} from '../log';
-import {within} from '../polling/deadline';
+import type {Logger} from '../platform/log';
+import {within} from '../platform/deadline';
 import type {Poller} from '../polling/poller';
-import {rangeOwning, type BucketRange} from '../polling/shards';
+import {rangeOwning, type BucketRange} from '../core/shards';
 import type {DueNow} from './due-now';
 import {readEvent} from './events';
 import {completionKeyOfEntry} from './lookup-key';

@@ -3,7 +3,7 @@
  * (count, sum of log-durations, sum of their squares). Sums merge by plain increments, so concurrent finishes
  * never overwrite each other, and a tick writes what it learned as one increment per kind.
  */
-import type {Operation} from '../model';
+import type {Operation} from '../core/model';
 
 /** The stored sums of one kind; durations in milliseconds, logs natural. */
 export interface DurationSums {

@@ -20,7 +20,7 @@
  * Only a confident forecast (steady progress, or a history with a narrow spread) may wait longer than the cap,
  * the registration's or the default policy's `maxDelay`; nothing waits past the deadline.
  */
-import type {LroSettings} from '../google/presets';
+import type {LroSettings} from '../core/presets';
 import {
   DEFAULT_POLICY,
   backoffDelay,
@@ -28,8 +28,8 @@ import {
   type PolicyInput,
   type PollResult,
   type Transition,
-} from '../polling/policy';
-import type {Registration} from '../model';
+} from '../core/policy';
+import type {Registration} from '../core/model';
 import {durationAt, type DurationModel} from './durations';
 import {extrapolate, readProgress, type ProgressEstimate} from './progress';
 

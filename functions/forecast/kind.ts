@@ -4,7 +4,7 @@
  * change, a Redis instance creation.
  */
 import {createHash} from 'node:crypto';
-import type {Operation} from '../model';
+import type {Operation} from '../core/model';
 
 /** One kind of operation. */
 export interface OperationKind {

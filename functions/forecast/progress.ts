@@ -6,7 +6,7 @@
  * (a list of them for a DDL change of several statements); Compute's `progress` and `startTime`; Service
  * Management's `progressPercentage`; Vertex AI's `progressPercentage` and `genericMetadata.createTime`.
  */
-import type {Operation} from '../model';
+import type {Operation} from '../core/model';
 import {parseTime} from './durations';
 
 /** What one poll said about progress. */

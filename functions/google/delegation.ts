@@ -8,8 +8,8 @@
  */
 import {GoogleAuth} from 'google-auth-library';
 import {LRUCache} from 'lru-cache';
-import type {EndpointOverrides} from '../config';
-import {CLOUD_PLATFORM} from './presets';
+import type {EndpointOverrides} from '../core/config';
+import {CLOUD_PLATFORM} from '../core/presets';
 
 /** The OAuth token endpoint: the JWT's audience, whatever base URL the request itself goes to. */
 export const TOKEN_ENDPOINT = 'https://oauth2.googleapis.com/token';

@@ -12,15 +12,15 @@
 import {GoogleAuth} from 'google-auth-library';
 import {LRUCache} from 'lru-cache';
 import {Agent, errors, request} from 'undici';
-import {isTrustedHost, type EndpointOverrides} from '../config';
+import {isTrustedHost, type EndpointOverrides} from '../core/config';
 import {
   KeylessDelegation,
   PermanentTokenError,
   permanentOAuthError,
 } from './delegation';
-import {redact} from '../log';
-import type {Operation, Registration} from '../model';
-import type {PollResult} from '../polling/policy';
+import {redact} from '../platform/log';
+import type {Operation, Registration} from '../core/model';
+import type {PollResult} from '../core/policy';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
@@ -138,6 +138,13 @@ function isOperation(
   );
 }
 
+/** An answer of `operations.get`, read whole. */
+interface Answer {
+  status: number;
+  retryAfter: string | string[] | undefined;
+  body: string;
+}
+
 /** What the operations client needs. */
 export interface OperationsClientOptions {
   endpointOverrides: EndpointOverrides;
@@ -180,9 +187,19 @@ export class OperationsClient {
         error: {kind: 'untrusted', message: `${service} is not a trusted host`},
       };
     }
-    let token: string;
+    const token = await this.token(registration);
+    if (typeof token !== 'string') return token;
+    const answer = await this.send(registration, token);
+    if ('kind' in answer) return answer;
+    return this.classify(answer, registration.operation.name, token);
+  }
+
+  /** The token to poll with, or the poll's result when there is none. */
+  private async token(
+    registration: Pick<Registration, 'scopes' | 'subject'>,
+  ): Promise<string | PollResult> {
     try {
-      token = await this.tokens.accessToken(
+      return await this.tokens.accessToken(
         registration.scopes,
         registration.subject,
       );
@@ -192,10 +209,14 @@ export class OperationsClient {
         ? {kind: 'rejected', error: {kind: 'network', message}}
         : {kind: 'transient', error: {kind: 'network', message}};
     }
+  }
 
+  /** Sends `operations.get`: the answer read whole, or the poll's result when there was none to read. */
+  private async send(
+    registration: Pick<Registration, 'operation'>,
+    token: string,
+  ): Promise<Answer | PollResult> {
     let status: number | undefined;
-    let retryAfter: string | string[] | undefined;
-    let body: string;
     try {
       // undici's request follows no redirect, and asks for no compression unless told to.
       const response = await request(this.urlFor(registration), {
@@ -209,8 +230,11 @@ export class OperationsClient {
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
       status = response.statusCode;
-      retryAfter = response.headers['retry-after'];
-      body = await response.body.text();
+      return {
+        status,
+        retryAfter: response.headers['retry-after'],
+        body: await response.body.text(),
+      };
     } catch (error) {
       if (error instanceof errors.ResponseExceededMaxSizeError) {
         return {
@@ -230,15 +254,22 @@ export class OperationsClient {
         kind: 'transient',
         error: {
           kind: 'network',
-          message: `no answer from ${service}: ${reason}`,
+          message: `no answer from ${registration.operation.service}: ${reason}`,
         },
       };
     }
+  }
 
+  /** What an answer means: the operation, or an error that is worth retrying or not. */
+  private classify(
+    {status, retryAfter, body}: Answer,
+    registeredName: string,
+    token: string,
+  ): PollResult {
     if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
-        if (isOperation(operation, registration.operation.name))
+        if (isOperation(operation, registeredName))
           return {kind: 'operation', operation};
       } catch {
         // Falls through: a 200 that is not an Operation.

@@ -3,7 +3,7 @@
  * a caller's error handling for Google APIs reads opwatch's too.
  */
 import type {Response} from 'express';
-import type {ErrorBody, FieldProblem} from '../registration/schemas';
+import type {ErrorBody, FieldProblem} from '../core/schemas';
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',

@@ -13,12 +13,12 @@ import {
   type Outcome,
   type PollError,
   type Registration,
-} from '../model';
+} from '../core/model';
 import {
   labelsSchema,
   registrationIdSchema,
   timestampSchema,
-} from '../registration/schemas';
+} from '../core/schemas';
 
 /** Pub/Sub's limit on one message (data plus attributes). */
 export const MAX_MESSAGE_BYTES = 10_000_000;

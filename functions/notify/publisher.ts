@@ -7,7 +7,7 @@ import {LRUCache} from 'lru-cache';
 
 /**
  * The longest one publish may take, retries included, before the poller gives up and tries again later. A
- * shorter lease shortens it (see leaseTimings in polling/lease.ts).
+ * shorter lease shortens it (see leaseTimings in polling/lease-timings.ts).
  */
 export const PUBLISH_TIMEOUT_MS = 20_000;
 /** How long one attempt of a publish may take, at most. */

@@ -6,7 +6,7 @@
  * price of an index whose pending entries spread over the buckets instead of lining up by time is that a page
  * is due order per bucket, not overall. Every due registration is still read once per sweep of the range.
  *
- * Writes share requests (batched-writes.ts) while each keeps its own precondition (the document's update time
+ * Writes share requests (platform/batched-writes.ts) while each keeps its own precondition (the document's update time
  * when it was read): a write from a tick that lost its lease, or about a watch cancelled meanwhile, fails instead
  * of overwriting newer state.
  */
@@ -17,13 +17,10 @@ import {
   type QueryDocumentSnapshot,
   type WriteResult,
 } from '@google-cloud/firestore';
-import {BatchedWrites} from '../batched-writes';
-import {toDocument} from '../registration/document';
-import type {PollUpdate} from '../registration/store';
-import type {BucketRange} from './shards';
-
-/** Firestore's code for a failed precondition. */
-export const FAILED_PRECONDITION = 9;
+import {BatchedWrites} from '../platform/batched-writes';
+import {FAILED_PRECONDITION} from '../platform/firestore';
+import {toDocument, type PollUpdate} from '../core/document';
+import type {BucketRange} from '../core/shards';
 
 /** Pending registrations of one collection, read in due order and updated after each poll. */
 export class DueRegistrations {

@@ -8,13 +8,13 @@
  * again.
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
-import type {Logger} from '../log';
-import {traceFields} from '../log';
+import type {Logger} from '../platform/log';
+import {traceFields} from '../platform/log';
 import {sendError, sendInvalid} from '../http/responses';
 import {leaveRequestDomain} from '../http/request-domain';
 import {parsePollRequest} from './poll-request';
 import type {PollWork} from './poll-work';
-import {bucketRange} from './shards';
+import {bucketRange} from '../core/shards';
 
 /** Builds the `poll` function's handler. */
 export function createPollHandler(deps: {

@@ -2,6 +2,7 @@
  * How a tick spends its lease: the renewal cadence, and the bounds on the steps a poll may still take. Pure, apart
  * from the lease itself (lease.ts), so the configuration can check its timings without loading a Firestore client.
  */
+import type {PollerConfig} from '../core/config';
 import {PUBLISH_TIMEOUT_MS} from '../notify/publisher';
 
 /** How a tick spends its lease: when it renews, and how long the steps a poll may still take can last. */
@@ -33,4 +34,25 @@ export function leaseTimings(leaseMs: number): LeaseTimings {
     writeDeadlineMs: quarter,
     fenceMarginMs: publishTimeoutMs + quarter,
   };
+}
+
+/**
+ * Firestore calls, each bounded by the lease, that can follow the budget: the last poll's write, the renewal under
+ * way, the flush, the learned durations' write, the release.
+ */
+export const TICK_END_FIRESTORE_CALLS = 5;
+
+/**
+ * The longest a tick can run past its budget: its last polls' request and publish (within the publish timeout
+ * the lease allows, polling/lease.ts), then {@link TICK_END_FIRESTORE_CALLS} calls within the lease. The
+ * function's timeout must exceed budget + this (infra/functions.tf's precondition says the same).
+ */
+export function tickEndMs(
+  config: Pick<PollerConfig, 'requestTimeoutMs' | 'leaseMs'>,
+): number {
+  return (
+    config.requestTimeoutMs +
+    leaseTimings(config.leaseMs).publishTimeoutMs +
+    TICK_END_FIRESTORE_CALLS * config.leaseMs
+  );
 }

@@ -23,15 +23,17 @@ import {
   type DocumentSnapshot,
   type Firestore,
 } from '@google-cloud/firestore';
-import {within} from './deadline';
+import {within} from '../platform/deadline';
+import {
+  ALREADY_EXISTS,
+  FAILED_PRECONDITION,
+  firestoreCode,
+} from '../platform/firestore';
 
-/** Firestore's codes for a write whose precondition failed. */
-const LOST_RACE = new Set([
-  6 /* ALREADY_EXISTS */, 9 /* FAILED_PRECONDITION */,
-]);
-
+/** Whether a claim, renewal or release lost to another write: its precondition failed. */
 function lostRace(error: unknown): boolean {
-  return LOST_RACE.has((error as {code?: number}).code ?? -1);
+  const code = firestoreCode(error);
+  return code === ALREADY_EXISTS || code === FAILED_PRECONDITION;
 }
 
 /** How often a tick waiting for a hand-over looks at the lease: each look is one read. */
@@ -61,7 +63,7 @@ function millisOf(value: unknown): number | undefined {
   return value instanceof Timestamp ? value.toMillis() : undefined;
 }
 
-/** The document of the lease of one shard (see leaseId in shards.ts). */
+/** The document of the lease of one shard (see leaseId in core/shards.ts). */
 export function leaseRef(
   firestore: Firestore,
   collection: string,
@@ -97,7 +99,7 @@ export class PollLease {
     readonly holder: string,
     private readonly durationMs: number,
     private readonly now: () => number = Date.now,
-    /** The lease document, one per shard (see leaseId in shards.ts). */
+    /** The lease document, one per shard (see leaseId in core/shards.ts). */
     name = 'poller',
   ) {
     this.ref = leaseRef(firestore, collection, name);

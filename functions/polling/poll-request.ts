@@ -6,7 +6,7 @@
  */
 import {z} from 'zod';
 import type {OutgoingMessage} from '../notify/publisher';
-import type {FieldProblem} from '../registration/schemas';
+import type {FieldProblem} from '../core/schemas';
 
 /** The message a fan-out or a wake publishes, and the body that works shard k directly. */
 export const shardSchema = z.strictObject({

@@ -5,18 +5,19 @@
  */
 import type {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
-import type {PollerConfig} from '../config';
-import {newFirestore} from '../firestore';
+import type {PollerConfig} from '../core/config';
+import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
-import type {Logger} from '../log';
+import type {Logger} from '../platform/log';
 import {PubSubPublisher} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
-import {KindDurations} from './kind-durations';
+import {KindDurations} from '../forecast/kind-durations';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {shardMessage} from './poll-request';
-import {Poller, type TickCounts, type TickTrigger} from './poller';
-import {leaseId, type BucketRange} from './shards';
+import {Poller} from './poller';
+import type {TickCounts, TickTrigger} from './tick-context';
+import {leaseId, type BucketRange} from '../core/shards';
 
 /** What a call of the poll function does, once its request is read. */
 export interface PollWork {

@@ -8,79 +8,22 @@
  * lose one. This module claims the lease and keeps it (renewals.ts); one tick's work is tick-run.ts.
  */
 import {randomUUID} from 'node:crypto';
-import type {DueRegistrations} from './due-registrations';
-import {within} from './deadline';
+import {BUCKETS, type BucketRange} from '../core/shards';
+import {within} from '../platform/deadline';
+import {LogThrottle} from '../platform/log';
 import type {ClaimTerms, PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
-import {BUCKETS, type BucketRange} from './shards';
+import {
+  newTickCounts,
+  type PollerDependencies,
+  type TickCounts,
+  type TickTrigger,
+} from './tick-context';
 import {TickRun} from './tick-run';
-import {LogThrottle, type Logger} from '../log';
-import type {OperationsClient} from '../google/operations-client';
-import type {KindDurations} from './kind-durations';
-import type {NotificationSink} from '../notify/publisher';
-import type {Allowlists} from '../registration/allowlists';
-
-/** What a tick did: the poll function's answer. */
-export interface TickCounts {
-  polled: number;
-  succeeded: number;
-  failed: number;
-  expired: number;
-  notFound: number;
-  pollErrors: number;
-  retried: number;
-  published: number;
-  /** Watches ended `undeliverable`: Pub/Sub refused their notification past the deadline and the grace. */
-  undeliverable: number;
-  /** Stored documents this version cannot read, ended `poll_error` (kind `corrupt`) or skipped. */
-  corrupt: number;
-  durationMs: number;
-  /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
-  leaseHeld?: boolean;
-}
-
-/**
- * Who started a tick, which sets how long it polls: Cloud Scheduler's tick for its budget, a slot that the next
- * scheduled tick takes over from; a registration's wake (tick-wake.ts) to the end of the slot it falls in, or for a
- * whole budget, as the slot, when no scheduled tick's slot is running; a completion event for its own budget.
- */
-export type TickTrigger = 'scheduler' | 'registration' | 'completion';
 
 /** How often a failure repeated on every retry (a publish to the same topic) is logged. */
 const REPEATED_LOG_INTERVAL_MS = 60_000;
-
-/** What a tick works with. */
-export interface PollerDependencies {
-  due: DueRegistrations;
-  /** Makes the lease of one tick on one shard's buckets. */
-  lease: (holder: string, range: BucketRange) => PollLease;
-  client: OperationsClient;
-  /** Checked again before every poll: a registration the current lists refuse ends `poll_error` (`forbidden`). */
-  allowlists: Allowlists;
-  sink: NotificationSink;
-  log: Logger;
-  /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
-  kinds?: KindDurations;
-  budgetMs: number;
-  concurrency: number;
-  leaseMs: number;
-  /**
-   * How long a tick waits for a holder at the end of its budget to hand the lease over (0: stand down at once).
-   * Long enough for a holder's usual end: its last polls, the flush and the release.
-   */
-  handOverMs?: number;
-  /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
-  publishGraceMs: number;
-  /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
-  deadLetterTopic?: string;
-  /** While nothing is due, how often to look again; 1 s unless set (the benchmark runs ticks in compressed time). */
-  idleRecheckMs?: number;
-  /** The clock, with `sleep`: the benchmark runs ticks on a compressed one. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
 
 /** Runs ticks. One instance serves every tick of a process, so its HTTP connections and tokens are reused. */
 export class Poller {
@@ -105,19 +48,7 @@ export class Poller {
     trigger: TickTrigger = 'scheduler',
   ): Promise<TickCounts> {
     const started = this.now();
-    const counts: TickCounts = {
-      polled: 0,
-      succeeded: 0,
-      failed: 0,
-      expired: 0,
-      notFound: 0,
-      pollErrors: 0,
-      retried: 0,
-      published: 0,
-      undeliverable: 0,
-      corrupt: 0,
-      durationMs: 0,
-    };
+    const counts = newTickCounts();
     const lease = this.deps.lease(randomUUID(), range);
     const leaseMs = this.deps.leaseMs;
     const budgetEnd = started + this.deps.budgetMs;

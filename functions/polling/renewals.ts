@@ -1,7 +1,7 @@
 /**
  * A tick's lease renewals.
  */
-import {within} from './deadline';
+import {within} from '../platform/deadline';
 import type {PollLease} from './lease';
 
 /** What a renewal that fails stops. */

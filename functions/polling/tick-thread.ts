@@ -16,8 +16,8 @@
 import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 import Piscina from 'piscina';
-import type {PollerConfig} from '../config';
-import type {Logger} from '../log';
+import type {PollerConfig} from '../core/config';
+import type {Logger} from '../platform/log';
 import type {PollWork} from './poll-work';
 
 /** The worker's script, compiled next to this file. */

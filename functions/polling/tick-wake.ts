@@ -19,10 +19,10 @@
  */
 import {setImmediate as nextTurn} from 'node:timers/promises';
 import type {Firestore} from '@google-cloud/firestore';
-import {LogThrottle, type Logger} from '../log';
-import {within} from './deadline';
+import {LogThrottle, type Logger} from '../platform/log';
+import {within} from '../platform/deadline';
 import {leaseRef, readLease, type LeaseState} from './lease';
-import {bucketRange, leaseId, shardOwning} from './shards';
+import {bucketRange, leaseId, shardOwning} from '../core/shards';
 
 /** A holder whose polling goes on at least this long looks again (every second while idle) before it ends. */
 export const HOLDER_LOOKS_MS = 2_000;

@@ -3,11 +3,11 @@
  * first call, from the same environment the main thread read, and kept for the thread's life, so connections,
  * tokens and learned durations carry over from tick to tick as they did on the main thread.
  */
-import {loadPollerConfig} from '../config';
-import {createLogger} from '../log';
+import {loadPollerConfig} from '../core/config';
+import {createLogger} from '../platform/log';
 import {createPollWork, type PollWork} from './poll-work';
-import type {BucketRange} from './shards';
-import type {TickCounts, TickTrigger} from './poller';
+import type {BucketRange} from '../core/shards';
+import type {TickCounts, TickTrigger} from './tick-context';
 
 let work: PollWork | undefined;
 

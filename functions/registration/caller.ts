@@ -6,8 +6,8 @@
  */
 import type {Request} from '@google-cloud/functions-framework';
 import {OAuth2Client} from 'google-auth-library';
-import type {RegistrationConfig} from '../config';
-import {ANONYMOUS} from '../model';
+import type {RegistrationConfig} from '../core/config';
+import {ANONYMOUS} from '../core/model';
 
 /** Where Google publishes the keys of its ID tokens (PEM), on a host ENDPOINT_OVERRIDES may redirect. */
 const CERTS_HOST = 'www.googleapis.com';

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 building blocks of functions/registration/openapi.ts: the document's types, and its component
  * schemas and parameters generated with `z.toJSONSchema` from the zod definitions the code parses and builds with
- * (functions/registration/schemas.ts, functions/notify/notification.ts, functions/model.ts).
+ * (functions/core/schemas.ts, functions/notify/notification.ts, functions/core/model.ts).
  */
 import {z} from 'zod';
 import {
@@ -10,7 +10,7 @@ import {
   pollErrorSchema,
   stateSchema,
   statusSchema,
-} from '../model';
+} from '../core/model';
 import {
   notificationAttributesSchema,
   notificationPayloadSchema,
@@ -26,7 +26,7 @@ import {
   registrationRequestSchema,
   registrationViewSchema,
   timestampSchema,
-} from './schemas';
+} from '../core/schemas';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
 export type Schema = z.core.JSONSchema.BaseSchema;

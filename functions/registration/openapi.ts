@@ -13,7 +13,7 @@ import {
   type ResponseObject,
   type Schema,
 } from './openapi-components';
-import {listQuerySchema, registrationIdSchema} from './schemas';
+import {listQuerySchema, registrationIdSchema} from '../core/schemas';
 
 const ref = (name: string): Schema => ({$ref: `#/components/schemas/${name}`});
 const json = (schema: Schema) => ({'application/json': {schema}});

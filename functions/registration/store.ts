@@ -3,49 +3,23 @@
  * (`state == "pending" and nextPollAt <= now, order by nextPollAt`, composite index in infra/) and for a TTL
  * policy on `expireAt`, which is set when a watch ends so finished registrations disappear after the retention.
  */
-import type {DocumentSnapshot, Firestore} from '@google-cloud/firestore';
-import {BatchedWrites} from '../batched-writes';
-import {readDocument, toDocument} from './document';
+import type {Firestore} from '@google-cloud/firestore';
+import {BatchedWrites} from '../platform/batched-writes';
+import {ALREADY_EXISTS, firestoreCode} from '../platform/firestore';
+import {fromDocument, toDocument} from '../core/document';
 import {
-  STATES,
   registrationId,
   type NewRegistration,
   type Registration,
   type State,
-} from '../model';
-import {completionKeyOf} from '../completions/lookup-key';
+} from '../core/model';
+import {completionKeyOf} from '../core/completion-events';
 
-/** Firestore's code for a document that already exists. */
-const ALREADY_EXISTS = 6;
 /** Codes a new registration's create is tried again on (BulkWriter's own), and how often at most. */
 const CREATE_RETRIED = new Set([
   8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 14 /* UNAVAILABLE */,
 ]);
 const CREATE_ATTEMPTS = 3;
-
-/**
- * Fields no query filters or orders on by themselves: exempt from Firestore's automatic single-field indexes
- * (infra/firestore.tf, held to this list by test/infra). The rising times would otherwise each be a hot index
- * range written on every poll, and the large ones cost index storage and write time for nothing. The due
- * query's composite index (state, bucket, nextPollAt) is unaffected by these exemptions.
- */
-export const UNINDEXED_FIELDS = [
-  'nextPollAt',
-  'updatedAt',
-  'lastPolledAt',
-  'createdAt',
-  'finishedAt',
-  'deadline',
-  'attempts',
-  'errorStreak',
-  'lastOperation',
-  'lastError',
-  'operation',
-  'labels',
-  'scopes',
-  'pollPolicy',
-  'bucket',
-] as const;
 
 /** A page of registrations. */
 export interface RegistrationPage {
@@ -62,39 +36,6 @@ export type EndedWatch = Pick<
 
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
-
-/**
- * Registration fields the poller writes after a poll; a document it cannot read gets only the state, the times
- * and the error.
- */
-export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
-  Partial<
-    Pick<
-      Registration,
-      | 'attempts'
-      | 'errorStreak'
-      | 'nextPollAt'
-      | 'lastPolledAt'
-      | 'lastError'
-      | 'lastOperation'
-      | 'finishedAt'
-      | 'progressPercent'
-      | 'estimatedDoneAt'
-    >
-  >;
-
-/** Thrown for a stored document that is not a registration this version can read. */
-export class CorruptDocumentError extends Error {}
-
-/**
- * Converts a stored document to a registration.
- * @throws CorruptDocumentError when the document does not fit the stored schema.
- */
-export function fromDocument(snapshot: DocumentSnapshot): Registration {
-  const read = readDocument(snapshot);
-  if (!read.ok) throw new CorruptDocumentError(read.problem);
-  return read.registration;
-}
 
 function encodePageToken(id: string): string {
   return Buffer.from(JSON.stringify({after: id})).toString('base64url');
@@ -172,7 +113,7 @@ export class RegistrationStore {
       );
       return {registration, created: true};
     } catch (error) {
-      if ((error as {code?: number}).code !== ALREADY_EXISTS) throw error;
+      if (firestoreCode(error) !== ALREADY_EXISTS) throw error;
     }
     return this.firestore.runTransaction(async transaction => {
       const snapshot = await transaction.get(ref);
@@ -260,11 +201,4 @@ export class RegistrationStore {
       return {...registration, ...update};
     });
   }
-}
-
-/** True when `value` is a registration state. */
-export function isState(value: unknown): value is State {
-  return (
-    typeof value === 'string' && (STATES as readonly string[]).includes(value)
-  );
 }

@@ -7,15 +7,25 @@
  * printable ASCII. The URL is read with exact rules rather than a lenient parser, because a lenient parser would
  * quietly turn `googleapis\u3002com` or `host%2fpath` into something else than what was checked.
  */
-import {fullTopicName, isTrustedHost, type EndpointOverrides} from '../config';
-import {GENERIC_PRESET, nameMatches, presetFor} from '../google/presets';
-import type {NewRegistration, OperationRef} from '../model';
+import {
+  fullTopicName,
+  isTrustedHost,
+  type EndpointOverrides,
+} from '../core/config';
+import type {z} from 'zod';
+import {
+  GENERIC_PRESET,
+  nameMatches,
+  presetFor,
+  type ServicePreset,
+} from '../core/presets';
+import type {NewRegistration, OperationRef} from '../core/model';
 import {
   DEFAULT_TIMEOUT_MS,
   MAX_NAME_LENGTH,
   registrationRequestSchema,
   type FieldProblem,
-} from './schemas';
+} from '../core/schemas';
 
 /** What validation needs from the configuration. */
 export interface ValidationContext {
@@ -143,13 +153,20 @@ function checkName(
   return name;
 }
 
+/** An operation URL's parts. */
+interface OperationParts {
+  host: string;
+  version: string;
+  name: string;
+}
+
 /** Splits `https://host/version/name` into its parts; pushes problems against `field`. */
 function parseOperationUrl(
   url: string,
   field: string,
   overrides: EndpointOverrides,
   problems: Problems,
-) {
+): OperationParts | undefined {
   if (!PRINTABLE_ASCII.test(url)) {
     return void problems.push({
       field,
@@ -198,14 +215,11 @@ function parseOperationUrl(
   return version && name ? {host, version, name} : undefined;
 }
 
-/**
- * Validates a registration request body and normalises it.
- * @returns the registration, or the problems, each naming its field.
- */
-export function validateRegistration(
-  body: unknown,
-  context: ValidationContext,
-): {ok: true; value: NewRegistration} | {ok: false; problems: FieldProblem[]} {
+type RegistrationRequest = z.output<typeof registrationRequestSchema>;
+type Validated<T> = {ok: true; value: T} | {ok: false; problems: Problems};
+
+/** The body read with the request schema: its shape, not yet its rules. */
+function parseBody(body: unknown): Validated<RegistrationRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {
       ok: false,
@@ -213,22 +227,25 @@ export function validateRegistration(
     };
   }
   const parsed = registrationRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map(issue => ({
-        field: issue.path.length > 0 ? issue.path.join('.') : 'body',
-        message:
-          issue.code === 'unrecognized_keys'
-            ? `unknown field(s): ${issue.keys.join(', ')}`
-            : issue.message,
-      })),
-    };
-  }
-  const request = parsed.data;
-  const problems: Problems = [];
-  let parts: {host: string; version: string; name: string} | undefined;
+  if (parsed.success) return {ok: true, value: parsed.data};
+  return {
+    ok: false,
+    problems: parsed.error.issues.map(issue => ({
+      field: issue.path.length > 0 ? issue.path.join('.') : 'body',
+      message:
+        issue.code === 'unrecognized_keys'
+          ? `unknown field(s): ${issue.keys.join(', ')}`
+          : issue.message,
+    })),
+  };
+}
 
+/** The operation's host, version and name, from its URL or from `service`, `name` and `version`. */
+function operationParts(
+  request: RegistrationRequest,
+  overrides: EndpointOverrides,
+  problems: Problems,
+): OperationParts | undefined {
   if (request.operation !== undefined) {
     for (const field of ['service', 'name', 'version'] as const) {
       if (request[field] !== undefined) {
@@ -239,34 +256,77 @@ export function validateRegistration(
         });
       }
     }
-    parts = parseOperationUrl(
+    return parseOperationUrl(
       request.operation,
       'operation',
-      context.endpointOverrides,
+      overrides,
       problems,
     );
-  } else if (request.service === undefined || request.name === undefined) {
+  }
+  if (request.service === undefined || request.name === undefined) {
     problems.push({
       field: request.service === undefined ? 'service' : 'name',
       message: 'required: give "operation" (a URL), or "service" and "name"',
     });
-  } else {
-    const host = checkHost(
-      request.service,
-      'service',
-      context.endpointOverrides,
-      problems,
-    );
-    const preset = host ? (presetFor(host) ?? GENERIC_PRESET) : undefined;
-    const version = checkVersion(
-      request.version ?? preset?.defaultVersion ?? 'v1',
-      'version',
-      problems,
-    );
-    const name = checkName(request.name, 'name', problems);
-    parts = host && version && name ? {host, version, name} : undefined;
+    return undefined;
   }
+  const host = checkHost(request.service, 'service', overrides, problems);
+  const preset = host ? (presetFor(host) ?? GENERIC_PRESET) : undefined;
+  const version = checkVersion(
+    request.version ?? preset?.defaultVersion ?? 'v1',
+    'version',
+    problems,
+  );
+  const name = checkName(request.name, 'name', problems);
+  return host && version && name ? {host, version, name} : undefined;
+}
 
+/**
+ * What the service's preset requires of the operation: a name of its shape, and scopes it accepts for
+ * `operations.get`.
+ * @returns the scopes to poll with, or the problem.
+ */
+function checkAgainstPreset(
+  request: RegistrationRequest,
+  parts: OperationParts,
+  preset: ServicePreset,
+): Validated<string[]> {
+  if (!preset.namePatterns.some(pattern => nameMatches(pattern, parts.name))) {
+    const field = request.operation !== undefined ? 'operation' : 'name';
+    const message = `${parts.host} operations are named ${preset.namePatterns.join(' or ')}`;
+    return {ok: false, problems: [{field, message}]};
+  }
+  if (request.subject !== undefined && request.scopes === undefined) {
+    // Google refuses a delegated token unless the Workspace admin authorised every scope asked for, so asking for
+    // a preset's whole list would fail; the caller knows which scopes were authorised.
+    const message =
+      'required with "subject": list the scopes the Workspace admin authorised for domain-wide delegation';
+    return {ok: false, problems: [{field: 'scopes', message}]};
+  }
+  const scopes = request.scopes ?? [...preset.defaultScopes];
+  // Only scopes that authorise operations.get (cloud-platform alone for a service without a preset): any other
+  // would let a caller borrow the token for other reads.
+  const unaccepted = scopes.find(
+    scope => !preset.acceptedScopes.includes(scope),
+  );
+  if (unaccepted === undefined) return {ok: true, value: scopes};
+  const message = `not a scope this service accepts: ${unaccepted}`;
+  return {ok: false, problems: [{field: 'scopes', message}]};
+}
+
+/**
+ * Validates a registration request body and normalises it.
+ * @returns the registration, or the problems, each naming its field.
+ */
+export function validateRegistration(
+  body: unknown,
+  context: ValidationContext,
+): Validated<NewRegistration> {
+  const parsed = parseBody(body);
+  if (!parsed.ok) return parsed;
+  const request = parsed.value;
+  const problems: Problems = [];
+  const parts = operationParts(request, context.endpointOverrides, problems);
   const topic = fullTopicName(
     request.topic ?? context.defaultTopic,
     context.projectId,
@@ -279,50 +339,8 @@ export function validateRegistration(
   if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
   const preset = presetFor(parts.host) ?? GENERIC_PRESET;
-  if (!preset.namePatterns.some(pattern => nameMatches(pattern, parts.name))) {
-    const field = request.operation !== undefined ? 'operation' : 'name';
-    return {
-      ok: false,
-      problems: [
-        {
-          field,
-          message: `${parts.host} operations are named ${preset.namePatterns.join(' or ')}`,
-        },
-      ],
-    };
-  }
-  if (request.subject !== undefined && request.scopes === undefined) {
-    // Google refuses a delegated token unless the Workspace admin authorised every scope asked for, so asking for
-    // a preset's whole list would fail; the caller knows which scopes were authorised.
-    return {
-      ok: false,
-      problems: [
-        {
-          field: 'scopes',
-          message:
-            'required with "subject": list the scopes the Workspace admin authorised for domain-wide delegation',
-        },
-      ],
-    };
-  }
-  const scopes = request.scopes ?? [...preset.defaultScopes];
-  // Only scopes that authorise operations.get (cloud-platform alone for a service without a preset): any other
-  // would let a caller borrow the token for other reads.
-  const unaccepted = scopes.filter(
-    scope => !preset.acceptedScopes.includes(scope),
-  );
-  if (unaccepted.length > 0) {
-    return {
-      ok: false,
-      problems: [
-        {
-          field: 'scopes',
-          message: `not a scope this service accepts: ${unaccepted[0]}`,
-        },
-      ],
-    };
-  }
-
+  const scopes = checkAgainstPreset(request, parts, preset);
+  if (!scopes.ok) return scopes;
   const operation: OperationRef = {
     service: parts.host,
     version: parts.version,
@@ -336,7 +354,7 @@ export function validateRegistration(
       topic,
       labels: request.labels ?? {},
       timeoutMs: request.timeout ?? DEFAULT_TIMEOUT_MS,
-      scopes,
+      scopes: scopes.value,
       style: preset.style,
       ...(request.subject !== undefined && {subject: request.subject}),
       ...(request.pollPolicy !== undefined && {pollPolicy: request.pollPolicy}),

@@ -3,7 +3,7 @@
  * names its operations: what the local stack's sandbox, the tests and the benchmark feed the `completions`
  * function, on either route.
  */
-import {presetFor} from '../../functions/google/presets';
+import {presetFor} from '../../functions/core/presets';
 
 /** A LogEntry, as Cloud Logging writes it (the fields opwatch reads, and a few it does not). */
 export type AuditEntry = Record<string, unknown> & {

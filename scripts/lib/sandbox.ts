@@ -17,7 +17,7 @@
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {nameMatches, presetFor} from '../../functions/google/presets';
+import {nameMatches, presetFor} from '../../functions/core/presets';
 import {auditEntry, type AuditEntry} from './audit-entry';
 import {
   type Behavior,

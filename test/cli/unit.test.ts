@@ -6,7 +6,7 @@ import {exitCodeFor, EXIT} from '../../cli/exit-codes';
 import {describeProgress, formatElapsed} from '../../cli/progress';
 import {parseTimeout, registrationBody} from '../../cli/registration-input';
 import {predictRegistrationId} from '../../cli/wait';
-import {registrationId} from '../../functions/model';
+import {registrationId} from '../../functions/core/model';
 import {validateRegistration} from '../../functions/registration/validation';
 
 const TOPIC = 'projects/demo-opwatch/topics/opwatch-notifications';

@@ -5,7 +5,8 @@
  * Nothing may be lost; no operation may be polled again before the Retry-After its previous answer gave; and
  * throttling must not multiply the polls: their total stays under a bound computed from the policy.
  */
-import {DEFAULT_POLICY, type PollPolicy} from '../../functions/polling/policy';
+import type {PollPolicy} from '../../functions/core/model';
+import {DEFAULT_POLICY} from '../../functions/core/policy';
 import {startStack, type TestStack} from '../support/stack';
 import {startPollProcess, type SpawnedFunction} from '../support/poll-process';
 import {

@@ -2,7 +2,7 @@
  * A registration as validation makes it, for tests that store one directly: past the API, so past its floors on
  * `pollPolicy`, which bound abuse in real time, not a test's.
  */
-import type {NewRegistration} from '../../functions/model';
+import type {NewRegistration} from '../../functions/core/model';
 
 export function newRegistration(
   service: string,

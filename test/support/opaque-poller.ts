@@ -5,11 +5,12 @@
  * registrations it polls, stored as the API stores them.
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {createLogger} from '../../functions/log';
+import {createLogger} from '../../functions/platform/log';
 import {DueRegistrations} from '../../functions/polling/due-registrations';
 import {PollLease} from '../../functions/polling/lease';
-import {Poller, type PollerDependencies} from '../../functions/polling/poller';
-import {parseAllowlists} from '../../functions/registration/allowlists';
+import {Poller} from '../../functions/polling/poller';
+import type {PollerDependencies} from '../../functions/polling/tick-context';
+import {parseAllowlists} from '../../functions/core/allowlists';
 import {RegistrationStore} from '../../functions/registration/store';
 import {TEST_PROJECT} from './emulator-env';
 import {newRegistration} from './new-registration';

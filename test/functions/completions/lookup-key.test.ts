@@ -4,14 +4,12 @@
  */
 import {
   COMPLETION_EVENTS_POLICY,
-  defaultPollPolicy,
-} from '../../../functions/completions/backoff';
-import {readEvent} from '../../../functions/completions/events';
-import {
   completionKeyOf,
-  completionKeyOfEntry,
-} from '../../../functions/completions/lookup-key';
-import {SERVICE_PRESETS} from '../../../functions/google/presets';
+  defaultPollPolicy,
+} from '../../../functions/core/completion-events';
+import {readEvent} from '../../../functions/completions/events';
+import {completionKeyOfEntry} from '../../../functions/completions/lookup-key';
+import {SERVICE_PRESETS} from '../../../functions/core/presets';
 import {auditEntry} from '../../../scripts/lib/audit-entry';
 
 function ref(service: string, version: string, name: string) {

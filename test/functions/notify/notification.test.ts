@@ -3,7 +3,7 @@ import {
   buildNotification,
   parseNotification,
 } from '../../../functions/notify/notification';
-import type {Registration} from '../../../functions/model';
+import type {Registration} from '../../../functions/core/model';
 
 const registration: Registration = {
   id: '0123456789abcdef0123456789abcdef',

@@ -4,7 +4,7 @@
  * standing down, so no registration waits for the next period.
  */
 import {Firestore} from '@google-cloud/firestore';
-import {CLOUD_PLATFORM} from '../../../functions/google/presets';
+import {CLOUD_PLATFORM} from '../../../functions/core/presets';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';

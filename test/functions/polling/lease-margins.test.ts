@@ -5,12 +5,13 @@
  */
 import {Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
-import {createLogger} from '../../../functions/log';
+import {createLogger} from '../../../functions/platform/log';
 import {DueRegistrations} from '../../../functions/polling/due-registrations';
 import {PollLease} from '../../../functions/polling/lease';
 import {leaseTimings} from '../../../functions/polling/lease-timings';
-import {parseAllowlists} from '../../../functions/registration/allowlists';
-import {Poller, type TickCounts} from '../../../functions/polling/poller';
+import {parseAllowlists} from '../../../functions/core/allowlists';
+import {Poller} from '../../../functions/polling/poller';
+import type {TickCounts} from '../../../functions/polling/tick-context';
 import type {NotificationSink} from '../../../functions/notify/publisher';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';

@@ -5,11 +5,7 @@
  * tick fans out through a real Pub/Sub push subscription, and overlapping shard ticks publish nothing twice.
  */
 import {PubSub} from '@google-cloud/pubsub';
-import {
-  BUCKETS,
-  bucketOf,
-  bucketRange,
-} from '../../../functions/polling/shards';
+import {BUCKETS, bucketOf, bucketRange} from '../../../functions/core/shards';
 import {
   TEST_PROJECT,
   uniqueName,

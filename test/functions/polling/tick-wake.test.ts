@@ -5,15 +5,15 @@
  */
 import {DocumentReference, Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
-import {createLogger, type Logger} from '../../../functions/log';
+import {createLogger, type Logger} from '../../../functions/platform/log';
 import {DueRegistrations} from '../../../functions/polling/due-registrations';
 import {PollLease} from '../../../functions/polling/lease';
-import type {TickTrigger} from '../../../functions/polling/poller';
+import type {TickTrigger} from '../../../functions/polling/tick-context';
 import {
   leaseId,
   bucketRange,
   shardOwning,
-} from '../../../functions/polling/shards';
+} from '../../../functions/core/shards';
 import {
   HOLDER_LOOKS_MS,
   TickWake,

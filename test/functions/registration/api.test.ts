@@ -6,8 +6,8 @@ import {Firestore} from '@google-cloud/firestore';
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import type {Server} from 'node:http';
-import {STATES, type PollError} from '../../../functions/model';
-import {toDocument} from '../../../functions/registration/document';
+import {STATES, type PollError} from '../../../functions/core/model';
+import {toDocument} from '../../../functions/core/document';
 import {captureStdout} from '../../support/stdout';
 
 const collection = `registrations-${process.pid}-${Date.now()}`;

@@ -7,16 +7,14 @@
 import type {Request, Response} from '@google-cloud/functions-framework';
 import express from 'express';
 import request from 'supertest';
-import {loadRegistrationConfig} from '../../../functions/config';
-import {createLogger} from '../../../functions/log';
-import {STATES, type Registration} from '../../../functions/model';
+import {loadRegistrationConfig} from '../../../functions/core/config';
+import {createLogger} from '../../../functions/platform/log';
+import {STATES, type Registration} from '../../../functions/core/model';
 import {buildNotification} from '../../../functions/notify/notification';
 import {OPENAPI_DOCUMENT} from '../../../functions/registration/openapi';
 import {HTTP_METHODS} from '../../../functions/registration/openapi-components';
-import {
-  createRegistrationHandler,
-  toApiView,
-} from '../../../functions/registration/api';
+import {createRegistrationHandler} from '../../../functions/registration/api';
+import {toApiView} from '../../../functions/registration/view';
 import type {RegistrationStore} from '../../../functions/registration/store';
 import {validateRegistration} from '../../../functions/registration/validation';
 import {OpenApiValidator} from '../../support/openapi-validator';

@@ -10,8 +10,8 @@ import {
   ANONYMOUS,
   registrationId,
   type Registration,
-} from '../../../functions/model';
-import {toDocument} from '../../../functions/registration/document';
+} from '../../../functions/core/model';
+import {toDocument} from '../../../functions/core/document';
 import {TEST_PROJECT} from '../../support/emulator-env';
 import {startStack, type TestStack} from '../../support/stack';
 import {captureStdout} from '../../support/stdout';

@@ -1,12 +1,12 @@
 import {
   DEFAULT_TIMEOUT_MS,
   parseDuration,
-} from '../../../functions/registration/schemas';
+} from '../../../functions/core/schemas';
 import {
   validateRegistration,
   type ValidationContext,
 } from '../../../functions/registration/validation';
-import {CLOUD_PLATFORM} from '../../../functions/google/presets';
+import {CLOUD_PLATFORM} from '../../../functions/core/presets';
 
 const context: ValidationContext = {
   projectId: 'demo-opwatch',

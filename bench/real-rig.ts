@@ -1,0 +1,254 @@
+/**
+ * The rig of a compressed real run (real-run.ts): its notification topic and subscription, and opwatch's parts
+ * wired as functions/index.ts wires them (the poller with the forecaster and the learned durations, the store, the
+ * tick wake, completion events when a contender has them), on a clock running F times faster, with the fake API
+ * answering at the API's latency divided by F. The page query and the poll are timed: what compression cannot
+ * shrink.
+ */
+import {PubSub, type Subscription, type Topic} from '@google-cloud/pubsub';
+import {DEFAULT_PUBLISH_GRACE_SECONDS} from '../functions/core/config';
+import {parseAllowlists} from '../functions/core/allowlists';
+import {KindDurations} from '../functions/forecast/kind-durations';
+import {OperationsClient} from '../functions/google/operations-client';
+import {PubSubPublisher} from '../functions/notify/publisher';
+import {createLogger, type Logger} from '../functions/platform/log';
+import {DueRegistrations} from '../functions/polling/due-registrations';
+import {PollLease} from '../functions/polling/lease';
+import {Poller} from '../functions/polling/poller';
+import type {TickTrigger} from '../functions/polling/tick-context';
+import {TickWake} from '../functions/polling/tick-wake';
+import {RegistrationStore} from '../functions/registration/store';
+import type {ValidationContext} from '../functions/registration/validation';
+import {compressedClock, type CompressedClock} from './clock';
+import type {Contender} from './contenders';
+import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';
+import {startCompletionEvents, type CompletionEvents} from './events';
+import {RETENTION_MS} from './seed';
+import {DEFAULT_TIMING, type Job} from './simulate';
+
+/** The poller's lease, in real time: ticks here never overlap, and a shorter one would only add lease writes. */
+const LEASE_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** What a real run is asked to run (real-run.ts). */
+export interface RealRunOptions {
+  contenders: readonly Contender[];
+  jobs: readonly Job[];
+  windowMs: number;
+  factor: number;
+  /** The API host the operations come from: its preset, if any, gives the forecaster a prior. */
+  service?: string;
+  latencyMs: number;
+  seed: number;
+  log: (line: string) => void;
+}
+
+/** What the steps of a run share: its settings, the real poller and store, and what it records. */
+export interface Rig {
+  env: BenchEnv;
+  options: RealRunOptions;
+  service: string;
+  clock: CompressedClock;
+  topic: Topic;
+  subscription: Subscription;
+  /** The poller's own Pub/Sub client, closed at the end. */
+  publisherClient: PubSub;
+  context: ValidationContext;
+  store: RegistrationStore;
+  poller: Poller;
+  wake: TickWake;
+  ticks: Ticks;
+  /** Present when a contender has completion events. */
+  events?: CompletionEvents;
+  /** The real milliseconds each page query and each poll took. */
+  queryMs: number[];
+  pollMs: number[];
+  /** When each job's operation is done, on the run's clock, by `contender/index`. */
+  doneAt: Map<string, number>;
+  /** The completion entries still to be announced. */
+  announcements: NodeJS.Timeout[];
+}
+
+/**
+ * The run's topic and subscription, and opwatch's parts wired as functions/index.ts wires them, on the compressed
+ * clock, with the fake API answering at the compressed latency.
+ */
+export async function setUp(
+  env: BenchEnv,
+  options: RealRunOptions,
+): Promise<Rig> {
+  const {factor} = options;
+  const service = options.service ?? SERVICE;
+  const clock = compressedClock(factor);
+  const collection = uniqueName('bench-real');
+  const topicId = uniqueName('bench-real');
+  const [topic] = await env.pubsub.createTopic(topicId);
+  const [subscription] = await topic.createSubscription(`${topicId}-sub`);
+  const endpointOverrides = new Map([[service, env.fake.baseUrl]]);
+  env.fake.reset();
+  env.fake.setLatency(options.latencyMs / factor);
+  const timed = timedClients(env, collection, endpointOverrides);
+  const publisherClient = new PubSub({projectId: PROJECT});
+  const log = createLogger(() => {});
+  const makePoller = pollerFactory(env, {
+    ...timed,
+    collection,
+    service,
+    clock,
+    publisherClient,
+    log,
+  });
+  const poller = makePoller(DEFAULT_TIMING.budgetMs);
+  const events = options.contenders.some(contender => contender.events)
+    ? await startCompletionEvents({
+        pubsub: env.pubsub,
+        firestore: env.firestore,
+        collection,
+        poller: makePoller,
+        clock,
+      })
+    : undefined;
+  const ticks = new Ticks(poller);
+  return {
+    env,
+    options,
+    service,
+    clock,
+    topic,
+    subscription,
+    publisherClient,
+    context: {projectId: PROJECT, defaultTopic: topic.name, endpointOverrides},
+    store: new RegistrationStore(env.firestore, collection, RETENTION_MS),
+    poller,
+    wake: tickWake(env, {collection, clock, ticks, factor, log}),
+    ticks,
+    events,
+    queryMs: timed.queryMs,
+    pollMs: timed.pollMs,
+    doneAt: new Map(),
+    announcements: [],
+  };
+}
+
+/**
+ * The poller's page query and operations client, each call timed: timing proxies for what the compressed run
+ * cannot compress.
+ */
+function timedClients(
+  env: BenchEnv,
+  collection: string,
+  endpointOverrides: Map<string, string>,
+) {
+  const due = new DueRegistrations(env.firestore, collection, RETENTION_MS);
+  const client = new OperationsClient({
+    endpointOverrides,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
+  const queryMs: number[] = [];
+  const pollMs: number[] = [];
+  const timed =
+    <A extends unknown[], R>(f: (...args: A) => Promise<R>, into: number[]) =>
+    async (...args: A) => {
+      const began = performance.now();
+      const result = await f(...args);
+      into.push(performance.now() - began);
+      return result;
+    };
+  due.page = timed(due.page.bind(due), queryMs);
+  client.get = timed(client.get.bind(client), pollMs);
+  return {due, client, queryMs, pollMs};
+}
+
+/** Makes the run's pollers, one per tick budget, sharing its lease, clients, learned durations and clock. */
+function pollerFactory(
+  env: BenchEnv,
+  parts: {
+    collection: string;
+    service: string;
+    clock: CompressedClock;
+    due: DueRegistrations;
+    client: OperationsClient;
+    publisherClient: PubSub;
+    log: Logger;
+  },
+): (budgetMs: number) => Poller {
+  const {collection, clock, log} = parts;
+  const kinds = new KindDurations(env.firestore, collection, log, clock.now);
+  // The lease reads the compressed clock too; its length is stretched so it still lasts LEASE_MS of real time.
+  const leaseMs = LEASE_MS * clock.factor;
+  return budgetMs =>
+    new Poller({
+      due: parts.due,
+      lease: holder =>
+        new PollLease(env.firestore, collection, holder, leaseMs, clock.now),
+      client: parts.client,
+      allowlists: parseAllowlists({
+        GOOGLE_CLOUD_PROJECT: PROJECT,
+        WATCH_SERVICES: parts.service,
+      }),
+      sink: new PubSubPublisher(parts.publisherClient),
+      log,
+      kinds,
+      budgetMs,
+      concurrency: DEFAULT_TIMING.concurrency,
+      leaseMs,
+      publishGraceMs: DEFAULT_PUBLISH_GRACE_SECONDS * 1000,
+      // As functions/core/config.ts: the request timeout plus the lease, on the compressed clock.
+      handOverMs: REQUEST_TIMEOUT_MS + LEASE_MS,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+}
+
+/** The run's ticks, scheduled or woken: every one runs on, and its error is kept for the report. */
+export class Ticks {
+  readonly running: Promise<void>[] = [];
+  readonly errors: string[] = [];
+  scheduled = 0;
+  /** Ticks woken by new registrations that no running tick would have polled soon. */
+  woken = 0;
+
+  constructor(private readonly poller: Poller) {}
+
+  start(trigger: TickTrigger): void {
+    this.running.push(
+      this.poller.tick(undefined, trigger).then(
+        () => {},
+        (error: Error) => {
+          this.errors.push(error.message);
+        },
+      ),
+    );
+  }
+}
+
+/**
+ * The real tick wake, whose wake runs a tick here after the simulation's `wakeDelayMs` (compressed) instead of
+ * going through Pub/Sub's push.
+ */
+function tickWake(
+  env: BenchEnv,
+  options: {
+    collection: string;
+    clock: CompressedClock;
+    ticks: Ticks;
+    factor: number;
+    log: Logger;
+  },
+): TickWake {
+  const {ticks} = options;
+  return new TickWake({
+    firestore: env.firestore,
+    collection: options.collection,
+    shards: 1,
+    send: async () => {
+      ticks.woken++;
+      setTimeout(
+        () => ticks.start('registration'),
+        DEFAULT_TIMING.wakeDelayMs / options.factor,
+      );
+    },
+    log: options.log,
+    now: options.clock.now,
+  });
+}

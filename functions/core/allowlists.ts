@@ -1,0 +1,131 @@
+/**
+ * The operator's allowlists: which projects, services, topics and Workspace users a registration may name.
+ *
+ * The poller holds read rights on every watched project and publishes wherever a registration points, so whoever
+ * may register borrows those rights. These lists bound what a caller can borrow. They are checked when a
+ * registration arrives (403) and again before every poll, so narrowing them also ends watches stored earlier.
+ */
+import {SERVICE_PRESETS, hostMatches} from './presets';
+import type {NewRegistration} from './model';
+
+/** The parsed allowlists. */
+export interface Allowlists {
+  /** Project ids whose operations may be watched; `*` allows any. */
+  projects: ReadonlySet<string>;
+  /** Hosts that may be watched; `*` in the first label stands for a region, as in the presets. */
+  services: readonly string[];
+  /** Topic globs: `*` matches within one path segment. */
+  topics: readonly string[];
+  /** E-mail addresses, or `@domain` for a whole domain, that `subject` may name. */
+  subjects: readonly string[];
+}
+
+/** A registration field that names something the allowlists do not allow. */
+export interface Refusal {
+  field: 'operation' | 'topic' | 'subject';
+  message: string;
+}
+
+/** What {@link parseAllowlists} reads: the variables as set (unset ones take their defaults). */
+export interface AllowlistEnv {
+  GOOGLE_CLOUD_PROJECT: string;
+  WATCH_PROJECTS?: string;
+  WATCH_SERVICES?: string;
+  ALLOWED_TOPICS?: string;
+  DELEGATION_SUBJECTS?: string;
+}
+
+/** The items of a comma-separated list, trimmed, empty ones dropped. */
+export function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map(item => item.trim())
+    .filter(item => item !== '');
+}
+
+const list = (text: string | undefined): string[] | undefined =>
+  text === undefined
+    ? undefined
+    : splitList(text).map(item => item.toLowerCase());
+
+/** True when `text` fits `glob`, whose `*` matches any run of characters within one path segment. */
+export function globMatches(glob: string, text: string): boolean {
+  const body = glob
+    .split('*')
+    .map(part => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^/]*');
+  return new RegExp(`^${body}$`).test(text);
+}
+
+/** Reads the allowlists; an unset variable takes its documented default. */
+export function parseAllowlists(env: AllowlistEnv): Allowlists {
+  const project = env.GOOGLE_CLOUD_PROJECT;
+  return {
+    projects: new Set(list(env.WATCH_PROJECTS) ?? [project]),
+    services: list(env.WATCH_SERVICES) ?? SERVICE_PRESETS.flatMap(p => p.hosts),
+    // Topic ids are case-sensitive: only the list is split, not lower-cased.
+    topics:
+      env.ALLOWED_TOPICS === undefined
+        ? [`projects/${project}/topics/*`]
+        : splitList(env.ALLOWED_TOPICS),
+    subjects: list(env.DELEGATION_SUBJECTS) ?? [],
+  };
+}
+
+/** The project an operation name belongs to, if it starts with `projects/{id}/`. */
+export function projectOf(name: string): string | undefined {
+  return /^projects\/([^/]+)\//.exec(name)?.[1];
+}
+
+function subjectAllowed(subject: string, allowed: readonly string[]): boolean {
+  const email = subject.toLowerCase();
+  const domain = email.slice(email.lastIndexOf('@'));
+  return allowed.some(entry => entry === email || entry === domain);
+}
+
+/**
+ * What the allowlists refuse in a registration: one entry per field at fault, naming what is not allowed and the
+ * variable that would allow it; empty when everything is allowed.
+ */
+export function refusals(
+  registration: Pick<NewRegistration, 'operation' | 'topic' | 'subject'>,
+  allowlists: Allowlists,
+): Refusal[] {
+  const found: Refusal[] = [];
+  const {service, name} = registration.operation;
+  if (
+    !allowlists.services.some(
+      entry => entry === '*' || hostMatches(entry, service),
+    )
+  ) {
+    found.push({
+      field: 'operation',
+      message: `service ${service} is not in WATCH_SERVICES`,
+    });
+  }
+  const project = projectOf(name);
+  if (
+    project !== undefined &&
+    !allowlists.projects.has('*') &&
+    !allowlists.projects.has(project)
+  ) {
+    found.push({
+      field: 'operation',
+      message: `project ${project} is not in WATCH_PROJECTS`,
+    });
+  }
+  if (!allowlists.topics.some(glob => globMatches(glob, registration.topic))) {
+    found.push({
+      field: 'topic',
+      message: `topic ${registration.topic} is not in ALLOWED_TOPICS`,
+    });
+  }
+  const {subject} = registration;
+  if (subject !== undefined && !subjectAllowed(subject, allowlists.subjects)) {
+    found.push({
+      field: 'subject',
+      message: `subject ${subject} is not in DELEGATION_SUBJECTS`,
+    });
+  }
+  return found;
+}

@@ -1,0 +1,174 @@
+/**
+ * Publishing the notification of a watch that ended, within the publish timeout the lease's fence counts on. A
+ * refused publish leaves the registration pending for another try after the backoff; once the deadline and the
+ * publish grace have passed, the watch ends `undeliverable` and the notification goes to the dead-letter topic.
+ */
+import type {PollError, Registration} from '../core/model';
+import {afterPublishFailure, type Transition} from '../core/policy';
+import {buildNotification, type Notification} from '../notify/notification';
+import {audit} from '../platform/audit';
+import {within} from '../platform/deadline';
+import type {TickContext, TickCounts} from './tick-context';
+
+/** Pub/Sub's limit on an attribute value, in bytes. */
+const MAX_ATTRIBUTE_BYTES = 1024;
+
+/** The counter of each outcome a notification was published for. */
+const OUTCOME_COUNTER: Record<
+  NonNullable<Transition['outcome']>,
+  keyof Omit<TickCounts, 'leaseHeld'>
+> = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  expired: 'expired',
+  not_found: 'notFound',
+  poll_error: 'pollErrors',
+  undeliverable: 'undeliverable',
+};
+
+/** Why a watch that ended without the operation's result ended, for its notification. */
+function pollErrorOf(
+  registration: Registration,
+  transition: Transition,
+): PollError | undefined {
+  const outcome = transition.outcome;
+  if (outcome === 'expired') {
+    return {
+      kind: 'deadline',
+      message: `not done by the deadline, ${new Date(registration.deadline).toISOString()}`,
+    };
+  }
+  return outcome === 'succeeded' || outcome === 'failed'
+    ? undefined
+    : transition.lastError;
+}
+
+/**
+ * Publishes the notification of a transition that ends the watch.
+ * @returns the transition to store: as given once Pub/Sub accepted the notification; pending again after a refusal;
+ *   `undeliverable` once refusals outlast the deadline and the grace.
+ */
+export async function publishOutcome(
+  tick: TickContext,
+  registration: Registration,
+  transition: Transition,
+  now: number,
+): Promise<Transition> {
+  const outcome = transition.outcome!;
+  const notification = buildNotification(registration, {
+    outcome,
+    finishedAt: now,
+    attempts: transition.attempts,
+    operation: transition.lastOperation,
+    pollError: pollErrorOf(registration, transition),
+  });
+  const event = {
+    action: 'notify' as const,
+    principal: registration.owner,
+    registrationId: registration.id,
+    operationUrl: registration.operation.url,
+    topic: registration.topic,
+  };
+  try {
+    await publishWithin(tick, registration.topic, notification);
+    audit(tick.deps.log, {...event, outcome});
+    tick.counts.published++;
+    tick.counts[OUTCOME_COUNTER[outcome]]++;
+    return transition;
+  } catch (error) {
+    audit(tick.deps.log, {...event, outcome: 'publish_failed'});
+    const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
+    const failure: PollError = {kind: 'publish', message};
+    if (now >= registration.deadline + tick.deps.publishGraceMs)
+      return undeliverable(
+        tick,
+        registration,
+        transition,
+        notification,
+        failure,
+      );
+    const held = tick.throttle.pass(`publish ${registration.topic}`);
+    if (held !== undefined) {
+      tick.deps.log.warn(message, {
+        registrationId: registration.id,
+        ...(held > 0 && {alsoFailedSinceLastLine: held}),
+      });
+    }
+    return afterPublishFailure(
+      registration,
+      transition,
+      failure,
+      now,
+      tick.random,
+    );
+  }
+}
+
+/** A publish within the publish timeout, whatever the sink does: the fence counts on it. */
+function publishWithin(
+  tick: TickContext,
+  topic: string,
+  notification: Notification,
+): Promise<string> {
+  return within(
+    tick.deps.sink.publish(topic, notification),
+    tick.timings.publishTimeoutMs,
+    'publishing',
+    'Pub/Sub',
+  );
+}
+
+/**
+ * Ends a watch whose notification Pub/Sub kept refusing past its deadline and the grace: the notification goes
+ * to the dead-letter topic, if there is one, with the publish error attached.
+ */
+async function undeliverable(
+  tick: TickContext,
+  registration: Registration,
+  transition: Transition,
+  notification: Notification,
+  error: PollError,
+): Promise<Transition> {
+  const deadLetter = tick.deps.deadLetterTopic;
+  let deadLettered = false;
+  if (deadLetter) {
+    try {
+      await publishWithin(tick, deadLetter, {
+        data: notification.data,
+        attributes: {
+          ...notification.attributes,
+          topic: registration.topic,
+          publishError: truncate(error.message, MAX_ATTRIBUTE_BYTES),
+        },
+      });
+      deadLettered = true;
+    } catch (deadLetterError) {
+      tick.deps.log.error('publishing to the dead-letter topic failed', {
+        registrationId: registration.id,
+        error: (deadLetterError as Error).message,
+      });
+    }
+  }
+  tick.counts.undeliverable++;
+  tick.deps.log.error('watch ended undeliverable', {
+    registrationId: registration.id,
+    topic: registration.topic,
+    outcome: transition.outcome,
+    error: error.message,
+    ...(deadLetter && {deadLetterTopic: deadLetter, deadLettered}),
+  });
+  return {
+    ...transition,
+    outcome: 'undeliverable',
+    errorStreak: 0,
+    lastError: error,
+  };
+}
+
+/** `text` cut to at most `bytes` UTF-8 bytes. */
+function truncate(text: string, bytes: number): string {
+  const encoded = Buffer.from(text);
+  if (encoded.byteLength <= bytes) return text;
+  // A cut through a multi-byte character decodes to U+FFFD, which may be longer: leave room for it.
+  return encoded.subarray(0, bytes - 3).toString('utf8');
+}

@@ -1,0 +1,199 @@
+import {
+  DEFAULT_POLICY,
+  MAX_RETRY_AFTER_MS,
+  afterPublishFailure,
+  backoffDelay,
+  decide,
+  readOperation,
+  type PolicyInput,
+  type PollResult,
+} from '../../../functions/core/policy';
+
+const NOW = 1_800_000_000_000;
+const noJitter = () => 0;
+const fullJitter = () => 1;
+
+function pending(overrides: Partial<PolicyInput> = {}): PolicyInput {
+  return {
+    attempts: 0,
+    errorStreak: 0,
+    deadline: NOW + 3_600_000,
+    style: 'longrunning',
+    ...overrides,
+  };
+}
+
+const running: PollResult = {
+  kind: 'operation',
+  operation: {name: 'operations/x', done: false, metadata: {p: 1}},
+};
+const notFound: PollResult = {
+  kind: 'not_found',
+  error: {kind: 'http', status: 404, message: 'HTTP 404'},
+};
+const forbidden: PollResult = {
+  kind: 'rejected',
+  error: {kind: 'http', status: 403, message: 'HTTP 403'},
+};
+
+describe('backoffDelay', () => {
+  it('starts at 1 s and grows x1.25 up to 60 s by default', () => {
+    const delays = [1, 2, 3, 4].map(n =>
+      backoffDelay(DEFAULT_POLICY, n, noJitter),
+    );
+    expect(delays).toEqual([1000, 1250, 1562.5, 1953.125]);
+    expect(backoffDelay(DEFAULT_POLICY, 100, noJitter)).toBe(60_000);
+  });
+
+  it('takes off up to the jitter share of the delay, never more', () => {
+    expect(backoffDelay(DEFAULT_POLICY, 1, fullJitter)).toBe(800);
+    const policy = {...DEFAULT_POLICY, jitter: 1};
+    expect(backoffDelay(policy, 1, fullJitter)).toBe(0);
+    expect(backoffDelay(policy, 1, () => 0.5)).toBe(500);
+  });
+});
+
+describe('decide', () => {
+  it('reschedules a running operation with backoff and keeps its latest metadata', () => {
+    const transition = decide(pending({attempts: 2}), running, NOW, noJitter);
+    expect(transition.outcome).toBeUndefined();
+    expect(transition.nextPollAt).toBe(NOW + 1562.5);
+    expect(transition.attempts).toBe(3);
+    expect(transition.lastOperation).toEqual({
+      name: 'operations/x',
+      done: false,
+      metadata: {p: 1},
+    });
+  });
+
+  it('uses the registration policy when it has one', () => {
+    const pollPolicy = {
+      initialDelayMs: 5000,
+      multiplier: 2,
+      maxDelayMs: 7000,
+      jitter: 0,
+    };
+    expect(
+      decide(pending({pollPolicy}), running, NOW, noJitter).nextPollAt,
+    ).toBe(NOW + 5000);
+    expect(
+      decide(pending({pollPolicy, attempts: 5}), running, NOW, noJitter)
+        .nextPollAt,
+    ).toBe(NOW + 7000);
+  });
+
+  it('never schedules past the deadline, and expires a poll at or after it', () => {
+    const near = pending({deadline: NOW + 100});
+    expect(decide(near, running, NOW, noJitter).nextPollAt).toBe(NOW + 100);
+    expect(decide(near, running, NOW + 100, noJitter).outcome).toBe('expired');
+  });
+
+  it.each([
+    [{done: true, response: {'@type': 't'}}, 'succeeded'],
+    [{done: true}, 'succeeded'],
+    [{done: true, error: {code: 7, message: 'denied'}}, 'failed'],
+  ])(
+    'ends a done operation %j as %s, even past the deadline',
+    (operation, outcome) => {
+      const result: PollResult = {
+        kind: 'operation',
+        operation: {name: 'o', ...operation},
+      };
+      expect(decide(pending(), result, NOW, noJitter).outcome).toBe(outcome);
+      expect(
+        decide(pending({deadline: NOW - 1}), result, NOW, noJitter).outcome,
+      ).toBe(outcome);
+    },
+  );
+
+  it('never polls before Retry-After, and caps an absurd one', () => {
+    const throttled: PollResult = {
+      kind: 'transient',
+      error: {kind: 'http', status: 429, message: 'HTTP 429'},
+      retryAfterMs: 30_000,
+    };
+    const transition = decide(pending(), throttled, NOW, fullJitter);
+    expect(transition.nextPollAt).toBe(NOW + 30_000);
+    expect(transition.outcome).toBeUndefined();
+    expect(transition.errorStreak).toBe(0);
+    const absurd = {...throttled, retryAfterMs: 10 * 86_400_000};
+    expect(
+      decide(pending({deadline: NOW + 10 * 86_400_000}), absurd, NOW, noJitter)
+        .nextPollAt,
+    ).toBe(NOW + MAX_RETRY_AFTER_MS);
+  });
+
+  it('gives up on 404 after three consecutive polls, and on 403 likewise', () => {
+    let state = pending();
+    for (let poll = 1; poll <= 2; poll++) {
+      const transition = decide(state, notFound, NOW, noJitter);
+      expect(transition.outcome).toBeUndefined();
+      state = {...state, ...transition};
+    }
+    expect(decide(state, notFound, NOW, noJitter).outcome).toBe('not_found');
+
+    let rejected = pending();
+    for (let poll = 1; poll <= 2; poll++)
+      rejected = {...rejected, ...decide(rejected, forbidden, NOW, noJitter)};
+    expect(decide(rejected, forbidden, NOW, noJitter).outcome).toBe(
+      'poll_error',
+    );
+  });
+
+  it('restarts the streak when the answer changes in between', () => {
+    const after404s = pending({errorStreak: 2, lastError: notFound.error});
+    expect(decide(after404s, forbidden, NOW, noJitter)).toMatchObject({
+      errorStreak: 1,
+    });
+    const afterRunning = {
+      ...after404s,
+      ...decide(after404s, running, NOW, noJitter),
+    };
+    expect(afterRunning.errorStreak).toBe(0);
+    expect(
+      decide(afterRunning, notFound, NOW, noJitter).outcome,
+    ).toBeUndefined();
+  });
+});
+
+describe('afterPublishFailure', () => {
+  it('keeps the registration pending and retries after the backoff', () => {
+    const done: PollResult = {
+      kind: 'operation',
+      operation: {name: 'o', done: true, response: {}},
+    };
+    const transition = decide(pending(), done, NOW, noJitter);
+    const retry = afterPublishFailure(
+      pending(),
+      transition,
+      {kind: 'publish', message: 'down'},
+      NOW,
+      noJitter,
+    );
+    expect(retry.outcome).toBeUndefined();
+    expect(retry.nextPollAt).toBe(NOW + 1000);
+    expect(retry.lastError).toEqual({kind: 'publish', message: 'down'});
+  });
+});
+
+describe('readOperation', () => {
+  it('reads compute-style operations by their status', () => {
+    expect(readOperation({status: 'RUNNING'}, 'status-done')).toEqual({
+      done: false,
+      failed: false,
+    });
+    expect(readOperation({status: 'DONE'}, 'status-done')).toEqual({
+      done: true,
+      failed: false,
+    });
+    expect(
+      readOperation(
+        {status: 'DONE', error: {errors: [{code: 'X'}]}} as never,
+        'status-done',
+      ),
+    ).toEqual({
+      done: true,
+      failed: true,
+    });
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * `forecast()`'s last rule, for an operation nothing is known of (at most 5 s apart while young, then half its
+ * age), and what holds whatever it knows: the cap on uncertain waits, the deadline, Retry-After, and decide()'s
+ * outcomes.
+ */
+import fc from 'fast-check';
+import {
+  AGE_SHARE,
+  CONFIDENT_SIGMA,
+  MIN_WAIT_MS,
+  YOUNG_MS,
+  YOUNG_WAIT_MS,
+  forecast,
+} from '../../../functions/forecast/forecast';
+import {lroSettingsFor} from '../../../functions/core/presets';
+import {decide, type PollResult} from '../../../functions/core/policy';
+import {
+  CAP,
+  START,
+  documents,
+  history,
+  noJitter,
+  running,
+  watch,
+} from './forecast-support';
+
+describe('rule 5 and the guarantees that stay', () => {
+  it('an opaque operation: at most 5 s apart while young, then half its age, within the cap', () => {
+    const waitAt = (age: number, r = 0) =>
+      forecast(watch(), running(), START + age, () => r).transition.nextPollAt -
+      START -
+      age;
+    expect(YOUNG_WAIT_MS).toBe(5000);
+    expect(AGE_SHARE).toBe(0.5);
+    expect(waitAt(0)).toBe(MIN_WAIT_MS);
+    expect(waitAt(4000)).toBe(2000);
+    expect(waitAt(30_000)).toBe(YOUNG_WAIT_MS);
+    expect(waitAt(YOUNG_MS)).toBe(YOUNG_MS * AGE_SHARE);
+    expect(waitAt(600_000)).toBe(CAP);
+    // Jitter only shortens a wait, by at most a tenth.
+    expect(waitAt(30_000, 0.999)).toBeCloseTo(YOUNG_WAIT_MS * 0.9, -1);
+  });
+
+  it('an opaque operation is noticed within half its duration or a second, and never waits past the cap', () => {
+    fc.assert(
+      fc.property(
+        // Short of the deadline, which cuts any wait (a later test).
+        fc.integer({min: 0, max: 86_400_000 - CAP}),
+        fc.integer({min: 0, max: 40}),
+        fc.double({min: 0, max: 1, noNaN: true}),
+        (age, attempts, r) => {
+          const registration = watch({attempts});
+          const now = START + age;
+          const out = forecast(registration, running(), now, () => r);
+          const wait = out.transition.nextPollAt - now;
+          expect(wait).toBeGreaterThanOrEqual(MIN_WAIT_MS);
+          expect(wait).toBeLessThanOrEqual(
+            Math.max(MIN_WAIT_MS, age * AGE_SHARE),
+          );
+          expect(wait).toBeLessThanOrEqual(CAP);
+          if (age < YOUNG_MS) expect(wait).toBeLessThanOrEqual(YOUNG_WAIT_MS);
+          // Everything but the next poll's time is the policy's decision.
+          const decided = decide(registration, running(), now, () => r);
+          expect({...out.transition, nextPollAt: 0}).toEqual({
+            ...decided,
+            nextPollAt: 0,
+          });
+          expect(out.estimatedDoneAt).toBeUndefined();
+        },
+      ),
+    );
+  });
+
+  it('an uncertain forecast never waits longer than the cap', () => {
+    fc.assert(
+      fc.property(
+        fc.double({min: CONFIDENT_SIGMA + 0.01, max: 3, noNaN: true}),
+        fc.integer({min: 1000, max: 86_400_000}),
+        fc.integer({min: 0, max: 86_400_000}),
+        fc.integer({min: 0, max: 30}),
+        (sigma, medianMs, elapsed, attempts) => {
+          const now = START + elapsed;
+          const prior = lroSettingsFor('redis.googleapis.com', 'create');
+          const uncertain = [
+            {durations: history(medianMs, sigma)},
+            {prior},
+            {},
+          ];
+          for (const knowledge of uncertain) {
+            const out = forecast(
+              watch({attempts}),
+              running({'@type': 'x'}),
+              now,
+              Math.random,
+              knowledge,
+            );
+            expect(out.transition.nextPollAt - now).toBeLessThanOrEqual(CAP);
+          }
+        },
+      ),
+    );
+  });
+
+  it('nothing waits past the deadline, and a poll at the deadline expires as before', () => {
+    const registration = watch({deadline: START + 300_000});
+    const steady = watch({
+      deadline: START + 300_000,
+      lastOperation: {metadata: documents(100)},
+      lastPolledAt: START + 100_000,
+    });
+    expect(
+      forecast(steady, running(documents(200)), START + 200_000, noJitter)
+        .transition.nextPollAt,
+    ).toBe(START + 300_000);
+    const expired = forecast(
+      registration,
+      running(documents(200)),
+      START + 300_000,
+      noJitter,
+    );
+    expect(expired.transition.outcome).toBe('expired');
+  });
+
+  it('Retry-After still holds, and errors stay the policy decision', () => {
+    const throttled: PollResult = {
+      kind: 'transient',
+      error: {kind: 'http', status: 429, message: 'HTTP 429'},
+      retryAfterMs: 120_000,
+    };
+    const registration = watch({
+      lastOperation: {metadata: documents(999)},
+      lastPolledAt: START,
+    });
+    const out = forecast(registration, throttled, START + 1000, noJitter, {
+      durations: history(2000, 0.1),
+    });
+    expect(out.transition).toEqual(
+      decide(registration, throttled, START + 1000, noJitter),
+    );
+    expect(out.transition.nextPollAt).toBeGreaterThanOrEqual(START + 121_000);
+  });
+
+  it('a finished operation ends the watch as decide() says', () => {
+    const done: PollResult = {
+      kind: 'operation',
+      operation: {done: true, response: {}},
+    };
+    const out = forecast(watch(), done, START + 1000, noJitter, {
+      durations: history(1e6, 0.1),
+    });
+    expect(out.transition.outcome).toBe('succeeded');
+  });
+});
