@@ -5,7 +5,7 @@
 locals {
   completion_events = var.completion_events ? 1 : 0
 
-  # protoPayload.serviceName of every preset with completionEvents in functions/google/presets.ts (test/infra
+  # protoPayload.serviceName of every preset with completionEvents in functions/core/presets.ts (test/infra
   # holds the two to each other): entries of other services would only be acknowledged and dropped.
   completion_event_services = [
     "aiplatform.googleapis.com",
@@ -109,7 +109,7 @@ resource "google_cloudfunctions2_function" "completions" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    # Exactly COMPLETIONS_ENV of functions/config.ts (test/infra holds the two to each other): the poller's, and
+    # Exactly COMPLETIONS_ENV of functions/core/config.ts (test/infra holds the two to each other): the poller's, and
     # the budget of the tick an event starts.
     environment_variables = merge(local.poller_env, {
       COMPLETION_POLL_BUDGET_SECONDS = tostring(var.completion_poll_budget_seconds)

@@ -42,7 +42,7 @@ resource "google_firestore_index" "due_registrations" {
 }
 
 locals {
-  # UNINDEXED_FIELDS of functions/registration/store.ts (test/infra holds the two to each other): fields no
+  # UNINDEXED_FIELDS of functions/core/document.ts (test/infra holds the two to each other): fields no
   # query uses alone. Rising times rewritten on every poll would each be one hot index range, and the large
   # ones (lastOperation, lastError) cost index writes for nothing. Composite indexes are not affected.
   unindexed_fields = [

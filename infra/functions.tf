@@ -57,7 +57,7 @@ locals {
     DEAD_LETTER_TOPIC            = var.dead_letter_topic
   }
 
-  # The longest a poll run can take, as tickEndMs() in functions/config.ts counts it: the budget, then the last
+  # The longest a poll run can take, as tickEndMs() in functions/polling/lease-timings.ts counts it: the budget, then the last
   # poll's request and its publish (a quarter of the lease, at most 20 s: leaseTimings in
   # polling/lease-timings.ts), then five Firestore calls within the lease (the last writes, a renewal, the flush,
   # the learned durations, the release).
@@ -110,7 +110,7 @@ resource "google_cloudfunctions2_function" "operations" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    # Exactly REGISTRATION_ENV of functions/config.ts (test/infra holds the two to each other).
+    # Exactly REGISTRATION_ENV of functions/core/config.ts (test/infra holds the two to each other).
     environment_variables = {
       GOOGLE_CLOUD_PROJECT  = var.project_id
       OPERATIONS_COLLECTION = var.operations_collection
@@ -170,7 +170,7 @@ resource "google_cloudfunctions2_function" "poll" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    # Exactly POLLER_ENV of functions/config.ts (test/infra holds the two to each other).
+    # Exactly POLLER_ENV of functions/core/config.ts (test/infra holds the two to each other).
     environment_variables = local.poller_env
   }
 
