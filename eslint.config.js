@@ -1,27 +1,31 @@
 const globals = require('globals');
 
 /**
- * functions/ is the deployed product, compiled alone into the deploy artifact: nothing in it may import from
- * outside it (tests, tooling, the CLI). One entry per folder depth, since a relative import that climbs out of
- * functions/ starts with one more `../` than the file's depth below it.
+ * Units stay small enough to read in one go: a file of about 400 lines at most, a function of about 80 (blank
+ * lines and comments not counted). Test suites are exempt from the function bound, since `describe` blocks are
+ * functions that hold a whole suite. Which module may import which is dependency-cruiser's
+ * (.dependency-cruiser.cjs), run by `npm run lint` too.
  */
-const productBoundary = [1, 2, 3].map(depth => ({
-  files: [`functions/${'*/'.repeat(depth - 1)}*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: [
-          {
-            group: [`${'../'.repeat(depth)}*`],
-            message:
-              'functions/ ships alone in the deploy artifact: it cannot import from outside functions/.',
-          },
-        ],
-      },
-    ],
+const SIZE = {skipBlankLines: true, skipComments: true};
+const unitSize = [
+  {
+    files: ['**/*.ts'],
+    rules: {'max-lines': ['error', {max: 400, ...SIZE}]},
   },
-}));
+  {
+    files: [
+      'functions/**/*.ts',
+      'cli/**/*.ts',
+      'scripts/**/*.ts',
+      'bench/**/*.ts',
+      'test/support/**/*.ts',
+      'test/faults/harness.ts',
+    ],
+    rules: {
+      'max-lines-per-function': ['error', {max: 80, ...SIZE, IIFEs: true}],
+    },
+  },
+];
 
 module.exports = [
   {
@@ -42,7 +46,7 @@ module.exports = [
       parserOptions: {project: ['./tsconfig.json', './test/tsconfig.json']},
     },
   },
-  ...productBoundary,
+  ...unitSize,
   {
     // Jest's configuration and reporter are plain CommonJS run by Node.
     files: ['jest*.config.js', 'eslint.config.js', 'test/support/*.js'],
