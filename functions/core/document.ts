@@ -124,6 +124,10 @@ export const storedRegistration = z.object({
   progressPercent: z.number().min(0).max(100).optional(),
   /** When the operation will likely be done (forecast/); only while pending. */
   estimatedDoneAt: time.optional(),
+  /** The Cloud Logging trace of the registering request (model.ts). */
+  trace: z.string().max(256).optional(),
+  /** When a poll first found the watch ended, while Pub/Sub refuses its notification (model.ts). */
+  endSeenAt: time.optional(),
   expireAt: time.optional(),
 });
 
@@ -151,6 +155,8 @@ export const UNINDEXED_FIELDS = [
   'scopes',
   'pollPolicy',
   'bucket',
+  'trace',
+  'endSeenAt',
 ] as const;
 
 /**
@@ -170,6 +176,7 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
       | 'finishedAt'
       | 'progressPercent'
       | 'estimatedDoneAt'
+      | 'endSeenAt'
     >
   >;
 

@@ -3,11 +3,13 @@
  * refused publish leaves the registration pending for another try after the backoff; once the deadline and the
  * publish grace have passed, the watch ends `undeliverable` and the notification goes to the dead-letter topic.
  */
-import type {PollError, Registration} from '../core/model';
+import type {Operation, PollError, Registration} from '../core/model';
 import {afterPublishFailure, type Transition} from '../core/policy';
+import {reportedEndTime} from '../forecast/durations';
 import {buildNotification, type Notification} from '../notify/notification';
-import {audit} from '../platform/audit';
+import {audit, type AuditEvent} from '../platform/audit';
 import {within} from '../platform/deadline';
+import {withTrace, type Logger} from '../platform/log';
 import type {TickContext, TickCounts} from './tick-context';
 
 /** Pub/Sub's limit on an attribute value, in bytes. */
@@ -16,7 +18,7 @@ const MAX_ATTRIBUTE_BYTES = 1024;
 /** The counter of each outcome a notification was published for. */
 const OUTCOME_COUNTER: Record<
   NonNullable<Transition['outcome']>,
-  keyof Omit<TickCounts, 'leaseHeld'>
+  keyof Omit<TickCounts, 'leaseHeld' | 'maxLateMs' | 'durationMs'>
 > = {
   succeeded: 'succeeded',
   failed: 'failed',
@@ -44,6 +46,22 @@ function pollErrorOf(
 }
 
 /**
+ * Where a notification's lag starts: the end time a done operation reports, counted from the registration at the
+ * earliest (an operation registered after it ended is not late for the time before); else when a poll first found
+ * the watch ended, which a refused publish keeps (`endSeenAt`) so the retries count.
+ */
+export function lagStart(
+  registration: Pick<Registration, 'createdAt' | 'endSeenAt'>,
+  operation: Operation | undefined,
+  seenAt: number,
+): number {
+  const firstSeen = registration.endSeenAt ?? seenAt;
+  const reported = operation?.done ? reportedEndTime(operation) : undefined;
+  if (reported === undefined || reported > firstSeen) return firstSeen;
+  return Math.max(reported, registration.createdAt);
+}
+
+/**
  * Publishes the notification of a transition that ends the watch.
  * @returns the transition to store: as given once Pub/Sub accepted the notification; pending again after a refusal;
  *   `undeliverable` once refusals outlast the deadline and the grace.
@@ -62,34 +80,47 @@ export async function publishOutcome(
     operation: transition.lastOperation,
     pollError: pollErrorOf(registration, transition),
   });
-  const event = {
-    action: 'notify' as const,
+  // The lines about this registration join the trace of the request that registered it.
+  const log = withTrace(tick.deps.log, registration.trace);
+  const event: Omit<AuditEvent, 'outcome'> = {
+    action: 'notify',
     principal: registration.owner,
     registrationId: registration.id,
     operationUrl: registration.operation.url,
+    service: registration.operation.service,
     topic: registration.topic,
   };
   try {
     await publishWithin(tick, registration.topic, notification);
-    audit(tick.deps.log, {...event, outcome});
+    const publishedAt = tick.now();
+    const lagMs = Math.max(
+      0,
+      publishedAt - lagStart(registration, transition.lastOperation, now),
+    );
+    audit(log, {...event, outcome, lagMs});
+    tick.deps.stats?.record(outcome, publishedAt, lagMs);
     tick.counts.published++;
     tick.counts[OUTCOME_COUNTER[outcome]]++;
     return transition;
   } catch (error) {
-    audit(tick.deps.log, {...event, outcome: 'publish_failed'});
+    audit(log, {...event, outcome: 'publish_failed'});
     const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
     const failure: PollError = {kind: 'publish', message};
-    if (now >= registration.deadline + tick.deps.publishGraceMs)
+    if (now >= registration.deadline + tick.deps.publishGraceMs) {
+      audit(log, {...event, outcome: 'undeliverable'});
+      tick.deps.stats?.record('undeliverable', now);
       return undeliverable(
         tick,
+        log,
         registration,
         transition,
         notification,
         failure,
       );
+    }
     const held = tick.throttle.pass(`publish ${registration.topic}`);
     if (held !== undefined) {
-      tick.deps.log.warn(message, {
+      log.warn(message, {
         registrationId: registration.id,
         ...(held > 0 && {alsoFailedSinceLastLine: held}),
       });
@@ -124,6 +155,7 @@ function publishWithin(
  */
 async function undeliverable(
   tick: TickContext,
+  log: Logger,
   registration: Registration,
   transition: Transition,
   notification: Notification,
@@ -143,14 +175,14 @@ async function undeliverable(
       });
       deadLettered = true;
     } catch (deadLetterError) {
-      tick.deps.log.error('publishing to the dead-letter topic failed', {
+      log.error('publishing to the dead-letter topic failed', {
         registrationId: registration.id,
         error: (deadLetterError as Error).message,
       });
     }
   }
   tick.counts.undeliverable++;
-  tick.deps.log.error('watch ended undeliverable', {
+  log.error('watch ended undeliverable', {
     registrationId: registration.id,
     topic: registration.topic,
     outcome: transition.outcome,

@@ -9,6 +9,7 @@ import type {PollerConfig} from '../core/config';
 import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
+import {NotificationStats} from '../notify/outcome-stats';
 import {PubSubPublisher} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
@@ -57,6 +58,7 @@ export function newPoller(
     client: new OperationsClient(config),
     allowlists: config.allowlists,
     kinds: new KindDurations(db, config.collection, log),
+    stats: new NotificationStats(db, config.collection),
     sink,
     log,
     budgetMs,

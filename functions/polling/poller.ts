@@ -116,7 +116,7 @@ export class Poller {
       return await run.execute();
     } finally {
       // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
-      await this.flushLearned();
+      await Promise.all([this.flushLearned(), this.flushStats()]);
       // A renewal still under way would change the lease under the release's precondition, and a whole new
       // lease would be left for the next tick to wait out.
       await renewals.stop();
@@ -151,6 +151,16 @@ export class Poller {
       this.deps.log.warn((error as Error).message);
       return false;
     }
+  }
+
+  /** Writes the tick's notification figures (GET /stats), within the lease's length; a failure costs only them. */
+  private async flushStats(): Promise<void> {
+    if (!this.deps.stats) return;
+    await within(
+      this.deps.stats.flush(),
+      this.deps.leaseMs,
+      'writing notification figures',
+    ).catch((error: Error) => this.deps.log.warn(error.message));
   }
 
   /** Writes the durations learned so far, within the lease's length; a failure costs history, not the tick. */

@@ -27,6 +27,11 @@ export async function pollRegistration(
   const read = readDocument(snapshot);
   if (!read.ok) return endCorrupt(tick, snapshot, read.problem);
   const registration = read.registration;
+  const counts = tick.counts;
+  counts.maxLateMs = Math.max(
+    counts.maxLateMs,
+    tick.now() - registration.nextPollAt,
+  );
   const result = await fetchOperation(tick, registration);
   const now = tick.now();
   tick.counts.polled++;
@@ -34,12 +39,21 @@ export async function pollRegistration(
 
   const next = await forecastNext(tick, registration, result, now);
   let transition = next.transition;
+  let endSeenAt: number | undefined;
   if (transition.outcome) {
     // Left pending and due, the registration is the next lease holder's to finish.
     if (tick.fenced()) return;
     transition = await publishOutcome(tick, registration, transition, now);
+    // Refused: the lag of the notification that finally goes out counts from this first sight of the end.
+    if (!transition.outcome) endSeenAt = registration.endSeenAt ?? now;
   }
-  const saved = await save(tick, snapshot, {...next, transition}, now);
+  const saved = await save(
+    tick,
+    snapshot,
+    {...next, transition},
+    now,
+    endSeenAt,
+  );
   if (saved && transition.outcome === 'succeeded')
     learn(tick, registration, transition, now);
 }
@@ -97,6 +111,7 @@ function save(
   snapshot: QueryDocumentSnapshot,
   {transition, progressPercent, estimatedDoneAt}: Forecast,
   now: number,
+  endSeenAt: number | undefined,
 ): Promise<boolean> {
   const state = transition.outcome ?? 'pending';
   const pending = state === 'pending';
@@ -115,6 +130,7 @@ function save(
     progressPercent: pending ? progressPercent : undefined,
     estimatedDoneAt: pending ? estimatedDoneAt : undefined,
     ...(!pending && {finishedAt: now}),
+    ...(endSeenAt !== undefined && {endSeenAt}),
   });
 }
 
