@@ -60,7 +60,9 @@ export type NotificationPayload = z.infer<typeof notificationPayloadSchema>;
 export const CLOUD_EVENT_TYPE_PREFIX = 'dev.opwatch.operation.v1.';
 export const cloudEventTypeSchema = z
   .enum(
-    outcomeSchema.options.map(outcome => `${CLOUD_EVENT_TYPE_PREFIX}${outcome}`),
+    outcomeSchema.options.map(
+      outcome => `${CLOUD_EVENT_TYPE_PREFIX}${outcome}`,
+    ),
   )
   .meta({
     description:
@@ -85,7 +87,8 @@ const cloudEventAttributes = {
       "watch's notification, different for the next watch of the same operation. Deduplicate on it.",
   }),
   'ce-source': z.string().meta({
-    description: 'The watched API: //<service>, e.g. //firestore.googleapis.com.',
+    description:
+      'The watched API: //<service>, e.g. //firestore.googleapis.com.',
   }),
   'ce-type': cloudEventTypeSchema,
   'ce-subject': z
