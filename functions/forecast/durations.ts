@@ -4,6 +4,7 @@
  * never overwrite each other, and a tick writes what it learned as one increment per kind.
  */
 import type {Operation} from '../core/model';
+import {MIN_HISTORY, MIN_SIGMA} from './constants';
 
 /** The stored sums of one kind; durations in milliseconds, logs natural. */
 export interface DurationSums {
@@ -21,11 +22,6 @@ export interface DurationModel {
   /** Standard deviation of the log-duration. */
   sigma: number;
 }
-
-/** Finished operations a kind needs before its history overrides the priors. */
-export const MIN_HISTORY = 5;
-/** A floor on the spread: a handful of near-identical durations must not make the forecast overconfident. */
-const MIN_SIGMA = 0.05;
 
 /** The model of a kind's durations, or undefined below {@link MIN_HISTORY} or for sums that make no sense. */
 export function durationModel(
@@ -46,6 +42,38 @@ export function durationModel(
 /** The duration `z` standard deviations from the median (z = -2 is the 2.3 % quantile). */
 export function durationAt(model: DurationModel, z: number): number {
   return model.medianMs * Math.exp(z * model.sigma);
+}
+
+/**
+ * The chance that a standard normal draw exceeds `z` (the complement of its distribution function), from
+ * Abramowitz and Stegun's 7.1.26 approximation of erfc, within 1.5e-7.
+ */
+export function normalTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly =
+    t *
+    (0.254829592 +
+      t *
+        (-0.284496736 +
+          t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const upper = (poly * Math.exp(-x * x)) / 2;
+  return z >= 0 ? upper : 1 - upper;
+}
+
+/**
+ * The hazard of a kind's durations at `ageMs`: the chance per millisecond that an operation still running at that
+ * age finishes now. Zero before any time has passed; it rises through the body of the durations and, for a
+ * log-normal, falls slowly in the tail.
+ */
+export function hazardAt(model: DurationModel, ageMs: number): number {
+  if (!(ageMs > 0)) return 0;
+  const z = Math.log(ageMs / model.medianMs) / model.sigma;
+  const density = Math.exp((-z * z) / 2) / Math.sqrt(2 * Math.PI);
+  const surviving = normalTail(z);
+  // Deep in the tail both vanish; their ratio tends to z, the normal's own limit.
+  const ratio = surviving > 1e-12 ? density / surviving : Math.max(z, 0);
+  return ratio / (model.sigma * ageMs);
 }
 
 /** An RFC 3339 time as epoch milliseconds, or undefined. */

@@ -8,17 +8,19 @@
  * The rules, most informed first:
  * 1. an explicit `pollPolicy` on the registration wins: the policy's backoff, as before;
  * 2. progress with a start time: extrapolate the finish; when the recent rate agrees with the average rate,
- *    poll just after the finish (most of the way there while under half done), else halfway there (never
- *    further than the cap), which stays right when progress runs on a curve;
- * 3. a kind with enough history: skip the time in which few of its operations finished, then poll in steps
- *    that shrink with the spread of its durations;
+ *    poll just after the finish (most of the way there while under half done), never further ahead than the
+ *    operation's age or the cap, whichever is longer; else halfway there, within the cap, which stays right when
+ *    progress runs on a curve;
+ * 3. a kind with enough history (its finished operations, failures included: an operation that fails early is
+ *    part of what a kind does): skip the time in which almost none of them finished, then poll as often as the
+ *    chance of finishing at that age makes worth it (the hazard: a wait of sqrt(2 x the delay a poll is worth /
+ *    hazard)), within the cap;
  * 4. a kind with no history yet: the API owners' published poll settings, within the cap;
- * 5. anything else (an opaque operation): a wait of at most {@link YOUNG_WAIT_MS} while the operation is young,
- *    then half its age, within the cap. Minimising polls for a given median delay means polling evenly, just
- *    often enough, while most operations are still running, then backing off fast; the half-age bound keeps a
- *    short operation's delay within half its duration.
- * Only a confident forecast (steady progress, or a history with a narrow spread) may wait longer than the cap,
- * the registration's or the default policy's `maxDelay`; nothing waits past the deadline.
+ * 5. anything else: a wait of at most {@link YOUNG_WAIT_MS} while the operation is young, then a share of its
+ *    age, within the cap. An operation that names no kind learns from, and teaches, its service's history
+ *    (kind.ts `learningKind`), so this rule only serves until that has enough.
+ * Only the skip of rule 3 and a steady progress estimate may wait longer than the cap, the registration's or the
+ * default policy's `maxDelay`; nothing waits past the deadline. The constants are in constants.ts.
  */
 import type {LroSettings} from '../core/presets';
 import {
@@ -30,7 +32,22 @@ import {
   type Transition,
 } from '../core/policy';
 import type {Registration} from '../core/model';
-import {durationAt, type DurationModel} from './durations';
+import {
+  AGE_SHARE,
+  DELAY_PER_POLL_MS,
+  EARLY_FRACTION,
+  EARLY_JUMP_SHARE,
+  JITTER,
+  JUMP_AGE_SHARE,
+  MIN_WAIT_MS,
+  OVERDUE_SHARE,
+  PROGRESS_MARGIN_MS,
+  SMALL_HISTORY_WIDENING,
+  TAIL_Z,
+  YOUNG_MS,
+  YOUNG_WAIT_MS,
+} from './constants';
+import {durationAt, hazardAt, type DurationModel} from './durations';
 import {extrapolate, readProgress, type ProgressEstimate} from './progress';
 
 /** What is known of a registration's kind. */
@@ -53,34 +70,6 @@ export interface Forecast {
   /** When the operation will likely be done, when known. */
   estimatedDoneAt?: number;
 }
-
-/** No forecast polls sooner than this after a poll. */
-export const MIN_WAIT_MS = 1000;
-/** How long after an extrapolated finish to poll: progress at 100 % is often a moment ahead of `done`. */
-export const PROGRESS_MARGIN_MS = 500;
-/**
- * Below this share done, a steady estimate is still a long extrapolation, and a small error in the reading (it
- * was taken somewhere between the request and the answer) grows with it: go {@link EARLY_JUMP_SHARE} of the way,
- * and let the next reading, much further on, place the finish.
- */
-const EARLY_FRACTION = 0.5;
-const EARLY_JUMP_SHARE = 0.9;
-/** A history with a spread (sigma of the log-duration) at most this may wait past the cap. */
-export const CONFIDENT_SIGMA = 0.5;
-/** Where the forecast starts polling a kind, in standard deviations below its median: 16 % finish before. */
-const BODY_Z = 1;
-/** Within a kind's durations, each wait is this share of sigma, as a ratio of the time elapsed. */
-export const STEP_SIGMA_SHARE = 0.4;
-/** Past an extrapolated finish, wait this share of the time elapsed. */
-const OVERDUE_SHARE = 0.05;
-/** Random share taken off a forecast wait, so a burst of one kind does not poll in lock-step. */
-const JITTER = 0.1;
-/** An opaque operation younger than {@link YOUNG_MS} waits at most this long between polls. */
-export const YOUNG_WAIT_MS = 5000;
-/** Until this age, an opaque operation is young: about half of a mix spanning seconds to half an hour is done. */
-export const YOUNG_MS = 45_000;
-/** An opaque operation waits at most this share of its age: its delay stays within half its duration. */
-export const AGE_SHARE = 0.5;
 
 const clamp = (value: number, low: number, high: number) =>
   Math.min(high, Math.max(low, value));
@@ -146,37 +135,45 @@ function progressWait(
   now: number,
 ): number {
   const remaining = estimate.doneAt - now;
-  if (remaining <= 0) {
-    const elapsed = now - registration.createdAt;
-    return clamp(elapsed * OVERDUE_SHARE, MIN_WAIT_MS, CAP_MS);
-  }
+  const elapsed = now - registration.createdAt;
+  if (remaining <= 0)
+    return clamp(elapsed * OVERDUE_SHARE, MIN_WAIT_MS, unsureLongest(elapsed));
+  const longest = Math.max(CAP_MS, elapsed * JUMP_AGE_SHARE);
   if (estimate.steady && fraction < EARLY_FRACTION)
-    return Math.max(MIN_WAIT_MS, remaining * EARLY_JUMP_SHARE);
+    return clamp(remaining * EARLY_JUMP_SHARE, MIN_WAIT_MS, longest);
   if (estimate.steady)
-    return Math.max(MIN_WAIT_MS, remaining + PROGRESS_MARGIN_MS);
-  return clamp(remaining / 2, MIN_WAIT_MS, CAP_MS);
+    return clamp(remaining + PROGRESS_MARGIN_MS, MIN_WAIT_MS, longest);
+  return clamp(
+    remaining / 2,
+    Math.max(MIN_WAIT_MS, elapsed * OVERDUE_SHARE),
+    unsureLongest(elapsed),
+  );
 }
+
+/**
+ * The longest wait of an unsure forecast: the cap, and a share of the operation's age, so a short operation is
+ * not kept waiting many times its duration by an estimate that was wrong for it.
+ */
+const unsureLongest = (elapsed: number) =>
+  Math.min(CAP_MS, Math.max(MIN_WAIT_MS, elapsed * AGE_SHARE));
 
 function historyWait(
   history: DurationModel,
   elapsed: number,
   random: () => number,
 ): number {
-  const confident = history.sigma <= CONFIDENT_SIGMA;
-  const bodyStart = durationAt(history, -BODY_Z);
-  if (elapsed < bodyStart) {
-    const untilBody = bodyStart - elapsed;
-    return Math.max(
-      MIN_WAIT_MS,
-      confident ? untilBody : Math.min(untilBody, CAP_MS),
-    );
-  }
-  const step = elapsed * (Math.exp(STEP_SIGMA_SHARE * history.sigma) - 1);
-  return clamp(
-    jittered(step, random),
-    MIN_WAIT_MS,
-    confident ? Infinity : CAP_MS,
-  );
+  const widened = {
+    ...history,
+    sigma: history.sigma * (1 + SMALL_HISTORY_WIDENING / history.count),
+  };
+  const tailEnd = durationAt(widened, -TAIL_Z);
+  if (elapsed < tailEnd) return Math.max(MIN_WAIT_MS, tailEnd - elapsed);
+  const hazard = hazardAt(widened, elapsed);
+  const wait =
+    hazard > 0 ? Math.sqrt((2 * DELAY_PER_POLL_MS) / hazard) : CAP_MS;
+  // A fit too wide at its short end must not keep a short operation waiting many times its duration.
+  const longest = unsureLongest(elapsed);
+  return clamp(jittered(Math.min(wait, longest), random), MIN_WAIT_MS, longest);
 }
 
 function opaqueWait(age: number, random: () => number): number {

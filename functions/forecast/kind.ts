@@ -46,6 +46,18 @@ export function operationKind(
   };
 }
 
+/**
+ * The kind whose learned durations an operation reads and adds to: its own, or, for an operation that says nothing
+ * of what it does, its service's. A service's opaque operations may differ widely, but their spread is learned
+ * too, and the forecast trusts a wide history only a little (forecast.ts rule 3).
+ */
+export function learningKind(
+  service: string,
+  operation: Operation | undefined,
+): OperationKind {
+  return operationKind(service, operation) ?? {service, key: `${service}  `};
+}
+
 /** The Firestore document id of a kind: a digest, since a kind's text holds `/` and may be long. */
 export function kindDocumentId(kind: OperationKind): string {
   return createHash('sha256').update(kind.key).digest('hex').slice(0, 32);

@@ -7,6 +7,7 @@
  * Management's `progressPercentage`; Vertex AI's `progressPercentage` and `genericMetadata.createTime`.
  */
 import type {Operation} from '../core/model';
+import {STEADY_TOLERANCE} from './constants';
 import {parseTime} from './durations';
 
 /** What one poll said about progress. */
@@ -93,9 +94,6 @@ export interface ProgressEstimate {
    */
   steady: boolean;
 }
-
-/** Rates that differ by no more than this share count as the same. */
-const STEADY_TOLERANCE = 0.15;
 
 /**
  * When the work will be done if it goes on at its average rate since `startedAt` (the operation's start, or the

@@ -14,7 +14,7 @@ import type {PollResult, Transition} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
-import {operationKind} from '../forecast/kind';
+import {learningKind, operationKind} from '../forecast/kind';
 import {publishOutcome} from './outcome-publish';
 import type {TickContext} from './tick-context';
 
@@ -54,7 +54,10 @@ export async function pollRegistration(
     now,
     endSeenAt,
   );
-  if (saved && transition.outcome === 'succeeded')
+  if (
+    saved &&
+    (transition.outcome === 'succeeded' || transition.outcome === 'failed')
+  )
     learn(tick, registration, transition, now);
 }
 
@@ -81,18 +84,21 @@ async function forecastNext(
   result: PollResult,
   now: number,
 ): Promise<Forecast> {
-  const kind =
-    result.kind === 'operation'
-      ? operationKind(registration.operation.service, result.operation)
-      : undefined;
-  const knowledge = kind && {
-    durations: await tick.deps.kinds?.model(kind),
-    prior: lroSettingsFor(registration.operation.service, kind.verb),
+  if (result.kind !== 'operation')
+    return forecast(registration, result, now, tick.random);
+  const {service} = registration.operation;
+  const kind = operationKind(service, result.operation);
+  const knowledge = {
+    durations: await tick.deps.kinds?.model(
+      learningKind(service, result.operation),
+    ),
+    // The owners' settings are per kind of theirs: an operation of no kind has none.
+    prior: kind && lroSettingsFor(service, kind.verb),
   };
   return forecast(registration, result, now, tick.random, knowledge);
 }
 
-/** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
+/** Adds a finished operation's duration to its kind, once its final write landed; the poller writes it. */
 function learn(
   tick: TickContext,
   registration: Registration,
@@ -100,10 +106,12 @@ function learn(
   now: number,
 ): void {
   const operation = transition.lastOperation;
-  const kind = operationKind(registration.operation.service, operation);
   const duration = operation && observedDuration(registration, operation, now);
-  if (!tick.deps.kinds || !kind || duration === undefined) return;
-  tick.deps.kinds.learn(kind, duration);
+  if (!tick.deps.kinds || duration === undefined) return;
+  tick.deps.kinds.learn(
+    learningKind(registration.operation.service, operation),
+    duration,
+  );
 }
 
 function save(

@@ -2,15 +2,24 @@
  * `forecast()` from what is known of an operation's kind: the durations its finished operations taught (progress,
  * when there is some, still goes first), and until a kind has those, the poll settings its API's owners published.
  */
+import {forecast} from '../../../functions/forecast/forecast';
 import {
-  CONFIDENT_SIGMA,
-  STEP_SIGMA_SHARE,
-  forecast,
-} from '../../../functions/forecast/forecast';
+  AGE_SHARE,
+  DELAY_PER_POLL_MS,
+  SMALL_HISTORY_WIDENING,
+  TAIL_Z,
+} from '../../../functions/forecast/constants';
+import {
+  durationAt,
+  hazardAt,
+  normalTail,
+  type DurationModel,
+} from '../../../functions/forecast/durations';
 import {
   DEFAULT_LRO_SETTINGS,
   lroSettingsFor,
 } from '../../../functions/core/presets';
+import fc from 'fast-check';
 import {
   CAP,
   START,
@@ -21,65 +30,94 @@ import {
   watch,
 } from './forecast-support';
 
+/** The model the forecast reads a history of 20 as: its spread widened for the small sample. */
+const widened = (model: DurationModel): DurationModel => ({
+  ...model,
+  sigma: model.sigma * (1 + SMALL_HISTORY_WIDENING / model.count),
+});
+
+const waitAt = (model: DurationModel, elapsed: number) =>
+  forecast(watch(), running({'@type': 'x'}), START + elapsed, noJitter, {
+    durations: model,
+  }).transition.nextPollAt -
+  START -
+  elapsed;
+
+describe('the normal tail and the hazard of a learned kind', () => {
+  it('normalTail matches the standard normal at known points', () => {
+    expect(normalTail(0)).toBeCloseTo(0.5, 6);
+    expect(normalTail(1.96)).toBeCloseTo(0.025, 4);
+    expect(normalTail(-2.58)).toBeCloseTo(0.99506, 4);
+    expect(normalTail(6)).toBeLessThan(1e-8);
+  });
+
+  it('the hazard is zero at the start, peaks in the body, and stays finite deep in the tail', () => {
+    const model = history(600_000, 0.3);
+    expect(hazardAt(model, 0)).toBe(0);
+    const early = hazardAt(model, 200_000);
+    const body = hazardAt(model, 600_000);
+    expect(early).toBeLessThan(body / 100);
+    const tail = hazardAt(model, 600_000 * Math.exp(0.3 * 40));
+    expect(Number.isFinite(tail)).toBe(true);
+    expect(tail).toBeGreaterThan(0);
+  });
+});
+
 describe('rule 3: a kind with enough history', () => {
-  it('narrow spread: skips the time in which few finished (down to 1 sigma below the median), past the cap', () => {
+  it('skips the time before almost none finished (TAIL_Z widened sigmas below the median), past the cap', () => {
+    const model = history(600_000, 0.2);
     const out = forecast(
       watch(),
       running({'@type': 'x'}),
       START + 1000,
       noJitter,
       {
-        durations: history(600_000, 0.2),
+        durations: model,
       },
     );
-    const bodyStart = 600_000 * Math.exp(-0.2);
-    expect(out.transition.nextPollAt).toBeCloseTo(START + bodyStart);
+    const tailEnd = durationAt(widened(model), -TAIL_Z);
+    expect(tailEnd).toBeGreaterThan(CAP);
+    expect(out.transition.nextPollAt).toBeCloseTo(START + tailEnd);
     expect(out.estimatedDoneAt).toBe(START + 600_000);
   });
 
-  it('then steps of a share of sigma of the time elapsed, past the cap only when the spread is narrow', () => {
-    const now = START + 300_000;
-    const out = forecast(watch(), running({'@type': 'x'}), now, noJitter, {
-      durations: history(300_000, 0.2),
-    });
-    expect(out.transition.nextPollAt - now).toBeCloseTo(
-      300_000 * (Math.exp(STEP_SIGMA_SHARE * 0.2) - 1),
+  it('then waits as long as the hazard makes a poll worth it: sqrt(2 x DELAY_PER_POLL_MS / hazard)', () => {
+    const model = history(3_000_000, 0.1);
+    const elapsed = 3_000_000;
+    const expected = Math.sqrt(
+      (2 * DELAY_PER_POLL_MS) / hazardAt(widened(model), elapsed),
     );
-    const long = forecast(
-      watch(),
-      running({'@type': 'x'}),
-      START + 3e6,
-      noJitter,
-      {
-        durations: history(3e6, 0.2),
-      },
-    );
-    expect(long.transition.nextPollAt - START - 3e6).toBeCloseTo(
-      3e6 * (Math.exp(STEP_SIGMA_SHARE * 0.2) - 1),
-    );
-    const wide = forecast(
-      watch(),
-      running({'@type': 'x'}),
-      START + 3e6,
-      noJitter,
-      {
-        durations: history(3e6, CONFIDENT_SIGMA + 0.1),
-      },
-    );
-    expect(wide.transition.nextPollAt).toBe(START + 3e6 + CAP);
+    expect(expected).toBeLessThan(CAP);
+    expect(waitAt(model, elapsed)).toBeCloseTo(expected);
+    // Where finishing is likelier (the body of a narrower kind), polls come closer together.
+    expect(waitAt(history(3_000_000, 0.05), elapsed)).toBeLessThan(expected);
   });
 
-  it('a wide spread is uncertain: no wait longer than the cap', () => {
-    const out = forecast(
-      watch(),
-      running({'@type': 'x'}),
-      START + 1000,
-      noJitter,
-      {
-        durations: history(3_600_000, CONFIDENT_SIGMA + 0.1),
-      },
+  it('after the skip, no wait is longer than the cap, nor than a share of the age', () => {
+    fc.assert(
+      fc.property(
+        fc.double({min: 0.05, max: 3, noNaN: true}),
+        fc.integer({min: 1000, max: 86_400_000}),
+        fc.double({min: 0, max: 40, noNaN: true}),
+        (sigma, medianMs, spreads) => {
+          const model = history(medianMs, sigma);
+          const tailEnd = durationAt(widened(model), -TAIL_Z);
+          const elapsed = Math.round(
+            Math.min(
+              86_000_000,
+              tailEnd * Math.exp(spreads * widened(model).sigma),
+            ),
+          );
+          if (elapsed < Math.ceil(tailEnd)) return;
+          // Times are epoch milliseconds: a wait read back from one is exact to about 1e-3 ms.
+          const wait = waitAt(model, elapsed);
+          expect(wait).toBeLessThanOrEqual(CAP + 0.01);
+          expect(wait).toBeLessThanOrEqual(
+            Math.max(1000, elapsed * AGE_SHARE) + 0.01,
+          );
+        },
+      ),
     );
-    expect(out.transition.nextPollAt).toBe(START + 1000 + CAP);
   });
 
   it('progress, when there is some, goes before history', () => {

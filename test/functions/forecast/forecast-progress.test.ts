@@ -2,11 +2,14 @@
  * `forecast()`'s first rules: an explicit pollPolicy wins; else an operation that reports its progress and start
  * time is polled about when the progress says it will be done.
  */
+import {forecast} from '../../../functions/forecast/forecast';
 import {
+  AGE_SHARE,
+  JUMP_AGE_SHARE,
   MIN_WAIT_MS,
+  OVERDUE_SHARE,
   PROGRESS_MARGIN_MS,
-  forecast,
-} from '../../../functions/forecast/forecast';
+} from '../../../functions/forecast/constants';
 import {decide} from '../../../functions/core/policy';
 import type {Operation} from '../../../functions/core/model';
 import {
@@ -45,7 +48,7 @@ describe('rule 1: an explicit pollPolicy wins', () => {
 });
 
 describe('rule 2: progress and a start time', () => {
-  it('steady progress: most of the way while under half done, then just after the finish, past the cap', () => {
+  it('steady progress: most of the way while under half done, then just after the finish, past the cap but not past its age', () => {
     const early = watch({
       lastOperation: {metadata: documents(100)},
       lastPolledAt: START + 100_000,
@@ -57,7 +60,10 @@ describe('rule 2: progress and a start time', () => {
       noJitter,
     );
     expect(out.estimatedDoneAt).toBe(START + 1_000_000);
-    expect(out.transition.nextPollAt).toBe(START + 200_000 + 0.9 * 800_000);
+    // 90 % of the 800 s left would be 720 s; the operation is 200 s old, so it waits that long at most.
+    expect(out.transition.nextPollAt).toBe(
+      START + 200_000 + Math.min(0.9 * 800_000, 200_000 * JUMP_AGE_SHARE),
+    );
     expect(out.progressPercent).toBe(20);
     const late = watch({
       lastOperation: {metadata: documents(200)},
@@ -74,7 +80,7 @@ describe('rule 2: progress and a start time', () => {
     );
   });
 
-  it('progress on a curve: polls halfway to the extrapolated finish, never further than the cap', () => {
+  it('progress on a curve: polls halfway to the extrapolated finish, never further than the cap or a share of its age', () => {
     // 10 % in the first 100 s, then 40 % more in 10 s: the recent rate is far from the average.
     const registration = watch({
       lastOperation: {metadata: documents(100)},
@@ -83,7 +89,9 @@ describe('rule 2: progress and a start time', () => {
     const now = START + 110_000;
     const out = forecast(registration, running(documents(500)), now, noJitter);
     expect(out.estimatedDoneAt).toBe(START + 220_000);
-    expect(out.transition.nextPollAt).toBe(now + 55_000);
+    expect(out.transition.nextPollAt).toBe(
+      now + Math.min(55_000, 110_000 * AGE_SHARE),
+    );
     const late = watch({
       lastOperation: {metadata: documents(500)},
       lastPolledAt: START + 9_000,
@@ -111,7 +119,9 @@ describe('rule 2: progress and a start time', () => {
       START + 200_000,
       noJitter,
     );
-    expect(out.transition.nextPollAt).toBe(START + 200_000 + 10_000);
+    expect(out.transition.nextPollAt).toBe(
+      START + 200_000 + 200_000 * OVERDUE_SHARE,
+    );
   });
 
   it('reads the progress of Spanner, Compute, Service Management and Vertex AI', () => {

@@ -1,11 +1,15 @@
+import {MIN_HISTORY} from '../../../functions/forecast/constants';
 import {
-  MIN_HISTORY,
   durationIncrement,
   durationModel,
   observedDuration,
   type DurationSums,
 } from '../../../functions/forecast/durations';
-import {kindDocumentId, operationKind} from '../../../functions/forecast/kind';
+import {
+  kindDocumentId,
+  learningKind,
+  operationKind,
+} from '../../../functions/forecast/kind';
 import {extrapolate, readProgress} from '../../../functions/forecast/progress';
 
 const START = 1_800_000_000_000;
@@ -43,6 +47,20 @@ describe('operationKind', () => {
       operationKind('x.googleapis.com', {name: 'operations/1', metadata: {}}),
     ).toBeUndefined();
     expect(operationKind('x.googleapis.com', undefined)).toBeUndefined();
+  });
+});
+
+describe('learningKind', () => {
+  it("is an operation's own kind when it has one, else one kind for its whole service", () => {
+    const typed = {metadata: {'@type': 'type.googleapis.com/x.ExportMetadata'}};
+    expect(learningKind('a.googleapis.com', typed)).toEqual(
+      operationKind('a.googleapis.com', typed),
+    );
+    const opaque = learningKind('a.googleapis.com', {metadata: {}});
+    expect(opaque.service).toBe('a.googleapis.com');
+    expect(learningKind('a.googleapis.com', undefined).key).toBe(opaque.key);
+    expect(learningKind('b.googleapis.com', {}).key).not.toBe(opaque.key);
+    expect(opaque.key).not.toBe(learningKind('a.googleapis.com', typed).key);
   });
 });
 

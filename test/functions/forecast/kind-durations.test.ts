@@ -12,7 +12,7 @@ import {
   KindDurations,
 } from '../../../functions/forecast/kind-durations';
 import {kindDocumentId, operationKind} from '../../../functions/forecast/kind';
-import {MIN_HISTORY} from '../../../functions/forecast/durations';
+import {MIN_HISTORY} from '../../../functions/forecast/constants';
 
 const firestore = new Firestore({projectId: TEST_PROJECT});
 const kind = operationKind('redis.googleapis.com', {

@@ -9,7 +9,7 @@ import {
   type TestStack,
 } from '../../support/stack';
 import type {SpawnedFunction} from '../../support/poll-process';
-import {MIN_HISTORY} from '../../../functions/forecast/durations';
+import {MIN_HISTORY} from '../../../functions/forecast/constants';
 
 const API = 'https://firestore.googleapis.com/v1';
 /** A kind with a type and a verb and no progress, so only its history can inform the forecast. */
