@@ -18,10 +18,10 @@ import {auditEntry} from '../scripts/lib/audit-entry';
 import type {CompressedClock} from './clock';
 import {OPWATCH, OPWATCH_EVENTS, PEERS} from './contenders';
 import {SERVICE, uniqueName} from './env';
-import type {Row} from './policies';
-import {seeded} from './prng';
+import {evaluateFamily, type FamilyEvaluation} from './evaluation';
+import {FAMILIES} from './families';
 import {RETENTION_MS} from './seed';
-import {DEFAULT_TIMING, drawWorkload, figures, simulate} from './simulate';
+import type {Timing} from './simulate';
 
 /** COMPLETION_POLL_BUDGET_SECONDS' default, and the handler's recheck while another tick works. */
 const COMPLETION_BUDGET_MS = 10_000;
@@ -32,21 +32,21 @@ const FIRESTORE_TIMEOUT_MS = 15_000;
 /** The figures the issue set for opwatch with completion events. */
 export const EVENT_TARGETS = {delayP50S: 2, delayP99S: 5, pollsMean: 3};
 
-/** opwatch, opwatch with completion events and the peers, simulated on the policy stage's workload. */
+/** The family the events stage runs on: opaque operations of a wide range, the case events help most. */
+export const EVENTS_FAMILY = FAMILIES.find(f => f.key === 'opaque-2s-30m')!;
+
+/** opwatch, opwatch with completion events and the peers, simulated on {@link EVENTS_FAMILY} over the seeds. */
 export function simulateWithEvents(options: {
-  jobCount: number;
+  count: number;
   windowMs: number;
-  seed: number;
-}): Row[] {
-  const jobs = drawWorkload(
-    options.jobCount,
-    options.windowMs,
-    seeded(options.seed),
-  );
-  return [OPWATCH, OPWATCH_EVENTS, ...PEERS].map(contender => ({
-    contender,
-    figures: figures(simulate(contender, jobs, DEFAULT_TIMING, seeded(7))),
-  }));
+  seeds: readonly number[];
+  timing: Timing;
+}): FamilyEvaluation {
+  return evaluateFamily(EVENTS_FAMILY, options, [
+    OPWATCH,
+    OPWATCH_EVENTS,
+    ...PEERS,
+  ]);
 }
 
 /** The completions function of a real run: announce an operation's end, and stop. */

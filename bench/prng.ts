@@ -18,3 +18,10 @@ export function seeded(seed: number): () => number {
 export function logUniform(random: () => number, min: number, max: number) {
   return min * Math.pow(max / min, random());
 }
+
+/** A standard normal draw (Box-Muller). */
+export function normal(random: () => number): number {
+  return (
+    Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+  );
+}

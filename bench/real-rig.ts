@@ -10,7 +10,10 @@ import {DEFAULT_PUBLISH_GRACE_SECONDS} from '../functions/core/config';
 import {parseAllowlists} from '../functions/core/allowlists';
 import {KindDurations} from '../functions/forecast/kind-durations';
 import {OperationsClient} from '../functions/google/operations-client';
-import {PubSubPublisher} from '../functions/notify/publisher';
+import {
+  PubSubPublisher,
+  type NotificationSink,
+} from '../functions/notify/publisher';
 import {createLogger, type Logger} from '../functions/platform/log';
 import {DueRegistrations} from '../functions/polling/due-registrations';
 import {PollLease} from '../functions/polling/lease';
@@ -19,18 +22,19 @@ import type {TickTrigger} from '../functions/polling/tick-context';
 import {TickWake} from '../functions/polling/tick-wake';
 import {RegistrationStore} from '../functions/registration/store';
 import type {ValidationContext} from '../functions/registration/validation';
-import {compressedClock, type CompressedClock} from './clock';
+import type {CompressedClock} from './clock';
 import type {Contender} from './contenders';
 import {PROJECT, SERVICE, uniqueName, type BenchEnv} from './env';
 import {startCompletionEvents, type CompletionEvents} from './events';
 import {RETENTION_MS} from './seed';
-import {DEFAULT_TIMING, type Job} from './simulate';
+import type {Job} from './jobs';
+import type {Timing} from './simulate';
 
 /** The poller's lease, in real time: ticks here never overlap, and a shorter one would only add lease writes. */
 const LEASE_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** What a real run is asked to run (real-run.ts). */
+/** What a real run is asked to run (real-run.ts): every contender on the same jobs, each with its own state. */
 export interface RealRunOptions {
   contenders: readonly Contender[];
   jobs: readonly Job[];
@@ -39,14 +43,20 @@ export interface RealRunOptions {
   /** The API host the operations come from: its preset, if any, gives the forecaster a prior. */
   service?: string;
   latencyMs: number;
+  /** The runtime's settings, as deployed (bench/deployed.ts). */
+  timing: Timing;
   seed: number;
   log: (line: string) => void;
 }
 
-/** What the steps of a run share: its settings, the real poller and store, and what it records. */
+/**
+ * One opwatch contender's deployment in a run: its own collection (so its own registrations, lease and learned
+ * durations), topic and subscription, the real poller and store, and what it records.
+ */
 export interface Rig {
   env: BenchEnv;
   options: RealRunOptions;
+  contender: Contender;
   service: string;
   clock: CompressedClock;
   topic: Topic;
@@ -63,43 +73,50 @@ export interface Rig {
   /** The real milliseconds each page query and each poll took. */
   queryMs: number[];
   pollMs: number[];
-  /** When each job's operation is done, on the run's clock, by `contender/index`. */
-  doneAt: Map<string, number>;
+  /** When each job's operation is done, on the run's clock, by job index. */
+  doneAt: Map<number, number>;
+  /** When Pub/Sub accepted each registration's first notification, on the run's clock, by registration id. */
+  acceptedAt: Map<string, number>;
   /** The completion entries still to be announced. */
   announcements: NodeJS.Timeout[];
 }
 
 /**
- * The run's topic and subscription, and opwatch's parts wired as functions/index.ts wires them, on the compressed
- * clock, with the fake API answering at the compressed latency.
+ * `contender`'s topic, subscription and collection, and opwatch's parts wired as functions/index.ts wires them, on
+ * the run's compressed clock.
  */
 export async function setUp(
   env: BenchEnv,
   options: RealRunOptions,
+  contender: Contender,
+  clock: CompressedClock,
 ): Promise<Rig> {
   const {factor} = options;
   const service = options.service ?? SERVICE;
-  const clock = compressedClock(factor);
-  const collection = uniqueName('bench-real');
-  const topicId = uniqueName('bench-real');
+  const collection = uniqueName(`bench-${contender.key}`);
+  const topicId = uniqueName(`bench-${contender.key}`);
   const [topic] = await env.pubsub.createTopic(topicId);
   const [subscription] = await topic.createSubscription(`${topicId}-sub`);
   const endpointOverrides = new Map([[service, env.fake.baseUrl]]);
-  env.fake.reset();
-  env.fake.setLatency(options.latencyMs / factor);
   const timed = timedClients(env, collection, endpointOverrides);
   const publisherClient = new PubSub({projectId: PROJECT});
   const log = createLogger(() => {});
+  const acceptedAt = new Map<string, number>();
   const makePoller = pollerFactory(env, {
     ...timed,
     collection,
     service,
     clock,
-    publisherClient,
+    sink: acceptanceRecorder(
+      new PubSubPublisher(publisherClient),
+      acceptedAt,
+      clock,
+    ),
+    concurrency: options.timing.concurrency,
     log,
   });
-  const poller = makePoller(DEFAULT_TIMING.budgetMs);
-  const events = options.contenders.some(contender => contender.events)
+  const poller = makePoller(options.timing.budgetMs);
+  const events = contender.events
     ? await startCompletionEvents({
         pubsub: env.pubsub,
         firestore: env.firestore,
@@ -112,6 +129,7 @@ export async function setUp(
   return {
     env,
     options,
+    contender,
     service,
     clock,
     topic,
@@ -120,13 +138,40 @@ export async function setUp(
     context: {projectId: PROJECT, defaultTopic: topic.name, endpointOverrides},
     store: new RegistrationStore(env.firestore, collection, RETENTION_MS),
     poller,
-    wake: tickWake(env, {collection, clock, ticks, factor, log}),
+    wake: tickWake(env, {
+      collection,
+      clock,
+      ticks,
+      wakeDelayMs: options.timing.wakeDelayMs / factor,
+      log,
+    }),
     ticks,
     events,
     queryMs: timed.queryMs,
     pollMs: timed.pollMs,
     doneAt: new Map(),
+    acceptedAt,
     announcements: [],
+  };
+}
+
+/**
+ * The poller's sink, noting when Pub/Sub accepted each registration's first notification: the end of every
+ * contender's delay, as in the simulation.
+ */
+function acceptanceRecorder(
+  sink: NotificationSink,
+  acceptedAt: Map<string, number>,
+  clock: CompressedClock,
+): NotificationSink {
+  return {
+    async publish(topic, message) {
+      const id = await sink.publish(topic, message);
+      const registration = message.attributes.registrationId;
+      if (registration !== undefined && !acceptedAt.has(registration))
+        acceptedAt.set(registration, clock.now());
+      return id;
+    },
   };
 }
 
@@ -168,7 +213,8 @@ function pollerFactory(
     clock: CompressedClock;
     due: DueRegistrations;
     client: OperationsClient;
-    publisherClient: PubSub;
+    sink: NotificationSink;
+    concurrency: number;
     log: Logger;
   },
 ): (budgetMs: number) => Poller {
@@ -186,11 +232,11 @@ function pollerFactory(
         GOOGLE_CLOUD_PROJECT: PROJECT,
         WATCH_SERVICES: parts.service,
       }),
-      sink: new PubSubPublisher(parts.publisherClient),
+      sink: parts.sink,
       log,
       kinds,
       budgetMs,
-      concurrency: DEFAULT_TIMING.concurrency,
+      concurrency: parts.concurrency,
       leaseMs,
       publishGraceMs: DEFAULT_PUBLISH_GRACE_SECONDS * 1000,
       // As functions/core/config.ts: the request timeout plus the lease, on the compressed clock.
@@ -232,7 +278,8 @@ function tickWake(
     collection: string;
     clock: CompressedClock;
     ticks: Ticks;
-    factor: number;
+    /** Real milliseconds from a wake to its tick. */
+    wakeDelayMs: number;
     log: Logger;
   },
 ): TickWake {
@@ -243,10 +290,7 @@ function tickWake(
     shards: 1,
     send: async () => {
       ticks.woken++;
-      setTimeout(
-        () => ticks.start('registration'),
-        DEFAULT_TIMING.wakeDelayMs / options.factor,
-      );
+      setTimeout(() => ticks.start('registration'), options.wakeDelayMs);
     },
     log: options.log,
     now: options.clock.now,

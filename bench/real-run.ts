@@ -1,46 +1,43 @@
 /**
- * A workload for real: the jobs through the real poller, the real emulators and the fake operations API, with time
- * compressed by a factor F, then set beside the simulation of the same jobs.
+ * A workload for real: the same jobs for every contender, side by side on the emulators and the fake operations
+ * API, with time compressed by a factor F, then set beside the simulation of the same jobs.
  *
- * Registrations go through the real validation and store, then the real tick wake (functions/polling/tick-wake.ts),
- * whose wake runs a tick here after the simulation's `wakeDelayMs` (compressed, as the API's latency is) instead
- * of going through Pub/Sub's push; the poller is functions/polling/poller.ts wired as functions/index.ts wires it
- * (real-rig.ts: the forecaster and the learned durations included), on a clock running F times faster (clock.ts):
- * its settings and every policy stay as deployed, Cloud Scheduler's period and the operations' durations are
- * divided by F, and the fake API answers each operation as the simulation does (`operationAt`). What cannot be
- * compressed (a Firestore round trip, an HTTP request's own overhead) is measured and reported, and the simulation
- * is re-run with it.
+ * Each contender has its own state. An opwatch contender is a deployment of its own (real-rig.ts: its collection,
+ * lease, learned durations, topic; the real validation, store, tick wake and poller on a clock F times faster,
+ * clock.ts); a peer is one client loop per operation in this process (client-loop.ts). Every operation is its own
+ * in the fake API, started when its contender registers it and answered as the simulation does (`operationAt`).
+ * One definition of delay for all: from the moment the operation was done to Pub/Sub accepting its notification.
+ * What cannot be compressed (a Firestore round trip, a publish, an HTTP request's own overhead) is stretched by F
+ * on that clock, for every contender alike, and the page query and poll are timed and reported.
  */
-import {ANONYMOUS} from '../functions/core/model';
 import type {NotificationPayload} from '../functions/notify/notification';
+import {ANONYMOUS} from '../functions/core/model';
 import {validateRegistration} from '../functions/registration/validation';
+import {bootstrapInterval, type Interval} from './ci';
+import {compressedClock, type CompressedClock} from './clock';
+import {startClientLoops, type ClientLoops} from './client-loop';
 import type {Contender} from './contenders';
 import type {BenchEnv} from './env';
+import {FIGURES, type FigureKey} from './evaluation';
+import {operationAt, type Job} from './jobs';
 import {seeded} from './prng';
 import {setUp, type RealRunOptions, type Rig, type Ticks} from './real-rig';
 import {operationName} from './seed';
-import {
-  DEFAULT_TIMING,
-  figures,
-  operationAt,
-  simulate,
-  type Figures,
-  type Job,
-  type Timing,
-  type Watched,
-} from './simulate';
+import {figures, simulate, type Figures, type Watched} from './simulate';
 import {mean} from './stats';
 import {pullMessages} from './support';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-/** One contender's figures in the real run, and the simulation's for the same jobs. */
+/** One contender's figures in the real run, with intervals over its operations, and the simulation's. */
 export interface RealRow {
   contender: Contender;
   real: Figures;
+  intervals: Record<FigureKey, Interval>;
   simulated: Figures;
-  /** The simulation with the run's measured, uncompressible overheads. */
-  simulatedWithOverheads: Figures;
+  /** Operations never notified, and notifications beyond the first of one registration. */
+  missing: number;
+  duplicated: number;
 }
 
 /** What the compressed run found. */
@@ -49,117 +46,147 @@ export interface RealRun {
   jobsPerContender: number;
   windowMs: number;
   wallMs: number;
+  /** Scheduled and woken ticks, summed over the opwatch contenders. */
   ticks: number;
-  /** Ticks woken by new registrations that no running tick would have polled soon. */
   wakes: number;
-  /** Mean page query and poll round trip, real milliseconds. */
+  /** Mean page query and poll round trip of the opwatch contenders, real milliseconds. */
   queryMs: number;
   pollMs: number;
   rows: RealRow[];
-  /** Notifications missing, and registrations notified more than once (distinct message ids): expected 0 and 0. */
-  missing: number;
-  duplicated: number;
-  /**
-   * The duplicates by cause: the same payload (one publish sent twice), the same attempt count (one registration
-   * state polled twice), or a later poll.
-   */
-  duplicates: {samePublish: number; sameState: number; laterPoll: number};
 }
 
-/** Runs `contenders` (all with a policy) side by side on the same jobs, each with its own registrations. */
+/** A contender's watches in the run: a deployment of opwatch, or a peer's client loops. */
+type Runner = {contender: Contender} & (
+  {rig: Rig} | {loops: ClientLoops; doneAt: Map<number, number>}
+);
+
+/** Runs `options.contenders` side by side on `options.jobs`, each with its own state. */
 export async function realRun(
   env: BenchEnv,
   options: RealRunOptions,
 ): Promise<RealRun> {
-  const rig = await setUp(env, options);
-  await warmUp(rig);
+  const clock = compressedClock(options.factor);
+  env.fake.reset();
+  env.fake.setLatency(options.latencyMs / options.factor);
+  const runners: Runner[] = [];
+  for (const [i, contender] of options.contenders.entries())
+    runners.push(
+      contender.runtime === 'opwatch'
+        ? {contender, rig: await warmedUp(env, options, contender, clock)}
+        : {
+            contender,
+            loops: await startClientLoops(
+              env,
+              contender,
+              clock,
+              options.seed + i,
+            ),
+            doneAt: new Map(),
+          },
+    );
   const start = Date.now() + 1000;
-  const registrations = options.contenders.flatMap(contender =>
-    options.jobs.map((job, index) =>
-      registerJob(rig, start, contender, job, index),
-    ),
+  const periodMs = options.timing.tickEveryMs / options.factor;
+  const schedulers = runners.flatMap(r =>
+    'rig' in r ? [startScheduler(r.rig.ticks, start, periodMs)] : [],
   );
-  const scheduler = startScheduler(
-    rig.ticks,
-    start,
-    DEFAULT_TIMING.tickEveryMs / options.factor,
-  );
-  const expected = options.jobs.length * options.contenders.length;
-  let messages: Map<string, NotificationPayload>;
   try {
-    await Promise.all(registrations);
-    messages = await collectNotifications(rig, start, expected);
+    await Promise.all(
+      runners.flatMap(runner =>
+        options.jobs.map((job, index) =>
+          startJob(env, runner, clock, {start, job, index}),
+        ),
+      ),
+    );
+    await settle(runners, options, start);
   } finally {
-    await scheduler.stop();
-    await tearDown(rig);
+    await Promise.all(schedulers.map(s => s.stop()));
   }
-  if (rig.ticks.errors.length)
-    options.log(`tick errors: ${rig.ticks.errors.slice(0, 3).join('; ')}`);
-  return summarise(rig, messages, {start, expected});
+  const rows = await Promise.all(
+    runners.map((runner, i) => summarise(runner, options, i)),
+  );
+  const rigs = runners.flatMap(r => ('rig' in r ? [r.rig] : []));
+  await Promise.all(runners.map(tearDown));
+  return {
+    factor: options.factor,
+    jobsPerContender: options.jobs.length,
+    windowMs: options.windowMs,
+    wallMs: Date.now() - start,
+    ticks: rigs.reduce((sum, rig) => sum + rig.ticks.scheduled, 0),
+    wakes: rigs.reduce((sum, rig) => sum + rig.ticks.woken, 0),
+    queryMs: mean(rigs.flatMap(rig => rig.queryMs)),
+    pollMs: mean(rigs.flatMap(rig => rig.pollMs)),
+    rows,
+  };
 }
 
-/** Warms up (token, channels, connections) so the first ticks are not cold starts, which compression magnifies. */
-async function warmUp({
-  env,
-  service,
-  context,
-  store,
-  clock,
-  poller,
-  subscription,
-}: Rig): Promise<void> {
-  const name = operationName('real-warm-up', 0);
+/** An opwatch contender's rig, warmed up (token, channels, connections): compression magnifies a cold start. */
+async function warmedUp(
+  env: BenchEnv,
+  options: RealRunOptions,
+  contender: Contender,
+  clock: CompressedClock,
+): Promise<Rig> {
+  const rig = await setUp(env, options, contender, clock);
+  const name = operationName(`warm-${contender.key}`, 0);
   env.fake.define(name, {kind: 'finish', afterMs: 0});
   const warm = validateRegistration(
-    {operation: `https://${service}/v1/${name}`},
-    context,
+    {operation: `https://${rig.service}/v1/${name}`},
+    rig.context,
   );
-  if (warm.ok) await store.register(warm.value, ANONYMOUS, clock.now());
-  await poller.tick();
-  await pullMessages(subscription, {count: 1, timeoutMs: 5000});
+  if (warm.ok) await rig.store.register(warm.value, ANONYMOUS, clock.now());
+  await rig.poller.tick();
+  await pullMessages(rig.subscription, {count: 1, timeoutMs: 5000});
+  rig.acceptedAt.clear();
+  return rig;
 }
 
 /**
- * Registers `contender`'s watch of `job` at its arrival, through the real validation, store and tick wake; the
- * operation starts then, and the fake answers it as the simulation would.
+ * At `job`'s arrival, starts its operation in the fake API and hands it to `runner`: registered through the real
+ * validation, store and tick wake for opwatch, a loop of its own for a peer.
  */
-async function registerJob(
-  rig: Rig,
-  start: number,
-  contender: Contender,
-  job: Job,
-  index: number,
+async function startJob(
+  env: BenchEnv,
+  runner: Runner,
+  clock: CompressedClock,
+  {start, job, index}: {start: number; job: Job; index: number},
 ): Promise<void> {
-  const {env, options, service, clock, events} = rig;
-  await sleep(start + job.arrivalMs / options.factor - Date.now());
+  const factor = clock.factor;
+  await sleep(start + job.arrivalMs / factor - Date.now());
+  const {contender} = runner;
   const name = operationName(`real-${contender.key}`, index);
-  const policy =
-    'policy' in contender.schedule ? contender.schedule.policy : undefined;
+  const started = {...job, arrivalMs: clock.now()};
+  env.fake.define(name, {
+    kind: 'computed',
+    operation: wallMs => operationAt(started, clock.at(wallMs)),
+  });
+  const doneAt = started.arrivalMs + job.durationMs;
+  if (!('rig' in runner)) {
+    runner.doneAt.set(index, doneAt);
+    runner.loops.watch(index, name);
+    return;
+  }
+  const {rig} = runner;
+  rig.doneAt.set(index, doneAt);
   const validated = validateRegistration(
     {
-      operation: `https://${service}/v1/${name}`,
+      operation: `https://${rig.service}/v1/${name}`,
       labels: {contender: contender.key, job: String(index)},
     },
     rig.context,
   );
   if (!validated.ok) throw new Error(JSON.stringify(validated.problems));
-  if (policy) validated.value.pollPolicy = policy;
-  const startedAt = clock.now();
-  const started = {...job, arrivalMs: startedAt};
-  env.fake.define(name, {
-    kind: 'computed',
-    operation: wallMs => operationAt(started, clock.at(wallMs)),
-  });
-  rig.doneAt.set(`${contender.key}/${index}`, startedAt + job.durationMs);
+  if ('policy' in contender.schedule)
+    validated.value.pollPolicy = contender.schedule.policy;
   const {registration} = await rig.store.register(
     validated.value,
     ANONYMOUS,
-    startedAt,
+    started.arrivalMs,
   );
   await rig.wake.registered(registration.id);
-  if (contender.events && events) {
+  if (contender.events && rig.events) {
+    const events = rig.events;
     rig.announcements.push(
-      setTimeout(() => events.announce(name), job.durationMs / options.factor),
+      setTimeout(() => events.announce(name), job.durationMs / factor),
     );
   }
 }
@@ -190,131 +217,111 @@ function startScheduler(
   };
 }
 
-/** Pulls the notifications until all `expected` registrations are notified, or well after the last job is done. */
-async function collectNotifications(
-  {options, subscription}: Rig,
+/** Waits until every contender has published for every job, or well after the last job is done. */
+async function settle(
+  runners: readonly Runner[],
+  options: RealRunOptions,
   start: number,
-  expected: number,
-): Promise<Map<string, NotificationPayload>> {
+): Promise<void> {
   const {jobs, factor} = options;
   const lastDone =
     Math.max(...jobs.map(job => job.arrivalMs + job.durationMs)) / factor;
-  const giveUpAt = start + lastDone + (5 * DEFAULT_TIMING.tickEveryMs) / factor;
-  const messages = new Map<string, NotificationPayload>();
-  const notified = new Set<string>();
+  const giveUpAt = start + lastDone + (5 * options.timing.tickEveryMs) / factor;
+  const published = (runner: Runner) =>
+    'rig' in runner ? runner.rig.acceptedAt.size : runner.loops.ends.length;
   let reported = 0;
-  while (notified.size < expected && Date.now() < giveUpAt) {
-    const pulled = await pullMessages(subscription, {
-      count: expected - notified.size,
-      timeoutMs: 1000,
-    });
-    for (const {id, attributes, data} of pulled) {
-      messages.set(id, data as NotificationPayload);
-      notified.add(attributes.registrationId);
+  for (;;) {
+    const done = runners.reduce((sum, r) => sum + published(r), 0);
+    const expected = runners.length * jobs.length;
+    if (done >= expected || Date.now() > giveUpAt) return;
+    if (done - reported >= expected / 10) {
+      reported = done;
+      options.log(`${done}/${expected} notified`);
     }
-    if (notified.size - reported >= expected / 10) {
-      reported = notified.size;
-      options.log(`${notified.size}/${expected} notified`);
-    }
+    await sleep(200);
   }
-  return messages;
+}
+
+/** A contender's watches as the figures read them: polls, and delay to Pub/Sub's acceptance. */
+async function watchedOf(
+  runner: Runner,
+  jobs: readonly Job[],
+): Promise<{watched: Watched[]; duplicated: number}> {
+  const of = (index: number, polls: number, delayMs: number): Watched => ({
+    polls,
+    delayMs,
+    durationMs: jobs[index].durationMs,
+    warmUp: jobs[index].warmUp,
+  });
+  if (!('rig' in runner)) {
+    const watched = runner.loops.ends.map(end =>
+      of(end.index, end.polls, end.acceptedAt - runner.doneAt.get(end.index)!),
+    );
+    return {watched, duplicated: 0};
+  }
+  const {rig} = runner;
+  const pulled = await pullMessages(rig.subscription, {
+    count: rig.acceptedAt.size,
+    timeoutMs: 10_000,
+  });
+  const first = new Map<string, NotificationPayload>();
+  const ids = new Set<string>();
+  for (const {id, attributes, data} of pulled) {
+    ids.add(id);
+    if (!first.has(attributes.registrationId))
+      first.set(attributes.registrationId, data as NotificationPayload);
+  }
+  const watched = [...first].flatMap(([registrationId, message]) => {
+    const index = Number(message.labels.job);
+    const accepted = rig.acceptedAt.get(registrationId);
+    return accepted === undefined
+      ? []
+      : [of(index, message.attempts, accepted - rig.doneAt.get(index)!)];
+  });
+  return {watched, duplicated: ids.size - first.size};
+}
+
+/** A contender's row: its real figures with bootstrap intervals, and its simulation on the same jobs. */
+async function summarise(
+  runner: Runner,
+  options: RealRunOptions,
+  i: number,
+): Promise<RealRow> {
+  const {contender} = runner;
+  const {watched, duplicated} = await watchedOf(runner, options.jobs);
+  const counted = watched.filter(w => !w.warmUp);
+  const intervals = Object.fromEntries(
+    FIGURES.map(key => [
+      key,
+      bootstrapInterval(counted, sample => figures(sample)[key]),
+    ]),
+  ) as unknown as Record<FigureKey, Interval>;
+  return {
+    contender,
+    real: figures(watched),
+    intervals,
+    simulated: figures(
+      simulate(
+        contender,
+        options.jobs,
+        options.timing,
+        seeded(options.seed + i),
+      ),
+    ),
+    missing: options.jobs.length - watched.length,
+    duplicated,
+  };
 }
 
 /** Lets the ticks still running end, then stops and deletes what the run made. */
-async function tearDown(rig: Rig): Promise<void> {
-  // Wakes sent just now start their ticks within wakeDelayMs / F.
-  await sleep(DEFAULT_TIMING.wakeDelayMs / rig.options.factor + 10);
+async function tearDown(runner: Runner): Promise<void> {
+  if (!('rig' in runner)) return runner.loops.stop();
+  const {rig} = runner;
+  await sleep(10);
   await Promise.all(rig.ticks.running);
   for (const timer of rig.announcements) clearTimeout(timer);
   await rig.events?.stop();
   await rig.publisherClient.close();
   await rig.subscription.delete();
   await rig.topic.delete();
-}
-
-/** The run's figures, each contender's beside its simulation on the same jobs. */
-function summarise(
-  rig: Rig,
-  messages: ReadonlyMap<string, NotificationPayload>,
-  {start, expected}: {start: number; expected: number},
-): RealRun {
-  const {options, queryMs, pollMs} = rig;
-  const {first, duplicates} = firstNotifications(messages);
-  const seen = new Map<string, Watched>(
-    [...first].map(([key, message]) => [
-      key,
-      {
-        polls: message.attempts,
-        delayMs: Date.parse(message.finishedAt) - rig.doneAt.get(key)!,
-        durationMs: options.jobs[Number(message.labels.job)].durationMs,
-        warmUp: options.jobs[Number(message.labels.job)].warmUp,
-      },
-    ]),
-  );
-  const rows = compareRows(rig, seen);
-  return {
-    factor: options.factor,
-    jobsPerContender: options.jobs.length,
-    windowMs: options.windowMs,
-    wallMs: Date.now() - start,
-    ticks: rig.ticks.scheduled,
-    wakes: rig.ticks.woken,
-    queryMs: mean(queryMs),
-    pollMs: mean(pollMs),
-    rows,
-    missing: expected - seen.size,
-    duplicated: messages.size - seen.size,
-    duplicates,
-  };
-}
-
-/** The first notification of each registration, which counts; any other is classified. */
-function firstNotifications(
-  messages: ReadonlyMap<string, NotificationPayload>,
-): {
-  first: Map<string, NotificationPayload>;
-  duplicates: RealRun['duplicates'];
-} {
-  const first = new Map<string, NotificationPayload>();
-  const duplicates = {samePublish: 0, sameState: 0, laterPoll: 0};
-  const ordered = [...messages.values()].sort(
-    (a, b) => Date.parse(a.finishedAt) - Date.parse(b.finishedAt),
-  );
-  for (const message of ordered) {
-    const key = `${message.labels.contender}/${message.labels.job}`;
-    const earlier = first.get(key);
-    if (!earlier) first.set(key, message);
-    else if (earlier.attempts !== message.attempts) duplicates.laterPoll++;
-    else if (earlier.finishedAt !== message.finishedAt) duplicates.sameState++;
-    else duplicates.samePublish++;
-  }
-  return {first, duplicates};
-}
-
-/** Each contender's real figures beside its simulation, as modelled and with the overheads the run measured. */
-function compareRows(
-  {options, queryMs, pollMs}: Rig,
-  seen: ReadonlyMap<string, Watched>,
-): RealRow[] {
-  const {factor, jobs} = options;
-  const measured: Timing = {
-    ...DEFAULT_TIMING,
-    ...(queryMs.length && {firestoreMs: mean(queryMs) * factor}),
-    ...(pollMs.length && {latencyMs: mean(pollMs) * factor}),
-  };
-  return options.contenders.map((contender, i) => {
-    const real = [...seen]
-      .filter(([key]) => key.startsWith(`${contender.key}/`))
-      .map(([, watched]) => watched);
-    // Every contender ran through the real poller: simulate it in opwatch's runtime.
-    const deployed = {...contender, runtime: 'opwatch' as const};
-    const sim = (timing: Timing) =>
-      figures(simulate(deployed, jobs, timing, seeded(options.seed + i)));
-    return {
-      contender,
-      real: figures(real),
-      simulated: sim(DEFAULT_TIMING),
-      simulatedWithOverheads: sim(measured),
-    };
-  });
 }

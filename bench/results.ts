@@ -1,13 +1,15 @@
 /**
- * What a benchmark run measured, stage by stage: bench/run.ts fills it in, bench/report.ts writes it out.
+ * What a benchmark run measured, stage by stage: bench/stages.ts fills it in, bench/report.ts writes it out. A
+ * stage that did not run leaves its field absent, and its section out of the report.
  */
-import type {RealWorkload, WorkloadResult} from './informed';
-import type {Row, SimulatedComparison} from './policies';
+import type {Deployment} from './deployed';
+import type {FamilyEvaluation} from './evaluation';
 import type {RealRun} from './real-run';
 import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
 import type {ShardResults} from './shards';
-import type {TickMeasurement} from './throughput';
+import type {Timing} from './simulate';
+import type {SteadyRun} from './steady';
 
 /** Where and how the benchmark ran. */
 export interface Machine {
@@ -19,24 +21,28 @@ export interface Machine {
   loadAfter: string;
 }
 
+/** One family's compressed real run. */
+export interface RealFamilyRun {
+  family: string;
+  role: string;
+  description: string;
+  run: RealRun;
+}
+
 /** Everything a run measured; a stage left out is absent. */
 export interface Results {
   command: string;
   quick: boolean;
+  stages: string[];
   startedAt: Date;
   durationMs: number;
   machine: Machine;
-  latencyMs: number;
-  policy?: {comparison: SimulatedComparison; real?: RealRun};
-  /** opwatch with completion events beside the peers (the first two rows: opwatch, then with events). */
-  events?: {simulated: Row[]; real?: RealRun};
-  informed?: WorkloadResult[];
-  informedReal?: RealWorkload[];
-  throughput?: {
-    atDefault: TickMeasurement;
-    atHigh: TickMeasurement;
-    memory: TickMeasurement[];
-  };
+  deployment: Deployment;
+  timing: Timing;
+  evaluation?: FamilyEvaluation[];
+  events?: {simulated: FamilyEvaluation; real?: RealRun};
+  real?: RealFamilyRun[];
+  steady?: SteadyRun[];
   registration?: LoadResult[];
   scale?: Sweep[];
   shards?: ShardResults;

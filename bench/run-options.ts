@@ -6,56 +6,63 @@ import {join, resolve} from 'node:path';
 import {parseArgs} from 'node:util';
 
 const ROOT = resolve(__dirname, '..', '..');
-const STAGES = [
-  'policy',
+/** Every stage, in the order they run; bench/stages.ts runs each. */
+export const STAGES = [
+  'evaluation',
   'events',
-  'informed',
-  'throughput',
+  'real',
+  'steady',
   'registration',
   'scale',
   'shards',
 ] as const;
 
-/** Sizes of a full run, and of `--quick`. */
+/** Sizes of a full run, and of `--quick`, which runs fewer and smaller stages (the report says so). */
 const PROFILES = {
   full: {
-    simJobs: 5000,
+    stages: STAGES.join(','),
+    seeds: 10,
+    simJobs: 1000,
     simHours: 4,
     realJobs: 150,
     factor: 20,
     realMinutes: 30,
-    tickSize: 10_000,
-    highConcurrency: 128,
-    memorySizes: '2000,10000,50000',
+    realFamilies: 'opaque-2s-30m,progress-s-curve',
+    steadyRuns: 3,
+    steadyRate: 20,
+    steadyWarmUp: 60,
+    steadyWindow: 600,
     connections: '10,50',
     loadSeconds: 10,
     scaleSize: 100_000,
-    scaleConcurrency: '32,128',
     scaleTicks: 3,
     shardSize: 20_000,
     shardWorkers: '1,2,4',
   },
   quick: {
-    simJobs: 1000,
-    simHours: 1,
+    stages: 'evaluation,events,real,steady,registration',
+    seeds: 5,
+    simJobs: 400,
+    simHours: 2,
     realJobs: 30,
     factor: 60,
-    realMinutes: 10,
-    tickSize: 2000,
-    highConcurrency: 128,
-    memorySizes: '500,2000,5000',
+    realMinutes: 5,
+    realFamilies: 'opaque-2s-30m',
+    steadyRuns: 1,
+    steadyRate: 10,
+    steadyWarmUp: 15,
+    steadyWindow: 30,
     connections: '10',
     loadSeconds: 3,
     scaleSize: 5000,
-    scaleConcurrency: '32',
     scaleTicks: 2,
     shardSize: 2000,
-    shardWorkers: '1,2,4',
+    shardWorkers: '1,2',
   },
 };
 type Profile = (typeof PROFILES)['full'];
 
-const HELP = `npm run bench -- [--quick] [--stages ${STAGES.join(',')}] [--latency-ms 50] [--out FILE]
+const HELP = `npm run bench -- [--quick] [--out FILE] [--stages ${STAGES.join(',')}]
   sizes (full / quick): ${Object.keys(PROFILES.full)
     .map(
       key =>
@@ -69,8 +76,6 @@ export function readOptions() {
     options: {
       quick: {type: 'boolean', default: false},
       help: {type: 'boolean', default: false},
-      stages: {type: 'string', default: STAGES.join(',')},
-      'latency-ms': {type: 'string', default: '50'},
       out: {type: 'string'},
       ...Object.fromEntries(
         Object.keys(PROFILES.full).map(key => [key, {type: 'string' as const}]),
@@ -90,7 +95,7 @@ export function readOptions() {
       return [key, typeof fallback === 'number' ? Number(given) : given];
     }),
   ) as Profile;
-  const stages = String(values.stages).split(',');
+  const stages = sizes.stages.split(',');
   for (const stage of stages) {
     if (!(STAGES as readonly string[]).includes(stage))
       throw new Error(`unknown stage ${stage}; stages: ${STAGES.join(',')}`);
@@ -100,13 +105,8 @@ export function readOptions() {
     : quick
       ? join(ROOT, 'dist', 'bench', 'benchmarks-quick.md')
       : join(ROOT, 'docs', 'benchmarks.md');
-  return {
-    quick,
-    stages,
-    latencyMs: Number(values['latency-ms']),
-    out,
-    sizes,
-  };
+  if (sizes.seeds < 5) throw new Error('--seeds must be at least 5');
+  return {quick, stages, out, sizes};
 }
 
 /** What {@link readOptions} read. */

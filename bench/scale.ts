@@ -16,14 +16,12 @@ import {
 import type {ProbeReport} from './probe';
 import {seeded} from './prng';
 import {operationName, seed} from './seed';
-import {DEFAULT_TIMING} from './simulate';
+import type {Timing} from './simulate';
 import {quantile} from './stats';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 /** 1 s x 1.25^(n-1) passes the 60 s cap at n = 20. */
 const STEADY_ATTEMPTS = 40;
-/** Cloud Scheduler's period. */
-const PERIOD_MS = DEFAULT_TIMING.tickEveryMs;
 
 /** What a sweep found. */
 export interface Sweep {
@@ -53,9 +51,11 @@ export async function sweep(
     concurrency: number;
     maxTicks: number;
     seedPerSecond: number;
+    timing: Timing;
     log: (line: string) => void;
   },
 ): Promise<Sweep> {
+  const periodMs = options.timing.tickEveryMs;
   const {registrations, concurrency} = options;
   await env.clearFirestore();
   env.fake.reset();
@@ -67,7 +67,7 @@ export async function sweep(
   const start = Date.now() + lead;
   const due = Array.from(
     {length: registrations},
-    () => start + random() * PERIOD_MS,
+    () => start + random() * periodMs,
   );
   const index = neverFinishing(env, collection, registrations);
   const seedMs = await seed(env.firestore, {
@@ -89,7 +89,12 @@ export async function sweep(
   await sleep(start - Date.now());
 
   const stopCpu = measurePollCpu(env, child);
-  const ticked = await tickUntilSwept(env, child, {...options, start, index});
+  const ticked = await tickUntilSwept(env, child, {
+    ...options,
+    start,
+    index,
+    periodMs: periodMs,
+  });
   const cpu = stopCpu();
   const probe = (await child.stop())!;
   await topic.delete();
@@ -100,7 +105,7 @@ export async function sweep(
     ticks: ticked.ticks,
     polled: ticked.polled,
     swept: ticked.swept,
-    ...lateness(ticked, due, start),
+    ...lateness(ticked, due, start, options.timing),
     probe,
     cpu,
   };
@@ -143,6 +148,7 @@ async function tickUntilSwept(
     index: ReadonlyMap<string, number>;
     registrations: number;
     maxTicks: number;
+    periodMs: number;
     log: (line: string) => void;
   },
 ): Promise<Ticked> {
@@ -156,7 +162,7 @@ async function tickUntilSwept(
   };
   let read = 0;
   while (ticked.ticks < options.maxTicks && ticked.swept < registrations) {
-    await sleep(options.start + ticked.ticks * PERIOD_MS - Date.now());
+    await sleep(options.start + ticked.ticks * options.periodMs - Date.now());
     ticked.ticks++;
     const {counts} = await sendTick<{polled: number; durationMs: number}>(
       child,
@@ -183,6 +189,7 @@ function lateness(
   {firstPoll, swept, polled, busyMs}: Ticked,
   due: readonly number[],
   start: number,
+  timing: Timing,
 ): Pick<
   Sweep,
   'sweepSeconds' | 'pollsPerSecond' | 'lateness' | 'latenessInBudget'
@@ -191,7 +198,7 @@ function lateness(
   const late = (i: number) => (firstPoll[i] - due[i]) / 1000;
   const all = due.map((_, i) => i).filter(i => !Number.isNaN(firstPoll[i]));
   const inBudget = all.filter(
-    i => (due[i] - start) % PERIOD_MS < DEFAULT_TIMING.budgetMs,
+    i => (due[i] - start) % timing.tickEveryMs < timing.budgetMs,
   );
   const share = (ids: number[]) =>
     (100 * ids.filter(i => late(i) <= 5).length) / registrations;

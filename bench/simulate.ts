@@ -19,51 +19,15 @@ import {
   observedDuration,
   type DurationSums,
 } from '../functions/forecast/durations';
-import {operationKind} from '../functions/forecast/kind';
+import {learningKind} from '../functions/forecast/kind';
 import type {Operation} from '../functions/core/model';
 import {decide} from '../functions/core/policy';
 import {WAKE_SLOT_MS, WakeTimes} from '../functions/polling/wake-times';
 import {DEFAULT_TIMEOUT_MS} from '../functions/core/schemas';
 import type {Contender, Schedule} from './contenders';
-import {logUniform} from './prng';
+import type {Deployment} from './deployed';
+import {SIMULATED_SERVICE, operationAt, type Job} from './jobs';
 import {mean, quantile} from './stats';
-
-/** An operation of the workload: registered (and started) at `arrivalMs`, done `durationMs` later. */
-export interface Job {
-  arrivalMs: number;
-  durationMs: number;
-  /** Its kind, named in its metadata's `@type`; opaque without one. */
-  kind?: string;
-  /** Whether its metadata reports (linear) progress and its start time. */
-  progress?: boolean;
-  /** Left out of the figures: one of its kind's first operations, from which the forecaster learns. */
-  warmUp?: boolean;
-}
-
-/** The host the simulated operations come from: no preset, so no owners' prior. */
-export const SIMULATED_SERVICE = 'bench.googleapis.com';
-/** Work units of a progress-reporting operation, as Firestore counts documents. */
-const WORK_UNITS = 10_000;
-
-/** The Operation the fake API answers for `job` at `at`. */
-export function operationAt(job: Job, at: number): Operation {
-  const done = at >= job.arrivalMs + job.durationMs;
-  const fraction = Math.min(1, (at - job.arrivalMs) / job.durationMs);
-  return {
-    name: 'operations/bench',
-    done,
-    metadata: {
-      ...(job.kind && {'@type': `type.googleapis.com/bench.${job.kind}`}),
-      ...(job.progress && {
-        startTime: new Date(job.arrivalMs).toISOString(),
-        progressDocuments: {
-          completedWork: String(Math.floor(fraction * WORK_UNITS)),
-          estimatedWork: String(WORK_UNITS),
-        },
-      }),
-    },
-  };
-}
 
 /** The clock of the runtimes, in milliseconds. */
 export interface Timing {
@@ -81,6 +45,8 @@ export interface Timing {
   firestoreMs: number;
   /** POLL_CONCURRENCY. */
   concurrency: number;
+  /** From a publish request to Pub/Sub accepting it: the end of every contender's delay. */
+  publishMs: number;
   /**
    * From an operation's end to its completion entry reaching `completions`: the Pub/Sub push. Cloud Logging's own
    * routing of the entry to the sink is not in it (see the report).
@@ -93,23 +59,35 @@ export interface Timing {
   wakeDelayMs: number;
 }
 
-/** opwatch's defaults (the budget as long as the period: the next tick takes over), 50 ms per poll and 10 ms per Firestore round trip. */
-export const DEFAULT_TIMING: Timing = {
+/**
+ * The model's own times: 50 ms per poll, 10 ms per Firestore round trip, 30 ms per publish (assumptions, not
+ * measured on Google's side), and the poller's recheck and wake slot as coded. The deployment's settings come
+ * from infra/ ({@link timingFor}).
+ */
+export const MODEL_TIMING = {
   latencyMs: 50,
-  tickEveryMs: 60_000,
-  budgetMs: 60_000,
   recheckMs: 1000,
   wakeSlotMs: WAKE_SLOT_MS,
   firestoreMs: 10,
-  concurrency: 32,
+  publishMs: 30,
   eventDelayMs: 100,
   wakeDelayMs: 130,
-};
+} satisfies Omit<Timing, 'tickEveryMs' | 'budgetMs' | 'concurrency'>;
+
+/** The runtime's clock with a deployment's period, budget and concurrency. */
+export function timingFor(deployment: Deployment): Timing {
+  return {
+    ...MODEL_TIMING,
+    tickEveryMs: deployment.periodSeconds * 1000,
+    budgetMs: deployment.budgetSeconds * 1000,
+    concurrency: deployment.concurrency,
+  };
+}
 
 /** How one operation's watch went. */
 export interface Watched {
   polls: number;
-  /** From the moment the operation was done to the publish of its notification. */
+  /** From the moment the operation was done to Pub/Sub accepting its notification. */
   delayMs: number;
   durationMs: number;
   warmUp?: boolean;
@@ -124,18 +102,6 @@ export interface Figures {
   /** Delay over the operation's duration. */
   relativeP50: number;
   relativeP99: number;
-}
-
-/** `count` operations arriving uniformly over `windowMs`, lasting 2 s to 30 min, log-uniformly. */
-export function drawWorkload(
-  count: number,
-  windowMs: number,
-  random: () => number,
-): Job[] {
-  return Array.from({length: count}, () => ({
-    arrivalMs: random() * windowMs,
-    durationMs: logUniform(random, 2000, 1_800_000),
-  }));
 }
 
 interface Watch {
@@ -193,8 +159,9 @@ function forecaster(): Stepper {
     first: arrivalMs => arrivalMs,
     after(watch, operation, answeredAt, random) {
       const {registration} = watch;
-      const kind = operationKind(SIMULATED_SERVICE, operation);
-      const sums = kind && learned.get(kind.key);
+      // As functions/polling/registration-poll.ts: a kind's own history, or its service's for no kind.
+      const kind = learningKind(SIMULATED_SERVICE, operation);
+      const sums = learned.get(kind.key);
       const {transition} = forecast(
         registration,
         {kind: 'operation', operation},
@@ -202,7 +169,8 @@ function forecaster(): Stepper {
         random,
         {durations: durationModel(sums)},
       );
-      if (transition.outcome === 'succeeded' && kind) {
+      const ended = transition.outcome;
+      if (ended === 'succeeded' || ended === 'failed') {
         const duration = observedDuration(registration, operation, answeredAt);
         if (duration !== undefined) {
           const add = durationIncrement(duration);
@@ -302,7 +270,7 @@ function simulationOf(
     w.finished = true;
     results.push({
       polls: w.polls,
-      delayMs: answeredAt - doneAt,
+      delayMs: answeredAt + timing.publishMs - doneAt,
       durationMs: w.job.durationMs,
       warmUp: w.job.warmUp,
     });

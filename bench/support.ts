@@ -11,7 +11,7 @@ import {join} from 'node:path';
 /** test/support/fake-operations-server.ts, as the benchmark uses it. */
 export interface FakeOperationsServer {
   readonly baseUrl: string;
-  readonly requests: ReadonlyArray<{name?: string; at: number}>;
+  readonly requests: ReadonlyArray<{name?: string; at: number; status: number}>;
   define(
     name: string,
     behavior:
@@ -19,7 +19,8 @@ export interface FakeOperationsServer {
       | {kind: 'never'}
       | {kind: 'computed'; operation: (now: number) => object},
   ): void;
-  setLatency(ms: number): void;
+  setLatency(latency: number | {medianMs: number; p99Ms: number}): void;
+  setServerErrors(rate: number): void;
   reset(): void;
   stop(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 import {GoogleAuth} from 'google-auth-library';
 import {FakeMetadataServer} from './metadata-server';
-import {FakeOperationsServer} from './fake-operations-server';
+import {FakeOperationsServer, drawLatency} from './fake-operations-server';
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const NAME = 'projects/p/databases/(default)/operations/A';
@@ -83,4 +83,33 @@ test('the fake operations server answers a finishing operation running, then don
     [200, 'Bearer t'],
     [200, 'Bearer t'],
   ]);
+});
+
+test('the fake operations server draws latencies from a log-normal with the median and p99 asked for', () => {
+  let state = 1;
+  // A small LCG: enough to draw from, and the same every run.
+  const random = () => (state = (state * 48271) % 2147483647) / 2147483647;
+  const draws = Array.from({length: 20_000}, () =>
+    drawLatency({medianMs: 80, p99Ms: 800}, random),
+  ).sort((a, b) => a - b);
+  expect(draws[10_000]).toBeGreaterThan(72);
+  expect(draws[10_000]).toBeLessThan(88);
+  expect(draws[19_800]).toBeGreaterThan(650);
+  expect(draws[19_800]).toBeLessThan(980);
+  expect(drawLatency(50, random)).toBe(50);
+});
+
+test('the fake operations server answers a share of requests with 500 or 503 when asked', async () => {
+  const name = 'projects/p/databases/(default)/operations/ERRORS';
+  operations.define(name, {kind: 'finish', afterMs: 0});
+  const statuses = async () =>
+    Promise.all(
+      Array.from({length: 20}, () =>
+        fetch(`${operations.baseUrl}/v1/${name}`).then(r => r.status),
+      ),
+    );
+  operations.setServerErrors(1);
+  expect(new Set(await statuses())).toEqual(new Set([500, 503]));
+  operations.setServerErrors(0);
+  expect(new Set(await statuses())).toEqual(new Set([200]));
 });

@@ -51,6 +51,27 @@ export interface Chaos {
   statuses?: (429 | 503)[];
 }
 
+/** A latency drawn per request from a log-normal with this median and 99th percentile. */
+export interface LatencyDistribution {
+  medianMs: number;
+  p99Ms: number;
+}
+
+/** The standard normal's 99th percentile. */
+const Z99 = 2.3263478740408408;
+
+/** One answer's delay: `latency` itself, or a draw from its log-normal (Box-Muller on `random`). */
+export function drawLatency(
+  latency: number | LatencyDistribution,
+  random: () => number,
+): number {
+  if (typeof latency === 'number') return latency;
+  const sigma = Math.log(latency.p99Ms / latency.medianMs) / Z99;
+  const normal =
+    Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return latency.medianMs * Math.exp(sigma * normal);
+}
+
 /** One request the fake received. */
 export interface RecordedRequest {
   method: string;
@@ -202,7 +223,8 @@ export class FakeOperationsServer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly random: () => number;
   private chaos: Chaos | undefined;
-  private latencyMs: number;
+  private latencyMs: number | LatencyDistribution;
+  private serverErrorRate = 0;
 
   private constructor(
     private readonly server: Server,
@@ -250,9 +272,17 @@ export class FakeOperationsServer {
     this.chaos = chaos;
   }
 
-  /** Delay before every answer from now on. */
-  setLatency(ms: number): void {
-    this.latencyMs = ms;
+  /** Delay before every answer from now on: fixed, or drawn per request from a log-normal. */
+  setLatency(latency: number | LatencyDistribution): void {
+    this.latencyMs = latency;
+  }
+
+  /**
+   * From now on, answer this share (0 to 1) of requests with a 500 or a 503 and no Retry-After, as a backend
+   * failing now and then does, instead of their behaviour; 0 turns it off.
+   */
+  setServerErrors(rate: number): void {
+    this.serverErrorRate = rate;
   }
 
   /** The requests that resolved to `name`. */
@@ -266,6 +296,7 @@ export class FakeOperationsServer {
     this.definitions.clear();
     this.requests.length = 0;
     this.chaos = undefined;
+    this.serverErrorRate = 0;
     this.latencyMs = this.options.latencyMs ?? 0;
   }
 
@@ -337,12 +368,17 @@ export class FakeOperationsServer {
       });
       res.end(JSON.stringify(reply.body ?? {}));
     };
-    if (this.latencyMs <= 0) return send();
+    const latencyMs = this.nextLatency();
+    if (latencyMs <= 0) return send();
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       send();
-    }, this.latencyMs);
+    }, latencyMs);
     this.timers.add(timer);
+  }
+
+  private nextLatency(): number {
+    return drawLatency(this.latencyMs, this.random);
   }
 
   private decide({method, name, path, at}: RecordedRequest): Reply {
@@ -360,6 +396,10 @@ export class FakeOperationsServer {
         statuses[Math.floor(this.random() * statuses.length)],
         chaos.retryAfterSeconds,
       );
+    }
+    if (this.serverErrorRate > 0 && this.random() < this.serverErrorRate) {
+      const status = this.random() < 0.5 ? 500 : 503;
+      return {status, body: googleError(status)};
     }
     const responder =
       name === undefined ? undefined : this.definitions.get(name);

@@ -1,0 +1,190 @@
+/**
+ * What 1,000 watched operations cost, priced from the list prices kept as data (data/prices.json, each with its
+ * source, when it was read and whether it is an assumption), for opwatch and for two ways a peer runs:
+ *
+ * - opwatch as deployed: each operation's registration (a request to the `operations` function, its Firestore
+ *   reads and writes), its polls (the `poll` function's invocations and instance time, each poll's reads and
+ *   writes, all as measured at the steady state), its notification (Pub/Sub bytes, published and delivered) and
+ *   the TTL delete of its document;
+ * - Cloud Workflows: a workflow per operation whose connector polls (each polling attempt an internal step),
+ *   plus the steps around it, and the same notification;
+ * - a long-running client loop on Cloud Run: one instance, CPU always allocated, of the poll function's size,
+ *   holding every pending operation's loop in memory, and the same notification.
+ */
+import {readFileSync} from 'node:fs';
+import {resolve} from 'node:path';
+import type {Deployment} from './deployed';
+
+/** One price, as kept in data/prices.json. */
+export interface Price {
+  usd: number;
+  unit: string;
+  quote: string;
+  source: string;
+  status: 'official' | 'third-party' | 'assumption';
+}
+
+/** The price list: when it was read, and each price. */
+export interface PriceList {
+  read: string;
+  prices: Record<PriceKey, Price>;
+}
+
+type PriceKey =
+  | 'firestoreRead'
+  | 'firestoreWrite'
+  | 'firestoreDelete'
+  | 'functionCpuSecond'
+  | 'functionMemoryGiBSecond'
+  | 'functionRequest'
+  | 'alwaysOnCpuSecond'
+  | 'alwaysOnMemoryGiBSecond'
+  | 'pubsubByte'
+  | 'workflowsInternalStep';
+
+/** dist/bench/ -> bench/data/prices.json. */
+export function loadPrices(): PriceList {
+  const file = resolve(__dirname, '..', '..', 'bench', 'data', 'prices.json');
+  return JSON.parse(readFileSync(file, 'utf8')) as PriceList;
+}
+
+/** Steps of a minimal workflow besides its connector's polls: the connector call, the publish, the return. */
+export const WORKFLOW_EXTRA_STEPS = 3;
+/** Pub/Sub bills at least this many bytes a request. */
+const MIN_BILLED_BYTES = 1000;
+/** Cloud Run functions give a 256 MiB function this share of a vCPU (assumed from Cloud Functions' size table). */
+const CPU_PER_MIB = 1 / 1536;
+
+/** What the cost of opwatch is read from: the steady state's measurements, per poll and per registration. */
+export interface CostInputs {
+  deployment: Deployment;
+  perPoll: {
+    reads: number;
+    writes: number;
+    /** Billed instance seconds of the poll function: its ticks' time over their polls. */
+    instanceSeconds: number;
+    invocations: number;
+  };
+  perRegistration: {reads: number; writes: number; seconds: number};
+  notificationBytes: number;
+  /** Operations per second at which the per-poll figures were measured: the loop's instance is shared by them. */
+  ratePerSecond: number;
+}
+
+/** Quantities for 1,000 operations, and their price. */
+export interface CostBreakdown {
+  system: string;
+  quantities: {
+    invocations: number;
+    cpuSeconds: number;
+    memoryGiBSeconds: number;
+    reads: number;
+    writes: number;
+    deletes: number;
+    pubsubBytes: number;
+    workflowSteps: number;
+  };
+  totalUsd: number;
+}
+
+const THOUSAND = 1000;
+
+/** One notification, published and delivered once. */
+const pubsubBytes = (bytes: number) =>
+  2 * Math.max(MIN_BILLED_BYTES, Math.ceil(bytes)) * THOUSAND;
+
+/** opwatch's cost of 1,000 operations polled `pollsPerOperation` times each. */
+export function opwatchCost(
+  inputs: CostInputs,
+  pollsPerOperation: number,
+  {prices}: PriceList,
+): CostBreakdown {
+  const {deployment, perPoll, perRegistration} = inputs;
+  const polls = pollsPerOperation * THOUSAND;
+  const pollSeconds = polls * perPoll.instanceSeconds;
+  const registrationSeconds = THOUSAND * perRegistration.seconds;
+  const registrationCpu = deployment.registrationMemoryMiB * CPU_PER_MIB;
+  const quantities = {
+    invocations: polls * perPoll.invocations + THOUSAND,
+    cpuSeconds:
+      pollSeconds * deployment.pollCpu + registrationSeconds * registrationCpu,
+    memoryGiBSeconds:
+      (pollSeconds * deployment.pollMemoryMiB +
+        registrationSeconds * deployment.registrationMemoryMiB) /
+      1024,
+    reads: polls * perPoll.reads + THOUSAND * perRegistration.reads,
+    writes: polls * perPoll.writes + THOUSAND * perRegistration.writes,
+    deletes: THOUSAND,
+    pubsubBytes: pubsubBytes(inputs.notificationBytes),
+    workflowSteps: 0,
+  };
+  return {
+    system: 'opwatch (Cloud Run functions, Firestore)',
+    quantities,
+    totalUsd:
+      quantities.invocations * prices.functionRequest.usd +
+      quantities.cpuSeconds * prices.functionCpuSecond.usd +
+      quantities.memoryGiBSeconds * prices.functionMemoryGiBSecond.usd +
+      quantities.reads * prices.firestoreRead.usd +
+      quantities.writes * prices.firestoreWrite.usd +
+      quantities.deletes * prices.firestoreDelete.usd +
+      quantities.pubsubBytes * prices.pubsubByte.usd,
+  };
+}
+
+const none = {
+  invocations: 0,
+  cpuSeconds: 0,
+  memoryGiBSeconds: 0,
+  reads: 0,
+  writes: 0,
+  deletes: 0,
+  pubsubBytes: 0,
+  workflowSteps: 0,
+};
+
+/** Cloud Workflows' cost of 1,000 operations whose connectors poll `pollsPerOperation` times each. */
+export function workflowsCost(
+  inputs: CostInputs,
+  pollsPerOperation: number,
+  {prices}: PriceList,
+): CostBreakdown {
+  const quantities = {
+    ...none,
+    pubsubBytes: pubsubBytes(inputs.notificationBytes),
+    workflowSteps: (pollsPerOperation + WORKFLOW_EXTRA_STEPS) * THOUSAND,
+  };
+  return {
+    system: 'Cloud Workflows (connector polling)',
+    quantities,
+    totalUsd:
+      quantities.workflowSteps * prices.workflowsInternalStep.usd +
+      quantities.pubsubBytes * prices.pubsubByte.usd,
+  };
+}
+
+/**
+ * A client loop on Cloud Run's cost of 1,000 operations: an instance of the poll function's size, always on, at
+ * the steady state's rate (its polls' CPU fits in it many times over: stage "steady" measures opwatch's).
+ */
+export function cloudRunLoopCost(
+  inputs: CostInputs,
+  {prices}: PriceList,
+): CostBreakdown {
+  const {deployment} = inputs;
+  const seconds = THOUSAND / inputs.ratePerSecond;
+  const quantities = {
+    ...none,
+    cpuSeconds: seconds * deployment.pollCpu,
+    memoryGiBSeconds: (seconds * deployment.pollMemoryMiB) / 1024,
+    pubsubBytes: pubsubBytes(inputs.notificationBytes),
+  };
+  return {
+    system: 'client loop on Cloud Run (always on)',
+    quantities,
+    totalUsd:
+      quantities.cpuSeconds * prices.alwaysOnCpuSecond.usd +
+      quantities.memoryGiBSeconds * prices.alwaysOnMemoryGiBSecond.usd +
+      quantities.pubsubBytes * prices.pubsubByte.usd,
+  };
+}
