@@ -3,9 +3,9 @@
  * source, when it was read and whether it is an assumption), for opwatch and for two ways a peer runs:
  *
  * - opwatch as deployed: each operation's registration (a request to the `operations` function, its Firestore
- *   reads and writes), its polls (the `poll` function's invocations and instance time, each poll's reads and
- *   writes, all as measured at the steady state), its notification (Pub/Sub bytes, published and delivered) and
- *   the TTL delete of its document;
+ *   reads and writes), its share of the `poll` function's ticks (invocations and instance time at the steady
+ *   state's load), its polls' reads and writes, its notification (Pub/Sub bytes, published and delivered) and the
+ *   TTL delete of its document;
  * - Cloud Workflows: a workflow per operation whose connector polls (each polling attempt an internal step),
  *   plus the steps around it, and the same notification;
  * - a long-running client loop on Cloud Run: one instance, CPU always allocated, of the poll function's size,
@@ -58,16 +58,15 @@ const CPU_PER_MIB = 1 / 1536;
 /** What the cost of opwatch is read from: the steady state's measurements, per poll and per registration. */
 export interface CostInputs {
   deployment: Deployment;
-  perPoll: {
-    reads: number;
-    writes: number;
-    /** Billed instance seconds of the poll function: its ticks' time over their polls. */
-    instanceSeconds: number;
-    invocations: number;
-  };
+  perPoll: {reads: number; writes: number};
+  /**
+   * The poll function's billed instance seconds and invocations per operation: under a steady load a tick is a
+   * request for its whole budget, so they follow the time the operations arrive over, not their polls.
+   */
+  perOperation: {instanceSeconds: number; invocations: number};
   perRegistration: {reads: number; writes: number; seconds: number};
   notificationBytes: number;
-  /** Operations per second at which the per-poll figures were measured: the loop's instance is shared by them. */
+  /** Operations per second at which the figures were measured; the loop's instance is shared by them too. */
   ratePerSecond: number;
 }
 
@@ -99,13 +98,13 @@ export function opwatchCost(
   pollsPerOperation: number,
   {prices}: PriceList,
 ): CostBreakdown {
-  const {deployment, perPoll, perRegistration} = inputs;
+  const {deployment, perPoll, perOperation, perRegistration} = inputs;
   const polls = pollsPerOperation * THOUSAND;
-  const pollSeconds = polls * perPoll.instanceSeconds;
+  const pollSeconds = THOUSAND * perOperation.instanceSeconds;
   const registrationSeconds = THOUSAND * perRegistration.seconds;
   const registrationCpu = deployment.registrationMemoryMiB * CPU_PER_MIB;
   const quantities = {
-    invocations: polls * perPoll.invocations + THOUSAND,
+    invocations: THOUSAND * (perOperation.invocations + 1),
     cpuSeconds:
       pollSeconds * deployment.pollCpu + registrationSeconds * registrationCpu,
     memoryGiBSeconds:

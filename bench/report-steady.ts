@@ -16,7 +16,12 @@ import {
 import type {Deployment} from './deployed';
 import {WORKFLOWS, type FamilyEvaluation} from './evaluation';
 import {cores, mib, pct, table} from './report-format';
-import {API_LATENCY, API_SERVER_ERRORS, type SteadyRun} from './steady';
+import {
+  API_LATENCY,
+  API_SERVER_ERRORS,
+  DURATION_MS,
+  type SteadyRun,
+} from './steady';
 import {fmt, mean} from './stats';
 
 const cpuMsPerPoll = (r: SteadyRun) =>
@@ -56,7 +61,7 @@ export function steadySection(
   return [
     '### 4. Throughput and CPU as deployed, at a steady state',
     '',
-    `The real \`operations\` and \`poll\` functions, each a Functions Framework process with the deployment's settings (${deployment.source}: POLL_CONCURRENCY ${deployment.concurrency}, POLL_BUDGET_SECONDS ${deployment.budgetSeconds}, a tick every ${deployment.periodSeconds} s; the poll function's instance ${deployment.pollMemoryMiB} MiB and ${deployment.pollCpu} vCPU). Registrations arrive through \`POST /operations\` at ${first.ratePerSecond}/s, each operation done 5 s to 60 s later (log-uniform); the fake operations API answers after a log-normal latency (median ${API_LATENCY.medianMs} ms, p99 ${API_LATENCY.p99Ms} ms) and answers ${pct(100 * API_SERVER_ERRORS)} of requests with a 500 or a 503. After a warm-up, a window of ${fmt(first.windowSeconds)} s counts arrivals, completions (notifications pulled from the topic), polls (requests the fake answered) and CPU (from /proc); the steady state holds when completions are within 5 % of arrivals and the backlog grows by less than that. ${runs.length} run(s), each in a fresh collection.${first.windowSeconds < 600 ? ` **This window is shorter than the 10 minutes of a full run${runs.length < 3 ? `, and with ${runs.length} run there is no spread` : ''}: a quick run.**` : ''}`,
+    `The real \`operations\` and \`poll\` functions, each a Functions Framework process with the deployment's settings (${deployment.source}: POLL_CONCURRENCY ${deployment.concurrency}, POLL_BUDGET_SECONDS ${deployment.budgetSeconds}, a tick every ${deployment.periodSeconds} s; the poll function's instance ${deployment.pollMemoryMiB} MiB and ${deployment.pollCpu} vCPU). Registrations arrive through \`POST /operations\` at ${first.ratePerSecond}/s, each operation done ${DURATION_MS.min / 1000} s to ${DURATION_MS.max / 1000} s later (log-uniform); the fake operations API answers after a log-normal latency (median ${API_LATENCY.medianMs} ms, p99 ${API_LATENCY.p99Ms} ms) and answers ${pct(100 * API_SERVER_ERRORS)} of requests with a 500 or a 503. After a warm-up, a window of ${fmt(first.windowSeconds)} s counts arrivals, completions (notifications pulled from the topic), polls (requests the fake answered) and CPU (from /proc); the steady state holds when completions are within 5 % of arrivals and the backlog grows by less than that. ${runs.length} run(s), each in a fresh collection.${first.windowSeconds < 600 ? ` **This window is shorter than the 10 minutes of a full run${runs.length < 3 ? `, and with ${runs.length} run there is no spread` : ''}: a quick run.**` : ''}`,
     '',
     table(
       [
@@ -99,9 +104,11 @@ export function costInputs(
     perPoll: {
       reads: avg(r => r.pollProbe.reads / r.pollsTotal),
       writes: avg(r => r.pollProbe.writes / r.pollsTotal),
-      instanceSeconds: avg(r => r.windowSeconds / r.polls),
+    },
+    perOperation: {
+      instanceSeconds: avg(r => r.windowSeconds / r.arrived),
       invocations: avg(
-        r => r.windowSeconds / deployment.periodSeconds / r.polls,
+        r => r.windowSeconds / deployment.periodSeconds / r.arrived,
       ),
     },
     perRegistration: {
@@ -110,7 +117,7 @@ export function costInputs(
       seconds: avg(r => r.registrationP50Ms / 1000),
     },
     notificationBytes: avg(r => r.notificationBytes),
-    ratePerSecond: runs[0].ratePerSecond,
+    ratePerSecond: avg(r => r.arrived / r.windowSeconds),
   };
 }
 
@@ -168,7 +175,7 @@ export function costSection(
   return [
     '### 5. Cost per 1,000 operations',
     '',
-    `From list prices kept as data (bench/data/prices.json, read on ${list.read} from stored copies of the pages below; free tiers left out). opwatch: each operation registered once, polled as often as the evaluation's opwatch informed row says, notified once, its document deleted once by TTL; per poll ${fmt(inputs.perPoll.reads, 3)} reads and ${fmt(inputs.perPoll.writes, 3)} writes (the poll process's, lease included), ${fmt(inputs.perPoll.instanceSeconds * 1000, 3)} ms of billed instance time (the tick is a request for as long as it works: at the steady state's ${inputs.ratePerSecond} registrations/s, all the time) and ${fmt(inputs.perPoll.invocations, 3)} invocations; per registration ${fmt(inputs.perRegistration.reads, 3)} reads, ${fmt(inputs.perRegistration.writes, 3)} writes and ${fmt(inputs.perRegistration.seconds * 1000, 3)} ms of request time; a notification of ${fmt(inputs.notificationBytes)} bytes (billed at least 1,000, published and delivered), all measured in section 4. Cloud Workflows: each connector polling attempt is an internal step, plus ${WORKFLOW_EXTRA_STEPS} steps for the call, the publish and the return, polls as Workflows' row. A client loop on Cloud Run: one always-on instance of the poll function's size serving ${inputs.ratePerSecond} operations/s, its cost independent of polls; at a lower rate it costs more per operation (it runs all the time), and its watches live in memory (a restart loses them).`,
+    `From list prices kept as data (bench/data/prices.json, read on ${list.read} from stored copies of the pages below; free tiers left out). opwatch: each operation registered once, polled as often as the evaluation's opwatch informed row says, notified once, its document deleted once by TTL; per poll ${fmt(inputs.perPoll.reads, 3)} reads and ${fmt(inputs.perPoll.writes, 3)} writes (the poll process's, lease included); per operation ${fmt(inputs.perOperation.instanceSeconds * 1000, 3)} ms of the poll function's billed instance time and ${fmt(inputs.perOperation.invocations, 3)} of its invocations (a tick is a request for as long as it works, which under the steady state's ${fmt(inputs.ratePerSecond, 3)} operations/s is all the time: the poll function costs time, not polls; at a lower rate a tick ends early when nothing is due, and each operation's share grows); per registration ${fmt(inputs.perRegistration.reads, 3)} reads, ${fmt(inputs.perRegistration.writes, 3)} writes and ${fmt(inputs.perRegistration.seconds * 1000, 3)} ms of request time; a notification of ${fmt(inputs.notificationBytes)} bytes (billed at least 1,000, published and delivered), all measured in section 4. Cloud Workflows: each connector polling attempt is an internal step, plus ${WORKFLOW_EXTRA_STEPS} steps for the call, the publish and the return, polls as Workflows' row. A client loop on Cloud Run: one always-on instance of the poll function's size serving ${fmt(inputs.ratePerSecond, 3)} operations/s, its cost independent of polls; at a lower rate it costs more per operation (it runs all the time), and its watches live in memory (a restart loses them).`,
     '',
     table(
       [

@@ -216,8 +216,10 @@ export function simulate(
     simulation.results.length < jobs.length;
     tick += timing.tickEveryMs
   ) {
-    const ended = runTick(simulation, pending, tick);
-    if (contender.events) completionTicks(simulation, pending, tick, ended);
+    const events = contender.events === true;
+    const ended = runTick(simulation, pending, tick, events);
+    if (events)
+      completionTicks(simulation, pending, tick + timing.tickEveryMs, ended);
   }
   return simulation.results;
 }
@@ -321,6 +323,7 @@ function runTick(
   simulation: Simulation,
   pending: Pending,
   tick: number,
+  events: boolean,
 ): TickClock {
   const {timing} = simulation;
   const deadline = tick + timing.budgetMs;
@@ -333,7 +336,10 @@ function runTick(
     // Ended early: the next registration made before the slot's end wakes a tick, which polls to that end.
     const woken = pending.next();
     if (!idle || !woken || woken.arrivalMs >= deadline) return clock;
-    clock.now = woken.arrivalMs + timing.wakeDelayMs;
+    const wokenAt = woken.arrivalMs + timing.wakeDelayMs;
+    // Until the woken tick, completion entries are the completions function's, as between scheduled ticks.
+    if (events) completionTicks(simulation, pending, wokenAt, clock);
+    clock.now = wokenAt;
   }
 }
 
@@ -382,18 +388,17 @@ function sweepUntil(
   return false;
 }
 
-/** Until the next tick, completion entries are the completions function's: a tick of its own, at once. */
+/** Until `untilMs` (the next tick), completion entries are the completions function's: a tick of its own, at once. */
 function completionTicks(
   simulation: Simulation,
   pending: Pending,
-  tick: number,
+  untilMs: number,
   {now, lastRead}: TickClock,
 ): void {
   const {timing} = simulation;
-  const nextTick = tick + timing.tickEveryMs;
-  pending.admit(nextTick);
+  pending.admit(untilMs);
   const evented = pending.watches
-    .filter(w => w.eventAt > lastRead && w.eventAt < nextTick)
+    .filter(w => w.eventAt > lastRead && w.eventAt < untilMs)
     .sort((a, b) => a.eventAt - b.eventAt);
   for (const w of evented)
     simulation.poll(w, Math.max(w.eventAt, now) + 3 * timing.firestoreMs);

@@ -1,8 +1,8 @@
 /**
  * Throughput and CPU as deployed, at a steady state. The real `operations` and `poll` functions (Functions
  * Framework, each its own process, the probe counting their Firestore reads and writes) run with the deployment's
- * settings (deployed.ts); registrations arrive through `POST /operations` at a fixed rate, each operation done after
- * a few seconds to a minute; Cloud Scheduler's tick comes every period; the fake operations API answers after a
+ * settings (deployed.ts); registrations arrive through `POST /operations` at a fixed rate, each operation done 5 s to
+ * 30 s later (DURATION_MS); Cloud Scheduler's tick comes every period; the fake operations API answers after a
  * log-normal latency (median 80 ms, p99 800 ms) and fails 1 % of requests with a 500 or 503. After a warm-up, a
  * window measures arrivals, completions (notifications pulled from the topic), polls and CPU: a steady state
  * holds when completions keep up with arrivals and the backlog does not grow.
@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 export const API_LATENCY = {medianMs: 80, p99Ms: 800};
 export const API_SERVER_ERRORS = 0.01;
 /** Each operation is done this long after its registration, log-uniformly. */
-const DURATION_MS = {min: 5_000, max: 60_000};
+export const DURATION_MS = {min: 5_000, max: 30_000};
 
 /** What one steady-state run is asked to do. */
 export interface SteadyOptions {
