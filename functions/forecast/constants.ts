@@ -57,11 +57,14 @@ export const TAIL_Z = 2.58;
  */
 export const DELAY_PER_POLL_MS = 2500;
 
-// Nothing known (rule 5).
+// Unsure waits (rules 2 to 5).
 
-/** An opaque operation younger than {@link YOUNG_MS} waits at most this long between polls. */
-export const YOUNG_WAIT_MS = 5000;
-/** Until this age, an opaque operation is young: about half of a mix spanning seconds to half an hour is done. */
-export const YOUNG_MS = 45_000;
-/** An opaque operation waits at most this share of its age: its delay stays within that share of its duration. */
-export const AGE_SHARE = 0.4;
+/**
+ * An unsure wait (progress that does not run straight, a history at its wide end, nothing known) is at most this
+ * base plus {@link AGE_SHARE} of the operation's age, within the cap: a short operation is not kept waiting many
+ * times its duration, and a young one's polls are spaced as a geometric backoff's are (1 s x1.25 waits a quarter
+ * of the age plus 1 s), a little wider, so as many operations are noticed as soon for fewer polls.
+ */
+export const UNSURE_BASE_MS = 2500;
+/** The share of the age an unsure wait may add to {@link UNSURE_BASE_MS}: a delay within that share of the duration. */
+export const AGE_SHARE = 0.2;

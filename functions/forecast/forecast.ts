@@ -16,8 +16,8 @@
  *    chance of finishing at that age makes worth it (the hazard: a wait of sqrt(2 x the delay a poll is worth /
  *    hazard)), within the cap;
  * 4. a kind with no history yet: the API owners' published poll settings, within the cap;
- * 5. anything else: a wait of at most {@link YOUNG_WAIT_MS} while the operation is young, then a share of its
- *    age, within the cap. An operation that names no kind learns from, and teaches, its service's history
+ * 5. anything else: the longest unsure wait, a base plus a share of its age (constants.ts `UNSURE_BASE_MS`,
+ *    `AGE_SHARE`), within the cap. An operation that names no kind learns from, and teaches, its service's history
  *    (kind.ts `learningKind`), so this rule only serves until that has enough.
  * Only the skip of rule 3 and a steady progress estimate may wait longer than the cap, the registration's or the
  * default policy's `maxDelay`; nothing waits past the deadline. The constants are in constants.ts.
@@ -44,8 +44,7 @@ import {
   PROGRESS_MARGIN_MS,
   SMALL_HISTORY_WIDENING,
   TAIL_Z,
-  YOUNG_MS,
-  YOUNG_WAIT_MS,
+  UNSURE_BASE_MS,
 } from './constants';
 import {durationAt, hazardAt, type DurationModel} from './durations';
 import {extrapolate, readProgress, type ProgressEstimate} from './progress';
@@ -151,11 +150,11 @@ function progressWait(
 }
 
 /**
- * The longest wait of an unsure forecast: the cap, and a share of the operation's age, so a short operation is
- * not kept waiting many times its duration by an estimate that was wrong for it.
+ * The longest wait of an unsure forecast: the cap, and a base plus a share of the operation's age, so a short
+ * operation is not kept waiting many times its duration by an estimate that was wrong for it.
  */
 const unsureLongest = (elapsed: number) =>
-  Math.min(CAP_MS, Math.max(MIN_WAIT_MS, elapsed * AGE_SHARE));
+  Math.min(CAP_MS, UNSURE_BASE_MS + elapsed * AGE_SHARE);
 
 function historyWait(
   history: DurationModel,
@@ -177,12 +176,7 @@ function historyWait(
 }
 
 function opaqueWait(age: number, random: () => number): number {
-  const bound = age < YOUNG_MS ? YOUNG_WAIT_MS : CAP_MS;
-  return clamp(
-    jittered(Math.min(age * AGE_SHARE, bound), random),
-    MIN_WAIT_MS,
-    CAP_MS,
-  );
+  return clamp(jittered(unsureLongest(age), random), MIN_WAIT_MS, CAP_MS);
 }
 
 function priorWait(

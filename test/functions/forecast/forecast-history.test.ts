@@ -8,6 +8,7 @@ import {
   DELAY_PER_POLL_MS,
   SMALL_HISTORY_WIDENING,
   TAIL_Z,
+  UNSURE_BASE_MS,
 } from '../../../functions/forecast/constants';
 import {
   durationAt,
@@ -113,7 +114,7 @@ describe('rule 3: a kind with enough history', () => {
           const wait = waitAt(model, elapsed);
           expect(wait).toBeLessThanOrEqual(CAP + 0.01);
           expect(wait).toBeLessThanOrEqual(
-            Math.max(1000, elapsed * AGE_SHARE) + 0.01,
+            UNSURE_BASE_MS + elapsed * AGE_SHARE + 0.01,
           );
         },
       ),

@@ -9,6 +9,7 @@ import {
   MIN_WAIT_MS,
   OVERDUE_SHARE,
   PROGRESS_MARGIN_MS,
+  UNSURE_BASE_MS,
 } from '../../../functions/forecast/constants';
 import {decide} from '../../../functions/core/policy';
 import type {Operation} from '../../../functions/core/model';
@@ -90,7 +91,7 @@ describe('rule 2: progress and a start time', () => {
     const out = forecast(registration, running(documents(500)), now, noJitter);
     expect(out.estimatedDoneAt).toBe(START + 220_000);
     expect(out.transition.nextPollAt).toBe(
-      now + Math.min(55_000, 110_000 * AGE_SHARE),
+      now + Math.min(55_000, UNSURE_BASE_MS + 110_000 * AGE_SHARE),
     );
     const late = watch({
       lastOperation: {metadata: documents(500)},
