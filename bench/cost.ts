@@ -11,8 +11,8 @@
  * - a long-running client loop on Cloud Run: one instance, CPU always allocated, of the poll function's size,
  *   holding every pending operation's loop in memory, and the same notification.
  */
-import {readFileSync} from 'node:fs';
-import {resolve} from 'node:path';
+import {existsSync, readFileSync} from 'node:fs';
+import {join, resolve} from 'node:path';
 import type {Deployment} from './deployed';
 
 /** One price, as kept in data/prices.json. */
@@ -42,9 +42,12 @@ type PriceKey =
   | 'pubsubByte'
   | 'workflowsInternalStep';
 
-/** dist/bench/ -> bench/data/prices.json. */
+/** bench/data/prices.json, beside this file in the source tree (tests) or two levels up from dist/bench/. */
 export function loadPrices(): PriceList {
-  const file = resolve(__dirname, '..', '..', 'bench', 'data', 'prices.json');
+  const beside = join(__dirname, 'data', 'prices.json');
+  const file = existsSync(beside)
+    ? beside
+    : resolve(__dirname, '..', '..', 'bench', 'data', 'prices.json');
   return JSON.parse(readFileSync(file, 'utf8')) as PriceList;
 }
 
@@ -70,20 +73,53 @@ export interface CostInputs {
   ratePerSecond: number;
 }
 
+/** What 1,000 operations use of each billed thing. */
+export interface Quantities {
+  invocations: number;
+  cpuSeconds: number;
+  memoryGiBSeconds: number;
+  reads: number;
+  writes: number;
+  deletes: number;
+  pubsubBytes: number;
+  workflowSteps: number;
+}
+
 /** Quantities for 1,000 operations, and their price. */
 export interface CostBreakdown {
   system: string;
-  quantities: {
-    invocations: number;
-    cpuSeconds: number;
-    memoryGiBSeconds: number;
-    reads: number;
-    writes: number;
-    deletes: number;
-    pubsubBytes: number;
-    workflowSteps: number;
-  };
+  quantities: Quantities;
   totalUsd: number;
+}
+
+/** The price each quantity of a system is billed at; a quantity left out is not billed there. */
+type BilledAs = Partial<Record<keyof Quantities, PriceKey>>;
+
+const none: Quantities = {
+  invocations: 0,
+  cpuSeconds: 0,
+  memoryGiBSeconds: 0,
+  reads: 0,
+  writes: 0,
+  deletes: 0,
+  pubsubBytes: 0,
+  workflowSteps: 0,
+};
+
+/** `system`'s `quantities` (the rest none), priced as `billedAs` says. */
+function priced(
+  system: string,
+  quantities: Partial<Quantities>,
+  billedAs: BilledAs,
+  {prices}: PriceList,
+): CostBreakdown {
+  const all = {...none, ...quantities};
+  const totalUsd = Object.entries(billedAs).reduce(
+    (sum, [quantity, price]) =>
+      sum + all[quantity as keyof Quantities] * prices[price].usd,
+    0,
+  );
+  return {system, quantities: all, totalUsd};
 }
 
 const THOUSAND = 1000;
@@ -96,70 +132,57 @@ const pubsubBytes = (bytes: number) =>
 export function opwatchCost(
   inputs: CostInputs,
   pollsPerOperation: number,
-  {prices}: PriceList,
+  list: PriceList,
 ): CostBreakdown {
   const {deployment, perPoll, perOperation, perRegistration} = inputs;
   const polls = pollsPerOperation * THOUSAND;
   const pollSeconds = THOUSAND * perOperation.instanceSeconds;
   const registrationSeconds = THOUSAND * perRegistration.seconds;
   const registrationCpu = deployment.registrationMemoryMiB * CPU_PER_MIB;
-  const quantities = {
-    invocations: THOUSAND * (perOperation.invocations + 1),
-    cpuSeconds:
-      pollSeconds * deployment.pollCpu + registrationSeconds * registrationCpu,
-    memoryGiBSeconds:
-      (pollSeconds * deployment.pollMemoryMiB +
-        registrationSeconds * deployment.registrationMemoryMiB) /
-      1024,
-    reads: polls * perPoll.reads + THOUSAND * perRegistration.reads,
-    writes: polls * perPoll.writes + THOUSAND * perRegistration.writes,
-    deletes: THOUSAND,
-    pubsubBytes: pubsubBytes(inputs.notificationBytes),
-    workflowSteps: 0,
-  };
-  return {
-    system: 'opwatch (Cloud Run functions, Firestore)',
-    quantities,
-    totalUsd:
-      quantities.invocations * prices.functionRequest.usd +
-      quantities.cpuSeconds * prices.functionCpuSecond.usd +
-      quantities.memoryGiBSeconds * prices.functionMemoryGiBSecond.usd +
-      quantities.reads * prices.firestoreRead.usd +
-      quantities.writes * prices.firestoreWrite.usd +
-      quantities.deletes * prices.firestoreDelete.usd +
-      quantities.pubsubBytes * prices.pubsubByte.usd,
-  };
+  return priced(
+    'opwatch (Cloud Run functions, Firestore)',
+    {
+      invocations: THOUSAND * (perOperation.invocations + 1),
+      cpuSeconds:
+        pollSeconds * deployment.pollCpu +
+        registrationSeconds * registrationCpu,
+      memoryGiBSeconds:
+        (pollSeconds * deployment.pollMemoryMiB +
+          registrationSeconds * deployment.registrationMemoryMiB) /
+        1024,
+      reads: polls * perPoll.reads + THOUSAND * perRegistration.reads,
+      writes: polls * perPoll.writes + THOUSAND * perRegistration.writes,
+      deletes: THOUSAND,
+      pubsubBytes: pubsubBytes(inputs.notificationBytes),
+    },
+    {
+      invocations: 'functionRequest',
+      cpuSeconds: 'functionCpuSecond',
+      memoryGiBSeconds: 'functionMemoryGiBSecond',
+      reads: 'firestoreRead',
+      writes: 'firestoreWrite',
+      deletes: 'firestoreDelete',
+      pubsubBytes: 'pubsubByte',
+    },
+    list,
+  );
 }
-
-const none = {
-  invocations: 0,
-  cpuSeconds: 0,
-  memoryGiBSeconds: 0,
-  reads: 0,
-  writes: 0,
-  deletes: 0,
-  pubsubBytes: 0,
-  workflowSteps: 0,
-};
 
 /** Cloud Workflows' cost of 1,000 operations whose connectors poll `pollsPerOperation` times each. */
 export function workflowsCost(
   inputs: CostInputs,
   pollsPerOperation: number,
-  {prices}: PriceList,
+  list: PriceList,
 ): CostBreakdown {
-  const quantities = {
-    ...none,
-    pubsubBytes: pubsubBytes(inputs.notificationBytes),
-    workflowSteps: (pollsPerOperation + WORKFLOW_EXTRA_STEPS) * THOUSAND,
-  };
-  return {
-    system: 'Cloud Workflows (connector polling)',
-    quantities,
-    totalUsd:
-      quantities.workflowSteps * prices.workflowsInternalStep.usd +
-      quantities.pubsubBytes * prices.pubsubByte.usd,
-  };
+  return priced(
+    'Cloud Workflows (connector polling)',
+    {
+      pubsubBytes: pubsubBytes(inputs.notificationBytes),
+      workflowSteps: (pollsPerOperation + WORKFLOW_EXTRA_STEPS) * THOUSAND,
+    },
+    {workflowSteps: 'workflowsInternalStep', pubsubBytes: 'pubsubByte'},
+    list,
+  );
 }
 
 /**
@@ -168,22 +191,22 @@ export function workflowsCost(
  */
 export function cloudRunLoopCost(
   inputs: CostInputs,
-  {prices}: PriceList,
+  list: PriceList,
 ): CostBreakdown {
   const {deployment} = inputs;
   const seconds = THOUSAND / inputs.ratePerSecond;
-  const quantities = {
-    ...none,
-    cpuSeconds: seconds * deployment.pollCpu,
-    memoryGiBSeconds: (seconds * deployment.pollMemoryMiB) / 1024,
-    pubsubBytes: pubsubBytes(inputs.notificationBytes),
-  };
-  return {
-    system: 'client loop on Cloud Run (always on)',
-    quantities,
-    totalUsd:
-      quantities.cpuSeconds * prices.alwaysOnCpuSecond.usd +
-      quantities.memoryGiBSeconds * prices.alwaysOnMemoryGiBSecond.usd +
-      quantities.pubsubBytes * prices.pubsubByte.usd,
-  };
+  return priced(
+    'client loop on Cloud Run (always on)',
+    {
+      cpuSeconds: seconds * deployment.pollCpu,
+      memoryGiBSeconds: (seconds * deployment.pollMemoryMiB) / 1024,
+      pubsubBytes: pubsubBytes(inputs.notificationBytes),
+    },
+    {
+      cpuSeconds: 'alwaysOnCpuSecond',
+      memoryGiBSeconds: 'alwaysOnMemoryGiBSecond',
+      pubsubBytes: 'pubsubByte',
+    },
+    list,
+  );
 }

@@ -70,83 +70,103 @@ const lognormal =
 const withProgress = (jobs: Job[], progress: ProgressShape) =>
   jobs.map(job => ({...job, progress}));
 
-const minutes = (list: readonly number[]) =>
-  list.map(m => (m < 1 ? `${m * 60} s` : `${m} min`)).join(', ');
+/** A duration as the descriptions say it: 40 s, 2.5 min, 2 h. */
+const span = (ms: number) =>
+  ms < MINUTE
+    ? `${ms / SECOND} s`
+    : ms < HOUR
+      ? `${Number((ms / MINUTE).toFixed(2))} min`
+      : `${ms / HOUR} h`;
+const spans = (list: readonly number[]) => list.map(span).join(', ');
+
+/** Operations of no kind, durations log-uniform from `minMs` to `maxMs`, reporting progress of `shape` if given. */
+function logUniformFamily(
+  family: Pick<Family, 'key' | 'role'> & {what: string},
+  minMs: number,
+  maxMs: number,
+  shape?: ProgressShape,
+): Family {
+  return {
+    key: family.key,
+    role: family.role,
+    description: `${family.what}; durations log-uniform from ${span(minMs)} to ${span(maxMs)}`,
+    draw: (count, windowMs, random) => {
+      const jobs = drawWorkload(count, windowMs, random, minMs, maxMs);
+      return shape ? withProgress(jobs, shape) : jobs;
+    },
+  };
+}
+
+/** One kind per entry of `medians`, durations log-normal with spread `sigma` around it. */
+function lognormalFamily(
+  key: string,
+  role: FamilyRole,
+  sigma: number,
+  medians: readonly number[],
+): Family {
+  return {
+    key,
+    role,
+    description: `${medians.length} kinds, durations log-normal (sigma ${sigma}) around ${spans(medians)}`,
+    draw: (count, windowMs, random) =>
+      typed(count, windowMs, random, medians, lognormal(sigma)),
+  };
+}
 
 const TUNING: readonly Family[] = [
-  {
-    key: 'opaque-2s-30m',
-    role: 'tuning',
-    description:
-      'opaque operations (no kind, no progress), durations log-uniform from 2 s to 30 min',
-    draw: (count, windowMs, random) =>
-      drawWorkload(count, windowMs, random, 2 * SECOND, 30 * MINUTE),
-  },
-  {
-    key: 'lognormal-0.2',
-    role: 'tuning',
-    description: `6 kinds, durations log-normal (sigma 0.2) around ${minutes([1 / 3, 1, 3, 8, 15, 25])}`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [20, 60, 180, 480, 900, 1500].map(s => s * SECOND),
-        lognormal(0.2),
-      ),
-  },
-  {
-    key: 'progress-linear',
-    role: 'tuning',
-    description:
-      'operations reporting progress that runs straight, and their start time; durations log-uniform from 2 s to 30 min',
-    draw: (count, windowMs, random) =>
-      withProgress(
-        drawWorkload(count, windowMs, random, 2 * SECOND, 30 * MINUTE),
-        'linear',
-      ),
-  },
-  {
-    key: 'lognormal-1.0',
-    role: 'tuning',
-    description: `5 kinds, durations log-normal (sigma 1.0) around ${minutes([0.5, 1.5, 5, 15, 40])}`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [0.5, 1.5, 5, 15, 40].map(m => m * MINUTE),
-        lognormal(1),
-      ),
-  },
+  logUniformFamily(
+    {
+      key: 'opaque-2s-30m',
+      role: 'tuning',
+      what: 'opaque operations (no kind, no progress)',
+    },
+    2 * SECOND,
+    30 * MINUTE,
+  ),
+  lognormalFamily(
+    'lognormal-0.2',
+    'tuning',
+    0.2,
+    [20, 60, 180, 480, 900, 1500].map(s => s * SECOND),
+  ),
+  logUniformFamily(
+    {
+      key: 'progress-linear',
+      role: 'tuning',
+      what: 'operations reporting progress that runs straight, and their start time',
+    },
+    2 * SECOND,
+    30 * MINUTE,
+    'linear',
+  ),
+  lognormalFamily(
+    'lognormal-1.0',
+    'tuning',
+    1,
+    [0.5, 1.5, 5, 15, 40].map(m => m * MINUTE),
+  ),
 ];
 
 const HELD_OUT: readonly Family[] = [
-  {
-    key: 'opaque-60s-2h',
-    role: 'held-out',
-    description:
-      'opaque operations, durations log-uniform from 60 s to 2 h: nothing is done within the first minute',
-    draw: (count, windowMs, random) =>
-      drawWorkload(count, windowMs, random, MINUTE, 2 * HOUR),
-  },
-  {
-    key: 'lognormal-0.5',
-    role: 'held-out',
-    description: `4 kinds, durations log-normal (sigma 0.5) around ${minutes([0.75, 2.5, 12, 35])}`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [0.75, 2.5, 12, 35].map(m => m * MINUTE),
-        lognormal(0.5),
-      ),
-  },
+  logUniformFamily(
+    {
+      key: 'opaque-60s-2h',
+      role: 'held-out',
+      what: 'opaque operations of which none is done within the first minute',
+    },
+    MINUTE,
+    2 * HOUR,
+  ),
+  lognormalFamily(
+    'lognormal-0.5',
+    'held-out',
+    0.5,
+    [0.75, 2.5, 12, 35].map(m => m * MINUTE),
+  ),
   {
     key: 'two-modes',
     role: 'held-out',
-    description: `3 kinds with two modes each: 70 % log-normal (sigma 0.15) around ${minutes([2 / 3, 4, 20])}, 30 % around 6 times that`,
+    description: `3 kinds with two modes each: 70 % log-normal (sigma 0.15) around ${spans([40 * SECOND, 4 * MINUTE, 20 * MINUTE])}, 30 % around 6 times that`,
     draw: (count, windowMs, random) =>
       typed(
         count,
@@ -159,7 +179,7 @@ const HELD_OUT: readonly Family[] = [
   {
     key: 'pareto',
     role: 'held-out',
-    description: `3 kinds with heavy tails: Pareto durations (alpha 1.5) from ${minutes([1 / 6, 1, 5])}`,
+    description: `3 kinds with heavy tails: Pareto durations (alpha 1.5) from ${spans([10 * SECOND, MINUTE, 5 * MINUTE])}`,
     draw: (count, windowMs, random) =>
       typed(
         count,
@@ -172,7 +192,7 @@ const HELD_OUT: readonly Family[] = [
   {
     key: 'fail-early',
     role: 'held-out',
-    description: `3 kinds, log-normal (sigma 0.3) around ${minutes([2, 10, 30])}; 20 % of operations fail early, after 2 % to 20 % of that`,
+    description: `3 kinds, log-normal (sigma 0.3) around ${spans([2 * MINUTE, 10 * MINUTE, 30 * MINUTE])}; 20 % of operations fail early, after 2 % to 20 % of that`,
     draw: (count, windowMs, random) =>
       typed(
         count,
@@ -187,17 +207,16 @@ const HELD_OUT: readonly Family[] = [
         },
       ),
   },
-  {
-    key: 'progress-s-curve',
-    role: 'held-out',
-    description:
-      'operations reporting progress on an S-curve (slow, fast, slow) and their start time; durations log-uniform from 10 s to 1 h',
-    draw: (count, windowMs, random) =>
-      withProgress(
-        drawWorkload(count, windowMs, random, 10 * SECOND, HOUR),
-        's-curve',
-      ),
-  },
+  logUniformFamily(
+    {
+      key: 'progress-s-curve',
+      role: 'held-out',
+      what: 'operations reporting progress on an S-curve (slow, fast, slow) and their start time',
+    },
+    10 * SECOND,
+    HOUR,
+    's-curve',
+  ),
   {
     key: 'progress-stuck',
     role: 'held-out',

@@ -122,8 +122,9 @@ export function costInputs(
 }
 
 const usd = (value: number) => `$${fmt(value, 3)}`;
-/** A cost linear in polls/op, over polls/op's interval. */
+/** A cost linear in polls/op, over polls/op's interval, in dollars. */
 const costInterval = (cost: (polls: number) => number, polls: Interval) =>
+  '$' +
   formatInterval({
     mean: cost(polls.mean),
     low: cost(polls.low),

@@ -6,6 +6,7 @@
  */
 import {PAGE_SIZE} from '../functions/polling/tick-run';
 import type {LoadResult} from './registration';
+import {EVENTS_FAMILY} from './events';
 import {evaluationSection} from './report-evaluation';
 import {cores, pct, table, verdict} from './report-format';
 import {eventsSection, realSection} from './report-real';
@@ -120,7 +121,13 @@ function scaleSection(sweeps: readonly Sweep[], timing: Timing): string {
  */
 const SECTIONS: ((results: Results) => string | undefined)[] = [
   r => r.evaluation && evaluationSection(r.evaluation, r.timing),
-  r => r.events && eventsSection(r.events.simulated, r.events.real, r.timing),
+  r =>
+    r.events &&
+    eventsSection(
+      r.events,
+      r.real?.find(run => run.family === EVENTS_FAMILY.key),
+      r.timing,
+    ),
   r => r.real && realSection(r.real),
   r => (r.steady?.length ? steadySection(r.steady, r.deployment) : undefined),
   r =>

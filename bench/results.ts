@@ -40,7 +40,7 @@ export interface Results {
   deployment: Deployment;
   timing: Timing;
   evaluation?: FamilyEvaluation[];
-  events?: {simulated: FamilyEvaluation; real?: RealRun};
+  events?: FamilyEvaluation;
   real?: RealFamilyRun[];
   steady?: SteadyRun[];
   registration?: LoadResult[];

@@ -76,42 +76,37 @@ export const STAGE_RUNNERS: Record<string, StageRunner> = {
       });
     },
   },
-  /** opwatch with completion events, simulated over the seeds, then one compressed real run. */
+  /** opwatch with completion events, simulated over the seeds; its real run is the real stage's. */
   events: {
-    needsEnv: true,
-    async run(context) {
-      const {sizes} = context.options;
-      const simulated = simulateWithEvents({
+    needsEnv: false,
+    async run({options: {sizes}, results}) {
+      results.events = simulateWithEvents({
         count: sizes.simJobs,
         windowMs: sizes.simHours * 3_600_000,
         seeds: seedList(sizes.seeds),
-        timing: context.results.timing,
+        timing: results.timing,
       });
-      const jobs = EVENTS_FAMILY.draw(
-        sizes.realJobs,
-        sizes.realMinutes * 60_000,
-        seeded(2),
-      );
-      context.log(
-        `${jobs.length} operations for ${OPWATCH_EVENTS.name}, real...`,
-      );
-      const real = await realRun(
-        needEnv(context),
-        realOptions(context, {contenders: [OPWATCH_EVENTS], jobs}),
-      );
-      context.results.events = {simulated, real};
     },
   },
-  /** Compressed real runs: opwatch and peers in the same harness, each with its own state. */
+  /**
+   * Compressed real runs: opwatch and peers in the same harness, each with its own state; on the completion
+   * events' family, opwatch with completion events too.
+   */
   real: {
     needsEnv: true,
     async run(context) {
       const {sizes} = context.options;
-      const contenders = [OPWATCH_INFORMED, OPWATCH, WORKFLOWS, PEERS[0]];
       context.results.real = [];
       for (const key of sizes.realFamilies.split(',')) {
         const family = FAMILIES.find(f => f.key === key);
         if (!family) throw new Error(`no family ${key}`);
+        const contenders = [
+          OPWATCH_INFORMED,
+          ...(key === EVENTS_FAMILY.key ? [OPWATCH_EVENTS] : []),
+          OPWATCH,
+          WORKFLOWS,
+          PEERS[0],
+        ];
         const jobs = family.draw(
           sizes.realJobs,
           sizes.realMinutes * 60_000,

@@ -114,11 +114,13 @@ export async function steadyRun(
       `${end.registered - start.registered} arrived, ${end.notified - start.notified} completed, ${end.polls - start.polls} polls in ${options.windowSeconds} s; backlog ${start.registered - start.notified} -> ${end.registered - end.notified}`,
     );
     await load.stop();
-    const tickCount = await ticks.stop();
+    const tickCount = ticks.stop();
+    // The tick at work would run out its budget: the process is stopped under it (the probe reports at exit).
     const [pollProbe, registrationProbe] = (await Promise.all([
       poll.stop(),
       operations.stop(),
     ])) as ProbeReport[];
+    await ticks.settled();
     return figures(options, {
       start,
       end,
@@ -188,17 +190,22 @@ function snapshot(
 }
 type Snapshot = ReturnType<typeof snapshot>;
 
-/** Cloud Scheduler: `tick` every `periodMs`, not waiting for the last; stop resolves once all have answered. */
+/**
+ * Cloud Scheduler: `tick` every `periodMs`, not waiting for the last. `stop` sends no more and says how many were
+ * sent; `settled` resolves once each has answered or failed.
+ */
 function scheduler(periodMs: number, tick: () => Promise<unknown>) {
   const running: Promise<unknown>[] = [];
   const fire = () => running.push(tick().catch(() => undefined));
   fire();
   const timer = setInterval(fire, periodMs);
   return {
-    async stop(): Promise<number> {
+    stop(): number {
       clearInterval(timer);
-      await Promise.all(running);
       return running.length;
+    },
+    async settled(): Promise<void> {
+      await Promise.all(running);
     },
   };
 }
