@@ -24,7 +24,7 @@ function registrationSection(results: readonly LoadResult[]): string {
   return [
     '### 6. Registration API',
     '',
-    "autocannon against the real `operations` function (Functions Framework, its own process) on the Firestore emulator, every request a `POST /operations` of a different operation (each one a Firestore `create`), after a 2 s warm-up. All requests are one owner's, far below its MAX_PENDING_PER_OWNER, as most owners are: its pending registrations are counted once per 10 s, not per request (functions/registration/pending-quota.ts; an owner within a tenth of its bound is counted on every request).",
+    "autocannon against the real `operations` function (Functions Framework, its own process) on the Firestore emulator, every request a `POST /operations` of a different operation (each one a Firestore `create`), after a 2 s warm-up. All requests are one owner's, far below its MAX_PENDING_PER_OWNER, as most owners are: its pending registrations are counted once per 10 s, not per request (functions/registration/pending-quota.ts; an owner within a tenth of its bound is counted on every request). One run per connection count: no spread across runs.",
     '',
     table(
       [
@@ -71,7 +71,7 @@ function scaleSection(sweeps: readonly Sweep[], timing: Timing): string {
   return [
     '### 7. Scale',
     '',
-    `N pending registrations of operations that never finish, due times spread uniformly over one minute (a steady state at the default policy's 60 s cap: each registration polled about once a minute), one \`poll\` process, a tick every ${timing.tickEveryMs / 1000} s as Cloud Scheduler would, at the deployed POLL_CONCURRENCY, the fake API answering in ${latencyMs} ms, until each has been polled once. Lateness = first poll - due time. To keep up, the ${timing.budgetMs / 1000} s of each minute a tick works must poll N registrations: ${fmt(needed)} polls/s for N = ${first.registrations}.`,
+    `N pending registrations of operations that never finish, due times spread uniformly over one minute (a steady state at the default policy's 60 s cap: each registration polled about once a minute), one \`poll\` process, a tick every ${timing.tickEveryMs / 1000} s as Cloud Scheduler would, at the deployed POLL_CONCURRENCY, the fake API answering in ${latencyMs} ms, until each has been polled once. Lateness = first poll - due time; one run, so no spread across runs. To keep up, the ${timing.budgetMs / 1000} s of each minute a tick works must poll N registrations: ${fmt(needed)} polls/s for N = ${first.registrations}.`,
     '',
     table(
       [
