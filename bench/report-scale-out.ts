@@ -22,7 +22,10 @@ export function scaleOutSection(results: Results): string | undefined {
   const runs = shards.runs;
   const single = runs.find(run => run.workers === 1) ?? runs[0];
   return [
-    ...shardLines(runs, single, results.machine.cpus),
+    ...shardLines(runs, single, {
+      cores: results.machine.cpus,
+      latencyMs: results.timing.latencyMs,
+    }),
     '',
     shards.profile
       ? `**Where the poll process's CPU went** (\`node --cpu-prof\`, one worker, ${single.registrations} registrations, ${fmt(shards.profile.busyMs / 1000, 3)} s of busy CPU sampled, the main thread's and the worker thread's profiles summed):\n\n${profileTable(shards.profile)}`
@@ -35,14 +38,14 @@ export function scaleOutSection(results: Results): string | undefined {
 function shardLines(
   runs: readonly ShardRun[],
   single: ShardRun,
-  cores: number,
+  {cores, latencyMs}: {cores: number; latencyMs: number},
 ): string[] {
   const reads = Math.max(...runs.map(run => run.readsPerPoll));
   const writes = Math.max(...runs.map(run => run.writesPerPoll));
   return [
     '### 8. Scaling out: shards',
     '',
-    `The same ${single.registrations} registrations (same ids, so the same buckets) seeded due now for each worker count W; W real \`poll\` processes with POLL_SHARDS=W at the deployed POLL_CONCURRENCY=${single.concurrency} and budget, each sent \`{"shard": k}\` at once, as the fan-out's push subscription delivers them; the fake API answers in 50 ms. Polls/s is all polls over the longest tick. The workers share this machine's ${cores} cores with the emulators, so speed-up past the cores measures the machine, not opwatch; on Cloud Functions each shard has an instance of its own. One run per worker count: no spread.`,
+    `The same ${single.registrations} registrations (same ids, so the same buckets) seeded due now for each worker count W; W real \`poll\` processes with POLL_SHARDS=W at the deployed POLL_CONCURRENCY=${single.concurrency} and budget, each sent \`{"shard": k}\` at once, as the fan-out's push subscription delivers them; the fake API answers in ${latencyMs} ms. Polls/s is all polls over the longest tick. The workers share this machine's ${cores} cores with the emulators, so speed-up past the cores measures the machine, not opwatch; on Cloud Functions each shard has an instance of its own. One run per worker count: no spread.`,
     '',
     table(
       [
