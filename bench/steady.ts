@@ -38,6 +38,7 @@ export interface SteadyOptions {
 /** One run's measurements over its window. */
 export interface SteadyRun {
   ratePerSecond: number;
+  warmUpSeconds: number;
   windowSeconds: number;
   arrived: number;
   completed: number;
@@ -272,6 +273,7 @@ function figures(
   const sample = parts.notified.slice(0, 1000);
   return {
     ratePerSecond: options.ratePerSecond,
+    warmUpSeconds: options.warmUpSeconds,
     windowSeconds: options.windowSeconds,
     arrived,
     completed,
