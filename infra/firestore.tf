@@ -61,6 +61,7 @@ locals {
     "scopes",
     "pollPolicy",
     "bucket",
+    "eventDueAt",
   ]
 }
 

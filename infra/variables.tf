@@ -256,3 +256,26 @@ variable "max_pending_per_owner" {
     error_message = "max_pending_per_owner must be a positive whole number."
   }
 }
+
+variable "tenants" {
+  description = "Tenants by name (TENANTS): principals (e-mails, or *@domain), and optionally projects, services, topics (globs), subjects and max_pending (pending registrations of the whole tenant; default max_pending_per_owner). A caller may be in one tenant at most; one in none is refused. The poller must be able to publish to each tenant's topics (extra_notification_topics)."
+  type = map(object({
+    principals  = list(string)
+    projects    = optional(list(string))
+    services    = optional(list(string))
+    topics      = optional(list(string))
+    subjects    = optional(list(string))
+    max_pending = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, tenant in var.tenants : can(regex("^[a-z][a-z0-9_-]{0,62}$", name)) && length(tenant.principals) > 0])
+    error_message = "tenants: names must match [a-z][a-z0-9_-]{0,62}, and each tenant needs at least one principal."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for tenant in values(var.tenants) : [for principal in tenant.principals : can(regex("^([^@*,\\s]+|\\*)@[^@,\\s]+$", principal))]]))
+    error_message = "tenants: principals must be e-mail addresses or *@domain."
+  }
+}

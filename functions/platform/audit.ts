@@ -9,6 +9,8 @@ export interface AuditEvent {
   action: 'register' | 'cancel' | 'notify';
   /** Who: the caller for a registration or cancellation, the registration's owner for a notification. */
   principal: string;
+  /** The principal's tenant (TENANTS), when it has one. */
+  tenant?: string;
   /** How it ended, e.g. `created`, `existing`, `forbidden`, `cancelled`, `succeeded`, `publish_failed`. */
   outcome: string;
   registrationId?: string;

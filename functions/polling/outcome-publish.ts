@@ -65,6 +65,7 @@ export async function publishOutcome(
   const event = {
     action: 'notify' as const,
     principal: registration.owner,
+    ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     registrationId: registration.id,
     operationUrl: registration.operation.url,
     topic: registration.topic,

@@ -56,6 +56,7 @@ export function newPoller(
       ),
     client: new OperationsClient(config),
     allowlists: config.allowlists,
+    tenants: config.tenants,
     kinds: new KindDurations(db, config.collection, log),
     sink,
     log,

@@ -7,21 +7,23 @@
  *   DELETE /operations/{id}     stop watching (204)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
- * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; callers see and cancel
- * only their own registrations unless they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not
- * exist). Bad input always gets a JSON error and a 4xx, and is never stored.
+ * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; with TENANTS set, a
+ * caller in no tenant is refused (403), unless an admin; callers see and cancel only their own registrations unless
+ * they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not exist). Bad input always gets a JSON error
+ * and a 4xx, and is never stored. Request bodies are bounded before any of this (http/body-limit.ts).
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
+import {audit, type AuditEvent} from '../platform/audit';
 import {traceFields} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
+import {registerRoute} from './register-route';
 import {
   cancelRoute,
   listRoute,
-  registerRoute,
   showRoute,
   type RegistrationApiDependencies,
   type RouteHandler,
@@ -29,6 +31,12 @@ import {
 
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
+
+/** The methods whose calls are audited (platform/audit.ts), and as what. */
+const AUDITED_ACTIONS: Record<string, AuditEvent['action'] | undefined> = {
+  POST: 'register',
+  DELETE: 'cancel',
+};
 
 /** The caller of a route that needs no identity (the API description). */
 const ANYONE: Caller = {principal: 'anyone', admin: false};
@@ -77,6 +85,17 @@ export function createRegistrationHandler(
     } catch (error) {
       if (!(error instanceof UnauthenticatedError)) throw error;
       return sendError(res, 401, error.message);
+    }
+    if (config.tenants && !caller.tenant && !caller.admin) {
+      const action = AUDITED_ACTIONS[req.method];
+      if (action) {
+        audit(log, {action, principal: caller.principal, outcome: 'no_tenant'});
+      }
+      return sendError(
+        res,
+        403,
+        `${caller.principal} is in no tenant of TENANTS`,
+      );
     }
     try {
       await handler(req, res, {caller, id: itemMatch?.[1], log});

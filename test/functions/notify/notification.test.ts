@@ -45,6 +45,7 @@ describe('buildNotification', () => {
     expect(parseNotification(notification.data)).toEqual({
       registrationId: registration.id,
       outcome: 'failed',
+      owner: 'a@example.com',
       service: 'firestore.googleapis.com',
       operationUrl: registration.operation.url,
       operation,
@@ -56,11 +57,27 @@ describe('buildNotification', () => {
     expect(notification.attributes).toEqual({
       outcome: 'failed',
       registrationId: registration.id,
+      owner: 'a@example.com',
       service: 'firestore.googleapis.com',
       operationName: registration.operation.name,
       errorCode: '9',
       label_team: 'data',
       label_job: '42',
+    });
+  });
+
+  it("carries the owner's tenant in the data and as an attribute, when it has one", () => {
+    const notification = buildNotification(
+      {...registration, tenant: 'team-a'},
+      {outcome: 'succeeded', finishedAt, attempts: 2},
+    );
+    expect(parseNotification(notification.data)).toMatchObject({
+      owner: 'a@example.com',
+      tenant: 'team-a',
+    });
+    expect(notification.attributes).toMatchObject({
+      owner: 'a@example.com',
+      tenant: 'team-a',
     });
   });
 
