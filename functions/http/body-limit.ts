@@ -1,21 +1,19 @@
 /**
- * Request bodies bounded while they stream, before the Functions Framework reads them, before authentication and
- * before parsing.
+ * Request bodies bounded while they stream, before authentication and before parsing.
  *
- * The framework parses every body itself before calling a function, with body-parser at a fixed 1024 MB limit and
- * no option to change it (server.js of @google-cloud/functions-framework 5), inflating compressed bodies on the
- * way: four unauthenticated 256 MiB uploads took the registration function to a 1.9 GiB peak before any check.
- * So each function target is given a limit ({@link limitBody}), and the framework's `getServer` is wrapped to put
- * a gate in front of the Express app of the server it builds for that target ({@link installBodyLimits}):
+ * The Functions Framework parses every body itself before calling a function, with body-parser at a fixed 1024 MB
+ * limit and no option to change it (server.js of @google-cloud/functions-framework 5): four unauthenticated
+ * 256 MiB uploads took the registration function to a 1.9 GiB peak before any check. So each function target is
+ * given a limit ({@link limitBody}), and the framework's `getServer`, which builds the server of one target, is
+ * wrapped ({@link installBodyLimits}) to hold that server to it:
  *
- * - a `Content-Length` over the limit answers 413 at once, without reading the body;
- * - a body without one (chunked) is counted as it arrives and answered 413 the moment it passes the limit; the
- *   rest is never buffered, since the socket is no longer read;
- * - a compressed body (`Content-Encoding` other than identity) answers 415: its size says nothing of what it
- *   inflates to.
- *
- * Either answer closes the connection, so a client that keeps sending wastes only its own bandwidth.
+ * - body-parser's own limit: the framework's parsers are built with the target's limit instead of 1024 MB, so a
+ *   body (chunked, or inflated from a compressed one) is counted as it streams and stops being buffered at the
+ *   limit; the rest is read off and dropped, and the framework errors handler (framework-errors.ts) answers 413;
+ * - before that, a `Content-Length` over the limit answers 413 at once, without the framework seeing the request;
+ *   Node reads off and drops the rest of the body, so the connection stays usable.
  */
+import {createRequire} from 'node:module';
 import {dirname, join} from 'node:path';
 import type {IncomingMessage, Server, ServerResponse} from 'node:http';
 import {errorBody} from './responses';
@@ -30,6 +28,9 @@ export const MAX_EVENT_BODY_BYTES = 512 * 1024;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 type GetServer = (userFunction: object, options: object) => Server;
+type ParserFactory = (options?: {limit?: number | string}) => unknown;
+const PARSERS = ['json', 'raw', 'text', 'urlencoded'] as const;
+type BodyParser = Record<(typeof PARSERS)[number], ParserFactory>;
 
 /** The limits of the function targets, by the function registered with the framework. */
 const limits = new WeakMap<object, number>();
@@ -44,79 +45,59 @@ export function limitBody<Handler extends object>(
   return handler;
 }
 
-function refuse(res: ServerResponse, code: number, message: string): void {
-  if (res.headersSent) return;
-  res.writeHead(code, {
-    'content-type': 'application/json; charset=utf-8',
-    connection: 'close',
-  });
-  res.end(JSON.stringify(errorBody(code, message)));
+/** Runs `build` with the framework's body parsers made with a limit of `maxBytes`, whatever it asks for. */
+function withParserLimit<T>(
+  bodyParser: BodyParser,
+  maxBytes: number,
+  build: () => T,
+): T {
+  const originals = PARSERS.map(name => [name, bodyParser[name]] as const);
+  for (const [name, factory] of originals)
+    bodyParser[name] = options => factory({...options, limit: maxBytes});
+  try {
+    return build();
+  } finally {
+    for (const [name, factory] of originals) bodyParser[name] = factory;
+  }
 }
 
-/**
- * Lets `req` through when its body may fit `maxBytes`, and keeps counting it as it streams; otherwise answers.
- * @returns false when it answered.
- */
-function admit(
+/** Answers 413 to a request whose declared length is over `maxBytes`; true when it did. */
+function declaredTooLarge(
   req: IncomingMessage,
   res: ServerResponse,
   maxBytes: number,
 ): boolean {
-  const tooLarge = `the body is over ${maxBytes} bytes`;
-  const declared = Number(req.headers['content-length'] ?? 0);
-  const encoding = req.headers['content-encoding'] ?? 'identity';
-  const hasBody =
-    declared > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (hasBody && encoding.toLowerCase() !== 'identity') {
-    refuse(res, 415, 'send the body uncompressed (Content-Encoding: identity)');
-    return false;
-  }
-  if (declared > maxBytes) {
-    refuse(res, 413, tooLarge);
-    return false;
-  }
-  // Node's HTTP parser hands each piece of the body to push(): counting there sees the body as it streams, without
-  // consuming it in place of the framework's parser.
-  let received = 0;
-  const push = req.push;
-  req.push = function (chunk: unknown, bufferEncoding?: BufferEncoding) {
-    if (chunk !== null) {
-      received += (chunk as Buffer).length;
-      if (received > maxBytes) {
-        refuse(res, 413, tooLarge);
-        // Not pushed, and false: the parser stops reading the socket, so nothing more is buffered.
-        return false;
-      }
-    }
-    return push.call(this, chunk, bufferEncoding);
-  };
+  if (!(Number(req.headers['content-length']) > maxBytes)) return false;
+  res.writeHead(413, {'content-type': 'application/json; charset=utf-8'});
+  res.end(JSON.stringify(errorBody(413, `the body is over ${maxBytes} bytes`)));
   return true;
 }
 
 /**
  * Wraps the framework's `getServer`, which its main module and its testing module call for each target, so each
- * server gates bodies by its target's limit ({@link MAX_BODY_BYTES} unless {@link limitBody} says otherwise).
+ * server holds bodies to its target's limit ({@link MAX_BODY_BYTES} unless {@link limitBody} says otherwise).
  * Idempotent.
  */
 export function installBodyLimits(): void {
-  // The framework exports only its entry and testing modules; server.js is reached by its path, the module the
-  // framework's own main and testing modules hold.
-  const frameworkDir = dirname(
-    require.resolve('@google-cloud/functions-framework'),
-  );
-  const server = require(join(frameworkDir, 'server.js')) as {
+  // The framework exports only its entry and testing modules: server.js is reached by its path (the module its
+  // main and testing modules hold), and body-parser as the framework itself requires it.
+  const entry = require.resolve('@google-cloud/functions-framework');
+  const server = require(join(dirname(entry), 'server.js')) as {
     getServer: GetServer;
     [PATCHED]?: true;
   };
   if (server[PATCHED]) return;
+  const bodyParser = createRequire(entry)('body-parser') as BodyParser;
   const getServer = server.getServer;
   server.getServer = (userFunction, options) => {
-    const httpServer = getServer(userFunction, options);
     const maxBytes = limits.get(userFunction) ?? MAX_BODY_BYTES;
+    const httpServer = withParserLimit(bodyParser, maxBytes, () =>
+      getServer(userFunction, options),
+    );
     const apps = httpServer.listeners('request') as RequestListener[];
     httpServer.removeAllListeners('request');
     httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (!admit(req, res, maxBytes)) return;
+      if (declaredTooLarge(req, res, maxBytes)) return;
       for (const app of apps) app(req, res);
     });
     return httpServer;
