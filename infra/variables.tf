@@ -71,7 +71,7 @@ variable "extra_notification_topics" {
 }
 
 variable "failure_subscription_filter" {
-  description = "Filter of the example subscription on the notification topic (messages carry attributes outcome, registrationId, service, operationName, errorCode, label_*)."
+  description = "Filter of the example subscription on the notification topic (messages carry attributes outcome, registrationId, owner, tenant (with tenants), service, operationName, errorCode, label_*)."
   type        = string
   default     = "attributes.outcome != \"succeeded\""
 }
