@@ -8,6 +8,7 @@ import {z} from 'zod';
 import {BUCKETS} from './shards';
 import {parseAllowlists, splitList, type Allowlists} from './allowlists';
 import {tenantsSchema, type Tenants} from './tenants';
+import {parseJsonText} from './json-text';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -39,14 +40,7 @@ const positiveNumber = (fallback: number, max: number) =>
 const overridesSchema = z
   .string()
   .default('{}')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({code: 'custom', message: 'must be a JSON object'});
-      return z.NEVER;
-    }
-  })
+  .transform(parseJsonText)
   .pipe(
     z.record(
       z.string().regex(HOSTNAME, 'keys must be lower-case host names'),

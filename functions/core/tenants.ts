@@ -16,6 +16,7 @@ import {
   type Refusal,
 } from './allowlists';
 import type {NewRegistration} from './model';
+import {parseJsonText} from './json-text';
 
 /** A tenant's name: like a label, so it is safe as a Pub/Sub attribute, in a subscription filter and in logs. */
 export const TENANT_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -94,14 +95,7 @@ function ambiguities(tenants: Record<string, {principals: string[]}>) {
 /** TENANTS, as JSON text: parsed, checked (no caller in two tenants) and turned into {@link Tenants}. */
 export const tenantsSchema = z
   .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({code: 'custom', message: 'must be a JSON object'});
-      return z.NEVER;
-    }
-  })
+  .transform(parseJsonText)
   .pipe(z.record(z.string(), tenantSchema))
   .superRefine((tenants, ctx) => {
     for (const name of Object.keys(tenants)) {

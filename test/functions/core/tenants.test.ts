@@ -12,6 +12,7 @@ import {
 } from '../../../functions/core/config';
 import type {NewRegistration} from '../../../functions/core/model';
 import {accessRefusals, tenantOf} from '../../../functions/core/tenants';
+import {newRegistration} from '../../support/new-registration';
 
 const PROJECT = 'demo-opwatch';
 const BASE = {
@@ -41,17 +42,12 @@ function registration(
   project: string,
   topic: string,
   service = 'firestore.googleapis.com',
-): Pick<NewRegistration, 'operation' | 'topic' | 'subject'> {
-  const name = `projects/${project}/databases/(default)/operations/x`;
-  return {
-    operation: {
-      service,
-      version: 'v1',
-      name,
-      url: `https://${service}/v1/${name}`,
-    },
-    topic: `projects/${PROJECT}/topics/${topic}`,
-  };
+): NewRegistration {
+  return newRegistration(
+    service,
+    `projects/${project}/databases/(default)/operations/x`,
+    `projects/${PROJECT}/topics/${topic}`,
+  );
 }
 
 const refusedOf = (
