@@ -7,14 +7,15 @@
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
  */
 import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
-import {refusals} from '../core/allowlists';
+import {accessRefusals} from '../core/tenants';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
-import type {PollResult, Transition} from '../core/policy';
+import {readOperation, type PollResult, type Transition} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
+import {historyScope} from '../forecast/kind-durations';
 import {publishOutcome} from './outcome-publish';
 import type {TickContext} from './tick-context';
 
@@ -58,12 +59,24 @@ export async function pollRegistration(
     learn(tick, registration, transition, now);
 }
 
-/** The operation's answer, unless the current allowlists refuse the registration (then no request is sent). */
+/**
+ * The operation's answer, unless the current lists (its tenant's too) refuse the registration: then no request is
+ * sent.
+ */
 async function fetchOperation(
   tick: TickContext,
   registration: Registration,
 ): Promise<PollResult> {
-  const refused = refusals(registration, tick.deps.allowlists);
+  const {allowlists, tenants} = tick.deps;
+  const refused = accessRefusals(
+    registration,
+    allowlists,
+    tenants && {
+      tenants,
+      tenant: registration.tenant,
+      owner: registration.owner,
+    },
+  );
   if (refused.length === 0) return tick.deps.client.get(registration);
   return {
     kind: 'rejected',
@@ -86,24 +99,35 @@ async function forecastNext(
       ? operationKind(registration.operation.service, result.operation)
       : undefined;
   const knowledge = kind && {
-    durations: await tick.deps.kinds?.model(kind),
+    durations: await tick.deps.kinds?.model(kind, historyScope(registration)),
     prior: lroSettingsFor(registration.operation.service, kind.verb),
   };
   return forecast(registration, result, now, tick.random, knowledge);
 }
 
-/** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
+/**
+ * Adds a succeeded operation's duration to its kind in its scope (its tenant, or its owner), once its final write
+ * landed; the poller writes it. Only an operation seen running at least once teaches anything: one registered
+ * when already done says nothing of how long it ran, and would let anyone teach a kind any duration.
+ */
 function learn(
   tick: TickContext,
   registration: Registration,
   transition: Transition,
   now: number,
 ): void {
+  const seen = registration.lastOperation;
+  if (!seen || readOperation(seen, registration.style).done) return;
   const operation = transition.lastOperation;
   const kind = operationKind(registration.operation.service, operation);
   const duration = operation && observedDuration(registration, operation, now);
   if (!tick.deps.kinds || !kind || duration === undefined) return;
-  tick.deps.kinds.learn(kind, duration);
+  tick.deps.kinds.learn(
+    kind,
+    historyScope(registration),
+    registration.owner,
+    duration,
+  );
 }
 
 function save(
