@@ -151,7 +151,8 @@ function stepper(schedule: Schedule): Stepper {
 
 /**
  * functions/forecast/ as the poller runs it: each poll's Operation through `forecast()`, with what the kind's
- * finished operations taught it (the same sums the poller keeps in Firestore, here in memory).
+ * finished operations taught it (the same sums the poller keeps in Firestore, here in memory: one owner, and a
+ * run far shorter than the history's half-life, so neither balance nor decay changes them).
  */
 function forecaster(): Stepper {
   const learned = new Map<string, DurationSums>();
@@ -170,7 +171,9 @@ function forecaster(): Stepper {
         {durations: durationModel(sums)},
       );
       const ended = transition.outcome;
-      if (ended === 'succeeded' || ended === 'failed') {
+      // As the poller: only an operation seen running at least once teaches its kind.
+      const seenRunning = registration.lastOperation !== undefined;
+      if (seenRunning && (ended === 'succeeded' || ended === 'failed')) {
         const duration = observedDuration(registration, operation, answeredAt);
         if (duration !== undefined) {
           const add = durationIncrement(duration);

@@ -4,6 +4,10 @@
  *
  * Each write carries the update time the query read, as the poller's do: a registration a tick or a cancel
  * changed meanwhile is read again, and left alone once it is no longer pending.
+ *
+ * Events make one registration due at most once every {@link EVENT_INTERVAL_MS} (its `eventDueAt` says when they
+ * last did), however many arrive, duplicates included; and never sooner than the poller's floor after its last
+ * poll (core/policy.ts MIN_POLL_INTERVAL_MS), so events cannot make it poll in a loop.
  */
 import type {
   Firestore,
@@ -13,9 +17,15 @@ import type {
 import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
 import {toDocument} from '../core/document';
 import {COMPLETION_KEY_FIELD} from '../core/completion-events';
+import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 
 /** Attempts per registration when its write keeps meeting a newer version (a busy tick). */
 const MARK_ATTEMPTS = 3;
+/** Completion events make one registration due at most once per this interval. */
+export const EVENT_INTERVAL_MS = 5000;
+
+const millisOf = (doc: DocumentSnapshot, field: string) =>
+  (doc.get(field) as Timestamp | undefined)?.toMillis();
 
 /** Registrations of one collection, looked up by their operation's completion key. */
 export class DueNow {
@@ -30,9 +40,10 @@ export class DueNow {
   }
 
   /**
-   * Makes every pending registration with this key due at `now`. One already due is not written again, so a
-   * duplicate event changes nothing.
-   * @returns the ids of the pending registrations found (written or already due).
+   * Makes every pending registration with this key due at `now`, or at the floor after its last poll. One already
+   * due by then is not written again, and one an event made due less than {@link EVENT_INTERVAL_MS} ago is left
+   * alone, so a duplicate event changes nothing.
+   * @returns the ids of the pending registrations made (or already) due.
    */
   async markDue(key: string, now: number): Promise<string[]> {
     const snapshot = await this.collection
@@ -51,10 +62,20 @@ export class DueNow {
     attempts: number,
   ): Promise<string | undefined> {
     if (!doc.exists || doc.get('state') !== 'pending') return undefined;
-    if ((doc.get('nextPollAt') as Timestamp).toMillis() <= now) return doc.id;
+    const eventDueAt = millisOf(doc, 'eventDueAt');
+    if (eventDueAt !== undefined && now - eventDueAt < EVENT_INTERVAL_MS)
+      return undefined;
+    const dueAt = Math.max(
+      now,
+      (millisOf(doc, 'lastPolledAt') ?? -Infinity) + MIN_POLL_INTERVAL_MS,
+    );
+    if (millisOf(doc, 'nextPollAt')! <= dueAt) return doc.id;
     try {
       await doc.ref.update(
-        toDocument({nextPollAt: now, updatedAt: now}, this.retentionMs),
+        toDocument(
+          {nextPollAt: dueAt, eventDueAt: now, updatedAt: now},
+          this.retentionMs,
+        ),
         {lastUpdateTime: doc.updateTime!},
       );
       return doc.id;
@@ -74,7 +95,7 @@ export class DueNow {
       .filter(
         doc =>
           doc.get('state') === 'pending' &&
-          (doc.get('nextPollAt') as Timestamp).toMillis() <= since,
+          millisOf(doc, 'nextPollAt')! <= since,
       )
       .map(doc => doc.id);
   }

@@ -20,13 +20,15 @@
  *    `AGE_SHARE`), within the cap. An operation that names no kind learns from, and teaches, its service's history
  *    (kind.ts `learningKind`), so this rule only serves until that has enough.
  * Only the skip of rule 3 and a steady progress estimate may wait longer than the cap, the registration's or the
- * default policy's `maxDelay`; nothing waits past the deadline. The constants are in constants.ts.
+ * default policy's `maxDelay`; nothing waits past the deadline, except by the floor of `MIN_POLL_INTERVAL_MS`
+ * (core/policy.ts) between two polls, which holds whatever the wait. The constants are in constants.ts.
  */
 import type {LroSettings} from '../core/presets';
 import {
   DEFAULT_POLICY,
   backoffDelay,
   decide,
+  nextPollAfter,
   type PolicyInput,
   type PollResult,
   type Transition,
@@ -118,7 +120,7 @@ export function forecast(
   return {
     transition: {
       ...transition,
-      nextPollAt: Math.min(registration.deadline, now + wait),
+      nextPollAt: nextPollAfter(now, wait, registration.deadline),
     },
     ...shown,
   };

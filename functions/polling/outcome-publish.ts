@@ -85,6 +85,7 @@ export async function publishOutcome(
   const event: Omit<AuditEvent, 'outcome'> = {
     action: 'notify',
     principal: registration.owner,
+    ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     registrationId: registration.id,
     operationUrl: registration.operation.url,
     service: registration.operation.service,
@@ -98,7 +99,7 @@ export async function publishOutcome(
       publishedAt - lagStart(registration, transition.lastOperation, now),
     );
     audit(log, {...event, outcome, lagMs});
-    tick.deps.stats?.record(outcome, publishedAt, lagMs);
+    tick.deps.stats?.record(outcome, publishedAt, lagMs, registration.tenant);
     tick.counts.published++;
     tick.counts[OUTCOME_COUNTER[outcome]]++;
     return transition;
@@ -108,7 +109,12 @@ export async function publishOutcome(
     const failure: PollError = {kind: 'publish', message};
     if (now >= registration.deadline + tick.deps.publishGraceMs) {
       audit(log, {...event, outcome: 'undeliverable'});
-      tick.deps.stats?.record('undeliverable', now);
+      tick.deps.stats?.record(
+        'undeliverable',
+        now,
+        undefined,
+        registration.tenant,
+      );
       return undeliverable(
         tick,
         log,

@@ -57,6 +57,7 @@ export function newPoller(
       ),
     client: new OperationsClient(config),
     allowlists: config.allowlists,
+    tenants: config.tenants,
     kinds: new KindDurations(db, config.collection, log),
     stats: new NotificationStats(db, config.collection),
     sink,

@@ -7,14 +7,15 @@
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
  */
 import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
-import {refusals} from '../core/allowlists';
+import {accessRefusals} from '../core/tenants';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
-import type {PollResult, Transition} from '../core/policy';
+import {readOperation, type PollResult, type Transition} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {learningKind, operationKind} from '../forecast/kind';
+import {historyScope} from '../forecast/kind-durations';
 import {publishOutcome} from './outcome-publish';
 import type {TickContext} from './tick-context';
 
@@ -61,12 +62,24 @@ export async function pollRegistration(
     learn(tick, registration, transition, now);
 }
 
-/** The operation's answer, unless the current allowlists refuse the registration (then no request is sent). */
+/**
+ * The operation's answer, unless the current lists (its tenant's too) refuse the registration: then no request is
+ * sent.
+ */
 async function fetchOperation(
   tick: TickContext,
   registration: Registration,
 ): Promise<PollResult> {
-  const refused = refusals(registration, tick.deps.allowlists);
+  const {allowlists, tenants} = tick.deps;
+  const refused = accessRefusals(
+    registration,
+    allowlists,
+    tenants && {
+      tenants,
+      tenant: registration.tenant,
+      owner: registration.owner,
+    },
+  );
   if (refused.length === 0) return tick.deps.client.get(registration);
   return {
     kind: 'rejected',
@@ -91,6 +104,7 @@ async function forecastNext(
   const knowledge = {
     durations: await tick.deps.kinds?.model(
       learningKind(service, result.operation),
+      historyScope(registration),
     ),
     // The owners' settings are per kind of theirs: an operation of no kind has none.
     prior: kind && lroSettingsFor(service, kind.verb),
@@ -98,18 +112,27 @@ async function forecastNext(
   return forecast(registration, result, now, tick.random, knowledge);
 }
 
-/** Adds a finished operation's duration to its kind, once its final write landed; the poller writes it. */
+/**
+ * Adds a finished operation's duration (succeeded or failed: failing early is part of what a kind does) to its
+ * kind in its scope (its tenant, or its owner), once its final write landed; the poller writes it. Only an
+ * operation seen running at least once teaches anything: one registered when already done says nothing of how
+ * long it ran, and would let anyone teach a kind any duration.
+ */
 function learn(
   tick: TickContext,
   registration: Registration,
   transition: Transition,
   now: number,
 ): void {
+  const seen = registration.lastOperation;
+  if (!seen || readOperation(seen, registration.style).done) return;
   const operation = transition.lastOperation;
   const duration = operation && observedDuration(registration, operation, now);
   if (!tick.deps.kinds || duration === undefined) return;
   tick.deps.kinds.learn(
     learningKind(registration.operation.service, operation),
+    historyScope(registration),
+    registration.owner,
     duration,
   );
 }
