@@ -5,10 +5,7 @@ import {
   observedDuration,
   type DurationSums,
 } from '../../../functions/forecast/durations';
-import {
-  learningKind,
-  operationKind,
-} from '../../../functions/forecast/kind';
+import {learningKind, operationKind} from '../../../functions/forecast/kind';
 import {kindDocumentId} from '../../../functions/forecast/kind-durations';
 import {extrapolate, readProgress} from '../../../functions/forecast/progress';
 
