@@ -97,21 +97,35 @@ function logUniformFamily(
   };
 }
 
+/** One kind per entry of `medians`, each operation's duration drawn by `duration` from its kind's. */
+function kindsFamily(
+  family: Pick<Family, 'key' | 'role'>,
+  medians: readonly number[],
+  /** What follows "N kinds" in the description, given the medians as text. */
+  describe: (medians: string) => string,
+  duration: Parameters<typeof typed>[4],
+): Family {
+  return {
+    ...family,
+    description: `${medians.length} kinds${describe(spans(medians))}`,
+    draw: (count, windowMs, random) =>
+      typed(count, windowMs, random, medians, duration),
+  };
+}
+
 /** One kind per entry of `medians`, durations log-normal with spread `sigma` around it. */
-function lognormalFamily(
+const lognormalFamily = (
   key: string,
   role: FamilyRole,
   sigma: number,
   medians: readonly number[],
-): Family {
-  return {
-    key,
-    role,
-    description: `${medians.length} kinds, durations log-normal (sigma ${sigma}) around ${spans(medians)}`,
-    draw: (count, windowMs, random) =>
-      typed(count, windowMs, random, medians, lognormal(sigma)),
-  };
-}
+) =>
+  kindsFamily(
+    {key, role},
+    medians,
+    around => `, durations log-normal (sigma ${sigma}) around ${around}`,
+    lognormal(sigma),
+  );
 
 const TUNING: readonly Family[] = [
   logUniformFamily(
@@ -163,50 +177,31 @@ const HELD_OUT: readonly Family[] = [
     0.5,
     [0.75, 2.5, 12, 35].map(m => m * MINUTE),
   ),
-  {
-    key: 'two-modes',
-    role: 'held-out',
-    description: `3 kinds with two modes each: 70 % log-normal (sigma 0.15) around ${spans([40 * SECOND, 4 * MINUTE, 20 * MINUTE])}, 30 % around 6 times that`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [40 * SECOND, 4 * MINUTE, 20 * MINUTE],
-        (median, r) => lognormal(0.15)(r() < 0.3 ? 6 * median : median, r),
-      ),
-  },
-  {
-    key: 'pareto',
-    role: 'held-out',
-    description: `3 kinds with heavy tails: Pareto durations (alpha 1.5) from ${spans([10 * SECOND, MINUTE, 5 * MINUTE])}`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [10 * SECOND, MINUTE, 5 * MINUTE],
-        (scale, r) => ({durationMs: scale / Math.pow(1 - r(), 1 / 1.5)}),
-      ),
-  },
-  {
-    key: 'fail-early',
-    role: 'held-out',
-    description: `3 kinds, log-normal (sigma 0.3) around ${spans([2 * MINUTE, 10 * MINUTE, 30 * MINUTE])}; 20 % of operations fail early, after 2 % to 20 % of that`,
-    draw: (count, windowMs, random) =>
-      typed(
-        count,
-        windowMs,
-        random,
-        [2 * MINUTE, 10 * MINUTE, 30 * MINUTE],
-        (median, r) => {
-          const {durationMs} = lognormal(0.3)(median, r);
-          return r() < 0.2
-            ? {durationMs: durationMs * (0.02 + 0.18 * r()), fails: true}
-            : {durationMs};
-        },
-      ),
-  },
+  kindsFamily(
+    {key: 'two-modes', role: 'held-out'},
+    [40 * SECOND, 4 * MINUTE, 20 * MINUTE],
+    around =>
+      ` with two modes each: 70 % log-normal (sigma 0.15) around ${around}, 30 % around 6 times that`,
+    (median, r) => lognormal(0.15)(r() < 0.3 ? 6 * median : median, r),
+  ),
+  kindsFamily(
+    {key: 'pareto', role: 'held-out'},
+    [10 * SECOND, MINUTE, 5 * MINUTE],
+    from => ` with heavy tails: Pareto durations (alpha 1.5) from ${from}`,
+    (scale, r) => ({durationMs: scale / Math.pow(1 - r(), 1 / 1.5)}),
+  ),
+  kindsFamily(
+    {key: 'fail-early', role: 'held-out'},
+    [2 * MINUTE, 10 * MINUTE, 30 * MINUTE],
+    around =>
+      `, log-normal (sigma 0.3) around ${around}; 20 % of operations fail early, after 2 % to 20 % of that`,
+    (median, r) => {
+      const {durationMs} = lognormal(0.3)(median, r);
+      return r() < 0.2
+        ? {durationMs: durationMs * (0.02 + 0.18 * r()), fails: true}
+        : {durationMs};
+    },
+  ),
   logUniformFamily(
     {
       key: 'progress-s-curve',
