@@ -85,10 +85,11 @@ export interface Quantities {
   workflowSteps: number;
 }
 
-/** Quantities for 1,000 operations, and their price. */
+/** Quantities for 1,000 operations, what each costs, and their price. */
 export interface CostBreakdown {
   system: string;
   quantities: Quantities;
+  usd: Partial<Record<keyof Quantities, number>>;
   totalUsd: number;
 }
 
@@ -114,12 +115,29 @@ function priced(
   {prices}: PriceList,
 ): CostBreakdown {
   const all = {...none, ...quantities};
-  const totalUsd = Object.entries(billedAs).reduce(
-    (sum, [quantity, price]) =>
-      sum + all[quantity as keyof Quantities] * prices[price].usd,
-    0,
+  const usd = Object.fromEntries(
+    Object.entries(billedAs).map(([quantity, price]) => [
+      quantity,
+      all[quantity as keyof Quantities] * prices[price].usd,
+    ]),
   );
-  return {system, quantities: all, totalUsd};
+  const totalUsd = Object.values(usd).reduce((sum, part) => sum + part, 0);
+  return {system, quantities: all, usd, totalUsd};
+}
+
+/**
+ * The rate of operations (per second) below which the always-on loop costs more per operation than `usd` per
+ * 1,000: its instance's cost per 1,000 falls as the rate grows, its notifications' does not.
+ */
+export function loopBreakEvenRate(
+  inputs: CostInputs,
+  usd: number,
+  list: PriceList,
+): number {
+  const at = (ratePerSecond: number) =>
+    cloudRunLoopCost({...inputs, ratePerSecond}, list).totalUsd;
+  const notifications = at(Infinity);
+  return (at(1) - notifications) / (usd - notifications);
 }
 
 const THOUSAND = 1000;

@@ -7,11 +7,13 @@ import {OPWATCH_INFORMED} from './contenders';
 import {
   cloudRunLoopCost,
   loadPrices,
+  loopBreakEvenRate,
   opwatchCost,
   workflowsCost,
   WORKFLOW_EXTRA_STEPS,
   type CostBreakdown,
   type CostInputs,
+  type PriceList,
 } from './cost';
 import type {Deployment} from './deployed';
 import {WORKFLOWS, type FamilyEvaluation} from './evaluation';
@@ -163,16 +165,63 @@ function breakdownTable(rows: readonly CostBreakdown[]): string {
   );
 }
 
+const pollsOf = (family: FamilyEvaluation, key: string) =>
+  family.rows.find(r => r.contender.key === key)!.intervals.pollsMean;
+
+/** What the cost table says: opwatch against Workflows on every family, and against the loop by rate. */
+function costFindings(
+  inputs: CostInputs,
+  families: readonly FamilyEvaluation[],
+  {
+    reference,
+    loop,
+    list,
+  }: {
+    reference: FamilyEvaluation;
+    loop: CostBreakdown;
+    list: PriceList;
+  },
+): string[] {
+  const polls = pollsOf(reference, OPWATCH_INFORMED.key).mean;
+  const ours = opwatchCost(inputs, polls, list);
+  const cheaper = families.filter(family => {
+    const opwatch = pollsOf(family, OPWATCH_INFORMED.key);
+    const workflows = pollsOf(family, WORKFLOWS.key);
+    return (
+      opwatchCost(inputs, opwatch.high, list).totalUsd <
+      workflowsCost(inputs, workflows.low, list).totalUsd
+    );
+  });
+  const firestore =
+    (ours.usd.reads ?? 0) + (ours.usd.writes ?? 0) + (ours.usd.deletes ?? 0);
+  // Everything opwatch pays besides its poll function's time, which at a lower rate was not measured.
+  const withoutTicks = opwatchCost(
+    {...inputs, perOperation: {instanceSeconds: 0, invocations: 0}},
+    polls,
+    list,
+  );
+  const breakEven = loopBreakEvenRate(inputs, withoutTicks.totalUsd, list);
+  return [
+    `- opwatch costs less than Workflows on ${cheaper.length} of ${families.length} families (the whole interval below): Workflows bills every connector poll as a step, at ${usd(list.prices.workflowsInternalStep.usd * 1000)} per 1,000, where an opwatch poll costs a Firestore read and write.`,
+    `- opwatch's cost is mostly Firestore: ${usd(firestore)} of its ${usd(ours.totalUsd)} per 1,000 operations on the reference family. At the steady state's ${fmt(inputs.ratePerSecond, 3)} operations/s the always-on loop costs ${usd(loop.totalUsd)}, ${loop.totalUsd < ours.totalUsd ? 'less' : 'more'} than opwatch. The loop's instance costs the same whatever the load: below about ${fmt(breakEven, 2)} operations/s it costs more per operation than everything opwatch pays besides its poll function's time (${usd(withoutTicks.totalUsd)} per 1,000 here), which at such a rate was not measured.`,
+  ];
+}
+
 /** Section 5: cost per 1,000 operations, per family, and one family's breakdown. */
 export function costSection(
   inputs: CostInputs,
   families: readonly FamilyEvaluation[],
 ): string {
   const list = loadPrices();
-  const polls = (family: FamilyEvaluation, key: string) =>
-    family.rows.find(r => r.contender.key === key)!.intervals.pollsMean;
+  const polls = pollsOf;
   const loop = cloudRunLoopCost(inputs, list);
   const reference = families.find(f => f.role === 'held-out') ?? families[0];
+  const ours = opwatchCost(
+    inputs,
+    polls(reference, OPWATCH_INFORMED.key).mean,
+    list,
+  );
+  const theirs = polls(reference, WORKFLOWS.key).mean;
   return [
     '### 5. Cost per 1,000 operations',
     '',
@@ -203,11 +252,9 @@ export function costSection(
     '',
     `Quantities and price per 1,000 operations on ${reference.key}:`,
     '',
-    breakdownTable([
-      opwatchCost(inputs, polls(reference, OPWATCH_INFORMED.key).mean, list),
-      workflowsCost(inputs, polls(reference, WORKFLOWS.key).mean, list),
-      loop,
-    ]),
+    breakdownTable([ours, workflowsCost(inputs, theirs, list), loop]),
+    '',
+    ...costFindings(inputs, families, {reference, loop, list}),
     '',
     'Prices (USD, us-central1 / Tier 1):',
     '',

@@ -51,7 +51,7 @@ const PROFILES = {
     steadyRuns: 1,
     steadyRate: 10,
     steadyWarmUp: 40,
-    steadyWindow: 20,
+    steadyWindow: 30,
     connections: '10',
     loadSeconds: 3,
     scaleSize: 5000,

@@ -4,6 +4,7 @@
 import {
   cloudRunLoopCost,
   loadPrices,
+  loopBreakEvenRate,
   opwatchCost,
   workflowsCost,
   WORKFLOW_EXTRA_STEPS,
@@ -72,5 +73,14 @@ describe('cost per 1,000 operations', () => {
     const slower = cloudRunLoopCost({...inputs, ratePerSecond: 5}, list);
     expect(slower.quantities.cpuSeconds).toBe(200);
     expect(slower.totalUsd).toBeGreaterThan(loop.totalUsd);
+  });
+
+  it('below its break-even rate the loop costs more per operation than the cost it is compared with', () => {
+    const rate = loopBreakEvenRate(inputs, 0.01, list);
+    const at = (ratePerSecond: number) =>
+      cloudRunLoopCost({...inputs, ratePerSecond}, list).totalUsd;
+    expect(at(rate)).toBeCloseTo(0.01, 12);
+    expect(at(rate / 2)).toBeGreaterThan(0.01);
+    expect(at(rate * 2)).toBeLessThan(0.01);
   });
 });
