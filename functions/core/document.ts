@@ -33,7 +33,7 @@ export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
 export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
 
 /** Epoch milliseconds in the code, a Timestamp in the document. */
-const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
+export const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
   decode: stored => stored.toMillis(),
   encode: millis => Timestamp.fromMillis(millis),
 });
@@ -93,6 +93,8 @@ export const storedRegistration = z.object({
   completionKey: z.string().optional(),
   /** When a completion event last made it due (completions/due-now.ts). */
   eventDueAt: time.optional(),
+  /** The watch that found it (core/watch.ts); absent for a registration made directly. */
+  watchId: z.string().optional(),
   operation: z.object({
     service: z.string(),
     version: z.string(),

@@ -12,6 +12,7 @@ import type {Logger} from '../platform/log';
 import {PubSubPublisher} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
+import {WatchStore} from '../watches/watch-store';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {shardMessage} from './poll-request';
@@ -58,6 +59,10 @@ export function newPoller(
     allowlists: config.allowlists,
     tenants: config.tenants,
     kinds: new KindDurations(db, config.collection, log),
+    watches: {
+      store: new WatchStore(db, config.collection, config.retentionMs),
+      listIntervalMs: config.listIntervalMs,
+    },
     sink,
     log,
     budgetMs,

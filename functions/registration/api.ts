@@ -5,6 +5,10 @@
  *   GET    /operations          a page of registrations (`state`, `pageSize`, `pageToken`)
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
+ *   POST   /watches             watch a parent: every operation under it (watch-routes.ts)
+ *   GET    /watches             a page of watches
+ *   GET    /watches/{id}        one watch
+ *   DELETE /watches/{id}        stop watching the parent (200, the watch cancelled)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
  * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; with TENANTS set, a
@@ -28,6 +32,12 @@ import {
   type RegistrationApiDependencies,
   type RouteHandler,
 } from './routes';
+import {
+  cancelWatchRoute,
+  createWatchRoute,
+  listWatchesRoute,
+  showWatchRoute,
+} from './watch-routes';
 
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
@@ -37,9 +47,54 @@ const AUDITED_ACTIONS: Record<string, AuditEvent['action'] | undefined> = {
   POST: 'register',
   DELETE: 'cancel',
 };
+/** The same for the watch routes. */
+const AUDITED_WATCH_ACTIONS: typeof AUDITED_ACTIONS = {
+  POST: 'watch',
+  DELETE: 'unwatch',
+};
+
+/** An item path: its collection and id. */
+const ITEM_PATH = /^\/(operations|watches)\/([^/]+)$/;
 
 /** The caller of a route that needs no identity (the API description). */
 const ANYONE: Caller = {principal: 'anyone', admin: false};
+
+/** The routes: fixed paths, and item paths by their collection (`/operations/{id}`, `/watches/{id}`). */
+function routeTable(deps: RegistrationApiDependencies) {
+  const openapi: Route = {
+    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
+  };
+  const fixedPaths = new Map<string, Route>([
+    [
+      '/operations',
+      {methods: {POST: registerRoute(deps), GET: listRoute(deps)}},
+    ],
+    ['/openapi.json', openapi],
+  ]);
+  const items = new Map<string, Route>([
+    [
+      'operations',
+      {methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)}},
+    ],
+  ]);
+  const {watches} = deps;
+  if (watches) {
+    const watchDeps = {...deps, watches};
+    fixedPaths.set('/watches', {
+      methods: {
+        POST: createWatchRoute(watchDeps),
+        GET: listWatchesRoute(watchDeps),
+      },
+    });
+    items.set('watches', {
+      methods: {
+        GET: showWatchRoute(watchDeps),
+        DELETE: cancelWatchRoute(watchDeps),
+      },
+    });
+  }
+  return {openapi, fixedPaths, items};
+}
 
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(
@@ -47,29 +102,18 @@ export function createRegistrationHandler(
 ): (req: Request, res: Response) => Promise<void> {
   const {config} = deps;
   const identity = new CallerIdentity(config);
-  const collection: Route = {
-    methods: {POST: registerRoute(deps), GET: listRoute(deps)},
-  };
-  const item: Route = {
-    methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)},
-  };
-  const openapi: Route = {
-    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
-  };
-  const fixedPaths = new Map([
-    ['/operations', collection],
-    ['/openapi.json', openapi],
-  ]);
+  const {openapi, fixedPaths, items} = routeTable(deps);
 
   return async (req, res) => {
     leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, config.projectId));
     const path = req.path.replace(/\/+$/, '') || '/';
-    const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
-    const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
+    const itemMatch = ITEM_PATH.exec(path);
+    const route =
+      fixedPaths.get(path) ?? (itemMatch ? items.get(itemMatch[1]) : undefined);
     if (
       !route ||
-      (itemMatch && !registrationIdSchema.safeParse(itemMatch[1]).success)
+      (itemMatch && !registrationIdSchema.safeParse(itemMatch[2]).success)
     ) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }
@@ -87,7 +131,9 @@ export function createRegistrationHandler(
       return sendError(res, 401, error.message);
     }
     if (config.tenants && !caller.tenant && !caller.admin) {
-      const action = AUDITED_ACTIONS[req.method];
+      const action = (
+        path.startsWith('/watches') ? AUDITED_WATCH_ACTIONS : AUDITED_ACTIONS
+      )[req.method];
       if (action) {
         audit(log, {action, principal: caller.principal, outcome: 'no_tenant'});
       }
@@ -98,7 +144,7 @@ export function createRegistrationHandler(
       );
     }
     try {
-      await handler(req, res, {caller, id: itemMatch?.[1], log});
+      await handler(req, res, {caller, id: itemMatch?.[2], log});
     } catch (error) {
       log.error('request failed', {
         method: req.method,

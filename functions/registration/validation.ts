@@ -40,9 +40,10 @@ const NAME_SEGMENT = /^[A-Za-z0-9_.~()-]+$/;
 const VERSION = /^v\d+[a-z0-9]*$/;
 const API_PREFIX = /^[a-z][a-z0-9]*$/;
 
-type Problems = FieldProblem[];
+export type Problems = FieldProblem[];
 
-function checkHost(
+/** Checks an API host: a DNS name the poller may send its token to; pushes problems against `field`. */
+export function checkHost(
   raw: string,
   field: string,
   overrides: EndpointOverrides,
@@ -78,7 +79,8 @@ function checkHost(
   return host;
 }
 
-function checkVersion(
+/** Checks an API version path such as v1 or compute/v1; pushes problems against `field`. */
+export function checkVersion(
   version: string,
   field: string,
   problems: Problems,
@@ -95,11 +97,16 @@ function checkVersion(
   return version;
 }
 
-function checkName(
+/**
+ * Checks a resource path the poller sends its token to (an operation name, a watched parent): printable ASCII
+ * segments, no query, fragment, encoding, empty or dot segment; pushes problems against `field`.
+ * @returns its segments, or undefined.
+ */
+export function checkPath(
   name: string,
   field: string,
   problems: Problems,
-): string | undefined {
+): string[] | undefined {
   if (name.length === 0)
     return void problems.push({field, message: 'must not be empty'});
   if (name.length > MAX_NAME_LENGTH) {
@@ -143,6 +150,16 @@ function checkName(
       message: 'segments may contain only letters, digits and _ . ~ ( ) -',
     });
   }
+  return segments;
+}
+
+function checkName(
+  name: string,
+  field: string,
+  problems: Problems,
+): string | undefined {
+  const segments = checkPath(name, field, problems);
+  if (!segments) return undefined;
   const operationsAt = segments.indexOf('operations');
   if (operationsAt < 0 || operationsAt === segments.length - 1) {
     return void problems.push({
@@ -216,17 +233,22 @@ function parseOperationUrl(
 }
 
 type RegistrationRequest = z.output<typeof registrationRequestSchema>;
-type Validated<T> = {ok: true; value: T} | {ok: false; problems: Problems};
+/** A request checked: its normalised value, or every problem with it. */
+export type Validated<T> =
+  {ok: true; value: T} | {ok: false; problems: Problems};
 
-/** The body read with the request schema: its shape, not yet its rules. */
-function parseBody(body: unknown): Validated<RegistrationRequest> {
+/** The body read with a request schema: its shape, not yet its rules. */
+export function parseBody<T extends z.ZodType>(
+  schema: T,
+  body: unknown,
+): Validated<z.output<T>> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {
       ok: false,
       problems: [{field: 'body', message: 'must be a JSON object'}],
     };
   }
-  const parsed = registrationRequestSchema.safeParse(body);
+  const parsed = schema.safeParse(body);
   if (parsed.success) return {ok: true, value: parsed.data};
   return {
     ok: false,
@@ -322,7 +344,7 @@ export function validateRegistration(
   body: unknown,
   context: ValidationContext,
 ): Validated<NewRegistration> {
-  const parsed = parseBody(body);
+  const parsed = parseBody(registrationRequestSchema, body);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const problems: Problems = [];
