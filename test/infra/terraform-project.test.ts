@@ -4,6 +4,7 @@
  * is parsed, not planned.
  */
 import {UNINDEXED_FIELDS} from '../../functions/core/document';
+import {UNINDEXED_WATCH_FIELDS} from '../../functions/core/watch-document';
 import {blocks, resource, resourcesOf} from './terraform-config';
 import {defaultOf, ref, tf, useTerraform} from './terraform-support';
 
@@ -57,10 +58,10 @@ describe('the deployment', () => {
       {field_path: 'bucket', order: 'ASCENDING'},
       {field_path: 'nextPollAt', order: 'ASCENDING'},
     ]);
-    // Besides the optional completion-events index (completions.tf), the only composite index.
+    // Besides the optional completion-events index (completions.tf) and the watches', the only composite index.
     expect(
       indexes.filter(index => index.file !== 'completions.tf'),
-    ).toHaveLength(1);
+    ).toHaveLength(2);
     expect(defaultOf('operations_collection')).toBe('operations');
   });
 
@@ -81,6 +82,22 @@ describe('the deployment', () => {
     expect(exemption.for_each).toBe(ref('toset(local.unindexed_fields)'));
     expect(exemption.field).toBe(ref('each.value'));
     expect(exemption.collection).toBe(ref('var.operations_collection'));
+    expect(blocks(exemption, 'index_config')).toEqual([{}]);
+  });
+
+  test("indexes the watches' shard query, and exempts exactly the watch fields the code lists", () => {
+    const watches = resource(tf, 'google_firestore_index', 'due_watches');
+    expect(watches.collection).toBe('${var.operations_collection}_watches');
+    expect(blocks(watches, 'fields')).toEqual([
+      {field_path: 'state', order: 'ASCENDING'},
+      {field_path: 'bucket', order: 'ASCENDING'},
+      {field_path: 'nextListAt', order: 'ASCENDING'},
+    ]);
+    expect(tf.locals.get('unindexed_watch_fields')).toEqual([
+      ...UNINDEXED_WATCH_FIELDS,
+    ]);
+    const exemption = resource(tf, 'google_firestore_field', 'unindexed_watch');
+    expect(exemption.collection).toBe(watches.collection);
     expect(blocks(exemption, 'index_config')).toEqual([{}]);
   });
 

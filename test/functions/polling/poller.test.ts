@@ -246,6 +246,7 @@ describe('transient failures are retried, never lost', () => {
       published: expect.any(Number),
       undeliverable: 0,
       corrupt: 0,
+      listed: 0,
       durationMs: expect.any(Number),
     });
     expect(body.succeeded).toBeGreaterThanOrEqual(1);
