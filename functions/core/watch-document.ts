@@ -7,6 +7,7 @@ import {Timestamp, type DocumentSnapshot} from '@google-cloud/firestore';
 import {z} from 'zod';
 import {time} from './document';
 import {pollErrorSchema} from './model';
+import {presetFor} from './presets';
 import {BUCKETS, bucketOf} from './shards';
 import {WATCH_STATES, watchKey, type Watch} from './watch';
 
@@ -68,9 +69,13 @@ export const UNINDEXED_WATCH_FIELDS = [
   'bucket',
 ] as const;
 
-/** The key completion events find a watch by: its service and parent. */
+/**
+ * The key completion events find a watch by: the service name its audit entries carry (the preset's, else the
+ * host) and the parent, as completions/ rebuilds it from an entry's operation name.
+ */
 export function parentKeyOf(service: string, parent: string): string {
-  return `${service} ${parent}`;
+  const serviceName = presetFor(service)?.completionEvents?.serviceName;
+  return `${serviceName ?? service} ${parent}`;
 }
 
 /** Thrown for a stored document that is not a watch this version can read. */

@@ -21,7 +21,7 @@ import {
   type Watch,
   type WatchState,
 } from '../core/watch';
-import {parentKeyOf, readWatch, toWatchDocument} from '../core/watch-document';
+import {readWatch, toWatchDocument} from '../core/watch-document';
 
 /** Registrations cancelled per batch when a watch is cancelled (Firestore's limit is 500 writes). */
 const CANCEL_BATCH = 400;
@@ -214,42 +214,42 @@ export class WatchStore {
   }
 
   /**
-   * Makes the active watches of a parent list now (a completion event of an operation under it), at most once
-   * every `intervalMs` each.
-   * @returns the ids of the watches made due.
+   * Makes the active watches of a parent (by its key, parentKeyOf) list now: a completion event of an operation
+   * under it. Never sooner than `floorMs` after a watch's last list, so a burst of events lists once, not per event.
+   * @returns the ids of the watches made (or already) due.
    */
   async markDueByParent(
-    service: string,
-    parent: string,
+    parentKey: string,
     now: number,
-    intervalMs: number,
+    floorMs: number,
   ): Promise<string[]> {
     const found = await this.collection
-      .where('parentKey', '==', parentKeyOf(service, parent))
+      .where('parentKey', '==', parentKey)
       .where('state', '==', 'active')
       .get();
-    const due = found.docs.filter(doc => {
-      const last = (
-        doc.get('lastListedAt') as Timestamp | undefined
-      )?.toMillis();
-      return last === undefined || now - last >= intervalMs;
-    });
+    const millis = (doc: DocumentSnapshot, field: string) =>
+      (doc.get(field) as Timestamp | undefined)?.toMillis();
     // A failed precondition means a tick wrote the watch meanwhile, listing it: that list is the one wanted.
     await Promise.all(
-      due.map(doc =>
-        doc.ref
+      found.docs.map(doc => {
+        const dueAt = Math.max(
+          now,
+          (millis(doc, 'lastListedAt') ?? -Infinity) + floorMs,
+        );
+        if (millis(doc, 'nextListAt')! <= dueAt) return undefined;
+        return doc.ref
           .update(
             toWatchDocument(
-              {nextListAt: now, updatedAt: now},
+              {nextListAt: dueAt, updatedAt: now},
               this.retentionMs,
             ),
             {lastUpdateTime: doc.updateTime},
           )
           .catch((error: unknown) => {
             if (firestoreCode(error) !== FAILED_PRECONDITION) throw error;
-          }),
-      ),
+          });
+      }),
     );
-    return due.map(doc => doc.id);
+    return found.docs.map(doc => doc.id);
   }
 }
