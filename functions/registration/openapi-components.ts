@@ -27,6 +27,12 @@ import {
   registrationViewSchema,
   timestampSchema,
 } from '../core/schemas';
+import {
+  watchListSchema,
+  watchRequestSchema,
+  watchStateSchema,
+  watchViewSchema,
+} from '../core/watch';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
 export type Schema = z.core.JSONSchema.BaseSchema;
@@ -115,6 +121,7 @@ const REQUESTS = {
   ...COMMON,
   RegistrationRequest: registrationRequestSchema,
   PollPolicyRequest: pollPolicyRequestSchema,
+  WatchRequest: watchRequestSchema,
 };
 
 /** Written by opwatch: closed objects, so a field the document does not know is an error. */
@@ -129,6 +136,9 @@ const ANSWERS = {
   PreviousWatch: previousWatchSchema,
   Registration: registrationViewSchema,
   RegistrationList: registrationListSchema,
+  WatchState: watchStateSchema,
+  Watch: watchViewSchema,
+  WatchList: watchListSchema,
   Error: errorBodySchema,
   Notification: notificationPayloadSchema,
   NotificationAttributes: notificationAttributesSchema,

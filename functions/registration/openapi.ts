@@ -15,6 +15,7 @@ import {
 } from './openapi-components';
 import {listQuerySchema, registrationIdSchema} from '../core/schemas';
 import {MAX_BODY_BYTES} from '../http/body-limit';
+import {WATCH_PATHS} from './openapi-watches';
 
 const MAX_BODY_KIB = MAX_BODY_BYTES / 1024;
 
@@ -82,6 +83,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
   security: [{googleIdToken: []}],
   tags: [
     {name: 'registrations', description: 'Watch operations.'},
+    {name: 'watches', description: 'Watch every operation under a parent.'},
     {name: 'meta', description: 'This description.'},
   ],
   paths: {
@@ -222,6 +224,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    ...WATCH_PATHS,
     '/openapi.json': {
       get: {
         operationId: 'openapi',

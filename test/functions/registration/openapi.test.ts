@@ -96,10 +96,14 @@ describe('the document', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual([
       'cancel',
+      'cancelWatch',
       'get',
+      'getWatch',
       'list',
+      'listWatches',
       'openapi',
       'register',
+      'watch',
     ]);
   });
 
