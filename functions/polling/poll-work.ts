@@ -9,7 +9,7 @@ import type {PollerConfig} from '../core/config';
 import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
-import {PubSubPublisher} from '../notify/publisher';
+import {PubSubPublisher, type NotificationSink} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
 import {WatchStore} from '../watches/watch-store';
@@ -41,7 +41,7 @@ export function newPoller(
   config: PollerConfig,
   db: Firestore,
   budgetMs: number,
-  sink: PubSubPublisher,
+  sink: NotificationSink,
   log: Logger,
 ): Poller {
   return new Poller({
