@@ -149,7 +149,10 @@ function addWatchCommand(program: Command): void {
     .description('watch every operation under a parent (create, list, cancel)');
   withGlobals(watch.command('create'))
     .description('watch a parent: each operation under it is notified once')
-    .requiredOption('--service <host>', 'API host, e.g. firestore.googleapis.com')
+    .requiredOption(
+      '--service <host>',
+      'API host, e.g. firestore.googleapis.com',
+    )
     .requiredOption('--parent <parent>', 'e.g. projects/P/databases/(default)')
     .option('--version <version>', 'API version (default: the service preset)')
     .option('--filter <filter>', "passed through as ListOperations' filter")

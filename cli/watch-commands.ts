@@ -39,8 +39,9 @@ export async function createWatch(
     ...(Object.keys(labels).length > 0 && {labels}),
     ...(flags.timeout !== undefined && {timeout: flags.timeout}),
   });
-  ctx.output.result({created, watch}, () =>
-    `${created ? 'watching' : 'already watching'}: ${watchLine(watch)}`,
+  ctx.output.result(
+    {created, watch},
+    () => `${created ? 'watching' : 'already watching'}: ${watchLine(watch)}`,
   );
   return EXIT.succeeded;
 }

@@ -236,7 +236,7 @@ describe('refusals, each storing nothing', () => {
           topic: `${TOPICS}/${topics.b}`,
         }),
       403,
-      `is not in TENANTS.team-a.topics`,
+      'is not in TENANTS.team-a.topics',
     ],
     [
       "opwatch's fan-out topic",
