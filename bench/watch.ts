@@ -47,7 +47,14 @@ export interface WatchResult {
 const PARENT = `projects/${PROJECT}/databases/watched`;
 const LIST_INTERVAL_SECONDS = 30;
 const SPREAD_MS = 60_000;
-const TOPIC = `projects/${PROJECT}/topics/bench`;
+/** What a watch and a registration of the workload share. */
+const COMMON = {
+  topic: `projects/${PROJECT}/topics/bench`,
+  labels: {},
+  timeoutMs: DEFAULT_TIMEOUT_MS,
+  scopes: [],
+  style: 'longrunning' as const,
+};
 
 interface Job {
   name: string;
@@ -106,16 +113,7 @@ async function runMode(
   const began = Date.now();
   if (mode === 'watch the parent') {
     await new WatchStore(db, collection, config.retentionMs).create(
-      {
-        service: SERVICE,
-        version: 'v1',
-        parent: PARENT,
-        topic: TOPIC,
-        labels: {},
-        timeoutMs: DEFAULT_TIMEOUT_MS,
-        scopes: [],
-        style: 'longrunning',
-      },
+      {service: SERVICE, version: 'v1', parent: PARENT, ...COMMON},
       'bench',
       began,
     );
@@ -157,11 +155,7 @@ function startWorkload(
       await store.register(
         {
           operation: {service: SERVICE, version: 'v1', name: job.name, url},
-          topic: TOPIC,
-          labels: {},
-          timeoutMs: DEFAULT_TIMEOUT_MS,
-          scopes: [],
-          style: 'longrunning',
+          ...COMMON,
         },
         'bench',
         Date.now(),

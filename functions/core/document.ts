@@ -184,15 +184,19 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
 export type ReadResult =
   {ok: true; registration: Registration} | {ok: false; problem: string};
 
+/** Why a stored `what` does not fit its schema, field by field. */
+export function unreadable(what: string, error: z.ZodError): string {
+  const problem = error.issues
+    .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
+    .join('; ');
+  return `stored ${what} unreadable: ${problem}`;
+}
+
 /** Decodes and validates a stored document. */
 export function readDocument(snapshot: DocumentSnapshot): ReadResult {
   const parsed = storedRegistration.safeParse(snapshot.data());
-  if (!parsed.success) {
-    const problem = parsed.error.issues
-      .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
-      .join('; ');
-    return {ok: false, problem: `stored document unreadable: ${problem}`};
-  }
+  if (!parsed.success)
+    return {ok: false, problem: unreadable('document', parsed.error)};
   // expireAt is the TTL policy's, not part of the registration.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const {expireAt, ...fields} = parsed.data;

@@ -5,7 +5,7 @@
  */
 import {Timestamp, type DocumentSnapshot} from '@google-cloud/firestore';
 import {z} from 'zod';
-import {time} from './document';
+import {time, unreadable} from './document';
 import {pollErrorSchema} from './model';
 import {presetFor} from './presets';
 import {BUCKETS, bucketOf} from './shards';
@@ -87,12 +87,8 @@ export class CorruptWatchError extends Error {}
  */
 export function readWatch(snapshot: DocumentSnapshot): Watch {
   const parsed = storedWatch.safeParse(snapshot.data());
-  if (!parsed.success) {
-    const problem = parsed.error.issues
-      .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
-      .join('; ');
-    throw new CorruptWatchError(`stored watch unreadable: ${problem}`);
-  }
+  if (!parsed.success)
+    throw new CorruptWatchError(unreadable('watch', parsed.error));
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the index fields are not part of the watch
   const {expireAt, key, parentKey, bucket, ...fields} = parsed.data;
   return {...fields, id: snapshot.id};

@@ -205,13 +205,7 @@ export class OperationsClient {
     registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
   ): Promise<PollResult> {
     const {service} = registration.operation;
-    if (!isTrustedHost(service, this.endpointOverrides)) {
-      return {
-        kind: 'rejected',
-        error: {kind: 'untrusted', message: `${service} is not a trusted host`},
-      };
-    }
-    const token = await this.token(registration);
+    const token = await this.tokenFor(service, registration);
     if (typeof token !== 'string') return token;
     const answer = await this.send(this.urlFor(registration), service, token);
     if ('kind' in answer) return answer;
@@ -227,13 +221,7 @@ export class OperationsClient {
     pageToken?: string,
   ): Promise<ListPageResult> {
     const {service, version, parent} = watch;
-    if (!isTrustedHost(service, this.endpointOverrides)) {
-      return {
-        kind: 'rejected',
-        error: {kind: 'untrusted', message: `${service} is not a trusted host`},
-      };
-    }
-    const token = await this.token(watch);
+    const token = await this.tokenFor(service, watch);
     if (typeof token !== 'string') return token;
     const query = new URLSearchParams({pageSize: String(LIST_PAGE_SIZE)});
     if (watch.filter !== undefined) query.set('filter', watch.filter);
@@ -253,6 +241,23 @@ export class OperationsClient {
       }
     }
     return this.failure(answer, token, 'a ListOperations page');
+  }
+
+  /**
+   * The token for a request to `service`, checked again against the current configuration's trusted hosts (a
+   * registration or watch stored under an older one may name a host no longer trusted); or why there is none.
+   */
+  private async tokenFor(
+    service: string,
+    credentials: Pick<Registration, 'scopes' | 'subject'>,
+  ): Promise<string | Failure> {
+    if (!isTrustedHost(service, this.endpointOverrides)) {
+      return {
+        kind: 'rejected',
+        error: {kind: 'untrusted', message: `${service} is not a trusted host`},
+      };
+    }
+    return this.token(credentials);
   }
 
   /** The token to poll with, or the poll's result when there is none. */

@@ -231,6 +231,30 @@ async function startRegistration(
   });
 }
 
+/**
+ * Publishes the notification of a done list entry as a poll's answer would have it, but counting no poll; the
+ * transition to store (pending again if Pub/Sub refused it).
+ */
+function publishEntry(
+  tick: TickContext,
+  registration: Registration,
+  operation: Entry,
+  now: number,
+) {
+  const decided = decide(
+    registration,
+    {kind: 'operation', operation},
+    now,
+    tick.random,
+  );
+  return publishOutcome(
+    tick,
+    registration,
+    {...decided, attempts: registration.attempts},
+    now,
+  );
+}
+
 /** A new operation already done after the watch began: published from its entry, then stored as ended. */
 async function notifyNew(
   tick: TickContext,
@@ -241,18 +265,7 @@ async function notifyNew(
   if (tick.fenced()) return;
   const now = tick.now();
   const registration = watchedRegistration(watch, operation, now);
-  const decided = decide(
-    registration,
-    {kind: 'operation', operation},
-    now,
-    tick.random,
-  );
-  const transition = await publishOutcome(
-    tick,
-    registration,
-    {...decided, attempts: 0},
-    now,
-  );
+  const transition = await publishEntry(tick, registration, operation, now);
   const state = transition.outcome ?? 'pending';
   await createOnce(tick, target, {
     ...registration,
@@ -272,18 +285,7 @@ async function finishFromList(
 ): Promise<void> {
   if (tick.fenced()) return;
   const now = tick.now();
-  const decided = decide(
-    registration,
-    {kind: 'operation', operation},
-    now,
-    tick.random,
-  );
-  const transition = await publishOutcome(
-    tick,
-    registration,
-    {...decided, attempts: registration.attempts},
-    now,
-  );
+  const transition = await publishEntry(tick, registration, operation, now);
   await saveTransition(tick, snapshot, {transition}, now);
 }
 

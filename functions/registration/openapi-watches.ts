@@ -31,6 +31,17 @@ const errorAnswer = (description: string): ResponseObject => ({
   content: json(ref('Error')),
 });
 
+/** The errors of `GET` and `DELETE /watches/{id}`. */
+const ONE_WATCH_ERRORS = {
+  '404': errorAnswer("No such watch (another owner's answers the same)."),
+  ...common({
+    '401': 'Unauthenticated',
+    '403': 'NoTenant',
+    '503': 'Unavailable',
+    default: 'Error',
+  }),
+};
+
 /** The `/watches` paths. */
 export const WATCH_PATHS = {
   '/watches': {
@@ -111,13 +122,7 @@ export const WATCH_PATHS = {
       summary: 'Get a watch',
       responses: {
         '200': {description: 'The watch.', content: json(ref('Watch'))},
-        '404': errorAnswer("No such watch (another owner's answers the same)."),
-        ...common({
-          '401': 'Unauthenticated',
-          '403': 'NoTenant',
-          '503': 'Unavailable',
-          default: 'Error',
-        }),
+        ...ONE_WATCH_ERRORS,
       },
     },
     delete: {
@@ -132,13 +137,7 @@ export const WATCH_PATHS = {
           description: 'The watch, cancelled (or as it ended).',
           content: json(ref('Watch')),
         },
-        '404': errorAnswer("No such watch (another owner's answers the same)."),
-        ...common({
-          '401': 'Unauthenticated',
-          '403': 'NoTenant',
-          '503': 'Unavailable',
-          default: 'Error',
-        }),
+        ...ONE_WATCH_ERRORS,
       },
     },
   },

@@ -170,6 +170,21 @@ function checkName(
   return name;
 }
 
+/** The full name of the topic a request names (or the default); pushes a problem when it names none. */
+export function checkTopic(
+  topic: string | undefined,
+  context: ValidationContext,
+  problems: Problems,
+): string | undefined {
+  const full = fullTopicName(topic ?? context.defaultTopic, context.projectId);
+  if (!full)
+    problems.push({
+      field: 'topic',
+      message: 'must be a topic id or projects/P/topics/T',
+    });
+  return full;
+}
+
 /** An operation URL's parts. */
 interface OperationParts {
   host: string;
@@ -349,15 +364,7 @@ export function validateRegistration(
   const request = parsed.value;
   const problems: Problems = [];
   const parts = operationParts(request, context.endpointOverrides, problems);
-  const topic = fullTopicName(
-    request.topic ?? context.defaultTopic,
-    context.projectId,
-  );
-  if (!topic)
-    problems.push({
-      field: 'topic',
-      message: 'must be a topic id or projects/P/topics/T',
-    });
+  const topic = checkTopic(request.topic, context, problems);
   if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
   const preset = presetFor(parts.host) ?? GENERIC_PRESET;

@@ -4,13 +4,13 @@
  * (validation.ts): a trusted host, printable ASCII segments, no query, fragment, encoding or dot segment; and it
  * must be a parent of the service's operations, as its preset names them.
  */
-import {fullTopicName} from '../core/config';
 import {GENERIC_PRESET, nameMatches, presetFor} from '../core/presets';
 import {DEFAULT_TIMEOUT_MS} from '../core/schemas';
 import {watchRequestSchema, type NewWatch} from '../core/watch';
 import {
   checkHost,
   checkPath,
+  checkTopic,
   checkVersion,
   parseBody,
   type Problems,
@@ -60,15 +60,7 @@ export function validateWatch(
     problems,
   );
   const parent = checkParent(request.parent, problems);
-  const topic = fullTopicName(
-    request.topic ?? context.defaultTopic,
-    context.projectId,
-  );
-  if (!topic)
-    problems.push({
-      field: 'topic',
-      message: 'must be a topic id or projects/P/topics/T',
-    });
+  const topic = checkTopic(request.topic, context, problems);
   if (!host || !preset || !version || !parent || !topic || problems.length > 0)
     return {ok: false, problems};
   if (preset.style !== 'longrunning') {
