@@ -85,7 +85,11 @@ export class TickRun implements TickContext {
         await Promise.race(this.inFlight.values());
         continue;
       }
-      if (cursor === undefined) await this.listDueWatches();
+      if (cursor === undefined) {
+        await this.listDueWatches();
+        // A failed read of the watches fails the tick: no second read to wait out on a Firestore that is away.
+        if (this.stopReason !== undefined) break;
+      }
       const read = await this.store(
         this.deps.due.page(this.range, this.now(), PAGE_SIZE, cursor),
         'reading due registrations',
