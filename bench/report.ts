@@ -7,6 +7,7 @@ import {PAGE_SIZE} from '../functions/polling/tick-run';
 import type {LoadResult} from './registration';
 import {cores, mib, pct, table, verdict} from './report-format';
 import {eventsSection, informedSection, policySection} from './report-policy';
+import {watchSection} from './watch';
 import {scaleOutSection} from './report-scale-out';
 import type {Results} from './results';
 import type {Sweep} from './scale';
@@ -265,5 +266,6 @@ export function report(results: Results): string {
     );
   const scaleOut = scaleOutSection(results);
   if (scaleOut) sections.push(scaleOut);
+  if (results.watch) sections.push(watchSection(results.watch));
   return sections.join('\n');
 }

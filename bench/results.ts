@@ -8,6 +8,7 @@ import type {LoadResult} from './registration';
 import type {Sweep} from './scale';
 import type {ShardResults} from './shards';
 import type {TickMeasurement} from './throughput';
+import type {WatchResult} from './watch';
 
 /** Where and how the benchmark ran. */
 export interface Machine {
@@ -40,4 +41,6 @@ export interface Results {
   registration?: LoadResult[];
   scale?: Sweep[];
   shards?: ShardResults;
+  /** API calls per operation for a watched parent against registering each (bench/watch.ts). */
+  watch?: WatchResult;
 }

@@ -14,6 +14,7 @@ const STAGES = [
   'registration',
   'scale',
   'shards',
+  'watch',
 ] as const;
 
 /** Sizes of a full run, and of `--quick`. */

@@ -16,6 +16,7 @@ import {cpus, totalmem} from 'node:os';
 import {dirname, join} from 'node:path';
 import {OPWATCH, OPWATCH_EVENTS, PEERS, type Contender} from './contenders';
 import {simulateWithEvents} from './events';
+import {measureWatch} from './watch';
 import {startEnv, type BenchEnv} from './env';
 import {compareWorkloads, realWorkloads, type Target} from './informed';
 import {seeded} from './prng';
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
     'registration',
     'scale',
     'shards',
+    'watch',
   ].some(run.has);
   const env = needsEnv
     ? await startEnv(options.latencyMs, run.say('env'))
@@ -198,6 +200,11 @@ async function measure(run: Run, env: BenchEnv): Promise<void> {
       log,
     });
   }
+  if (has('watch'))
+    results.watch = await measureWatch(env, {
+      operations: options.quick ? 10 : 30,
+      log: say('watch'),
+    });
 }
 
 /** The compressed real runs of the simulated stages that ran. */

@@ -57,6 +57,7 @@ locals {
     DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
     TENANTS                      = local.tenants_env
     PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
+    LIST_INTERVAL_SECONDS        = tostring(var.list_interval_seconds)
     DEAD_LETTER_TOPIC            = var.dead_letter_topic
     COMPLETION_EVENTS_TOPIC      = local.completion_events_topic
   }

@@ -128,6 +128,17 @@ variable "poll_request_timeout_seconds" {
   default     = 10
 }
 
+variable "list_interval_seconds" {
+  description = "How often at most each watch lists its parent's operations (LIST_INTERVAL_SECONDS); a completion event of an operation under it lists sooner."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.list_interval_seconds > 0 && var.list_interval_seconds <= 86400
+    error_message = "list_interval_seconds must be in (0, 86400]."
+  }
+}
+
 variable "publish_grace_seconds" {
   description = "How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable (PUBLISH_GRACE_SECONDS)."
   type        = number

@@ -141,6 +141,8 @@ const pollerSchema = z.object({
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
   ...pollShards,
+  // Each watch's parent is listed at most this often (functions/polling/watch-listing.ts).
+  LIST_INTERVAL_SECONDS: positiveNumber(30, 86_400),
   PUBLISH_GRACE_SECONDS: positiveNumber(
     DEFAULT_PUBLISH_GRACE_SECONDS,
     30 * 86_400,
@@ -207,6 +209,8 @@ export interface PollerConfig extends CommonConfig, ShardsConfig {
   requestTimeoutMs: number;
   /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
   publishGraceMs: number;
+  /** LIST_INTERVAL_SECONDS: a watch lists its parent at most this often. */
+  listIntervalMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
   deadLetterTopic?: string;
   /** How long a tick waits for the previous one to hand the lease over: that tick's usual end. */
@@ -371,6 +375,7 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
     shards: parsed.POLL_SHARDS,
     fanoutTopic,
     publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,
+    listIntervalMs: parsed.LIST_INTERVAL_SECONDS * 1000,
     ...(parsed.DEAD_LETTER_TOPIC !== undefined && {
       deadLetterTopic: topicName(
         'DEAD_LETTER_TOPIC',

@@ -33,7 +33,7 @@ export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
 export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
 
 /** Epoch milliseconds in the code, a Timestamp in the document. */
-const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
+export const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
   decode: stored => stored.toMillis(),
   encode: millis => Timestamp.fromMillis(millis),
 });
@@ -93,6 +93,8 @@ export const storedRegistration = z.object({
   completionKey: z.string().optional(),
   /** When a completion event last made it due (completions/due-now.ts). */
   eventDueAt: time.optional(),
+  /** The watch that found it (core/watch.ts); absent for a registration made directly. */
+  watchId: z.string().optional(),
   operation: z.object({
     service: z.string(),
     version: z.string(),
@@ -189,15 +191,19 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
 export type ReadResult =
   {ok: true; registration: Registration} | {ok: false; problem: string};
 
+/** Why a stored `what` does not fit its schema, field by field. */
+export function unreadable(what: string, error: z.ZodError): string {
+  const problem = error.issues
+    .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
+    .join('; ');
+  return `stored ${what} unreadable: ${problem}`;
+}
+
 /** Decodes and validates a stored document. */
 export function readDocument(snapshot: DocumentSnapshot): ReadResult {
   const parsed = storedRegistration.safeParse(snapshot.data());
-  if (!parsed.success) {
-    const problem = parsed.error.issues
-      .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
-      .join('; ');
-    return {ok: false, problem: `stored document unreadable: ${problem}`};
-  }
+  if (!parsed.success)
+    return {ok: false, problem: unreadable('document', parsed.error)};
   // expireAt is the TTL policy's, not part of the registration.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const {expireAt, ...fields} = parsed.data;

@@ -159,6 +159,8 @@ export interface Registration extends NewRegistration {
   eventDueAt?: number;
   /** The registration's virtual bucket, a hash of its id (core/shards.ts); absent on registrations of old. */
   bucket?: number;
+  /** The watch that found it under its parent (core/watch.ts); absent for a registration made directly. */
+  watchId?: string;
   /** Share of the work done, 0 to 100, as the operation last reported it; only while pending. */
   progressPercent?: number;
   /** When the operation will likely be done, from its progress or its kind's history; only while pending. */

@@ -81,7 +81,7 @@ export const durationSchema = z
   });
 
 /** A duration in a request, read as milliseconds within bounds. */
-const durationWithin = (minMs: number, maxMs: number) =>
+export const durationWithin = (minMs: number, maxMs: number) =>
   durationSchema.transform((text, ctx) => {
     const ms = parseDuration(text)!;
     if (ms >= minMs && ms <= maxMs) return ms;
@@ -236,6 +236,10 @@ export const registrationViewSchema = z
     }),
     state: stateSchema,
     operationUrl: z.string(),
+    watchId: registrationIdSchema.optional().meta({
+      description:
+        'The watch that found the operation under its parent (POST /watches); absent when registered directly.',
+    }),
     service: z.string(),
     version: z.string(),
     name: z.string(),

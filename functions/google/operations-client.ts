@@ -21,11 +21,19 @@ import {
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
+import type {Watch} from '../core/watch';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
 /** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/** A larger `ListOperations` page is refused: a list is read whole, page by page, within a tick's memory. */
+export const MAX_LIST_PAGE_BYTES = 2 * 1024 * 1024;
+/**
+ * The `pageSize` asked of `ListOperations`: APIs coerce a larger one to their maximum (AIP-158), so this asks for as
+ * few pages as they allow, within the byte bound.
+ */
+const LIST_PAGE_SIZE = 1000;
 const USER_AGENT = 'opwatch/0.1 (+https://github.com/opwatch)';
 /** Token clients kept: one per set of scopes and subject in use, least recently used dropped first. */
 const MAX_TOKEN_CLIENTS = 500;
@@ -145,6 +153,18 @@ interface Answer {
   body: string;
 }
 
+/** What a list needs of a watch. */
+export type ListedParent = Pick<
+  Watch,
+  'service' | 'version' | 'parent' | 'filter' | 'scopes'
+>;
+
+/** One page of `ListOperations`, parsed but unchecked, or why there is none. */
+export type ListPageResult = {kind: 'page'; page: unknown} | Failure;
+
+/** A poll or a list that yielded nothing, and why. */
+type Failure = Exclude<PollResult, {kind: 'operation'}>;
+
 /** What the operations client needs. */
 export interface OperationsClientOptions {
   endpointOverrides: EndpointOverrides;
@@ -161,6 +181,10 @@ export class OperationsClient {
   private readonly now: () => number;
   /** Keep-alive connections per host; an answer over the cap fails as it arrives, and is never read whole. */
   private readonly agent = new Agent({maxResponseSize: MAX_ANSWER_BYTES});
+  /** The same for lists, whose pages are bounded tighter: a tick holds a whole list in memory. */
+  private readonly listAgent = new Agent({
+    maxResponseSize: MAX_LIST_PAGE_BYTES,
+  });
 
   constructor(options: OperationsClientOptions) {
     this.endpointOverrides = options.endpointOverrides;
@@ -181,23 +205,65 @@ export class OperationsClient {
     registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
   ): Promise<PollResult> {
     const {service} = registration.operation;
+    const token = await this.tokenFor(service, registration);
+    if (typeof token !== 'string') return token;
+    const answer = await this.send(this.urlFor(registration), service, token);
+    if ('kind' in answer) return answer;
+    return this.classify(answer, registration.operation.name, token);
+  }
+
+  /**
+   * One page of `ListOperations` under a watch's parent (`GET {parent}/operations`), its `filter` passed through;
+   * never throws. The page is parsed JSON, not yet checked: operations-list.ts reads it as untrusted.
+   */
+  async listPage(
+    watch: ListedParent,
+    pageToken?: string,
+  ): Promise<ListPageResult> {
+    const {service, version, parent} = watch;
+    const token = await this.tokenFor(service, watch);
+    if (typeof token !== 'string') return token;
+    const query = new URLSearchParams({pageSize: String(LIST_PAGE_SIZE)});
+    if (watch.filter !== undefined) query.set('filter', watch.filter);
+    if (pageToken !== undefined) query.set('pageToken', pageToken);
+    const base = this.endpointOverrides.get(service) ?? `https://${service}`;
+    const url = `${base}/${version}/${parent}/operations?${query}`;
+    const answer = await this.send(url, service, token, {
+      agent: this.listAgent,
+      maxBytes: MAX_LIST_PAGE_BYTES,
+    });
+    if ('kind' in answer) return answer;
+    if (answer.status === 200) {
+      try {
+        return {kind: 'page', page: JSON.parse(answer.body) as unknown};
+      } catch {
+        // Falls through: a 200 that is not JSON.
+      }
+    }
+    return this.failure(answer, token, 'a ListOperations page');
+  }
+
+  /**
+   * The token for a request to `service`, checked again against the current configuration's trusted hosts (a
+   * registration or watch stored under an older one may name a host no longer trusted); or why there is none.
+   */
+  private async tokenFor(
+    service: string,
+    credentials: Pick<Registration, 'scopes' | 'subject'>,
+  ): Promise<string | Failure> {
     if (!isTrustedHost(service, this.endpointOverrides)) {
       return {
         kind: 'rejected',
         error: {kind: 'untrusted', message: `${service} is not a trusted host`},
       };
     }
-    const token = await this.token(registration);
-    if (typeof token !== 'string') return token;
-    const answer = await this.send(registration, token);
-    if ('kind' in answer) return answer;
-    return this.classify(answer, registration.operation.name, token);
+    return this.token(credentials);
   }
 
   /** The token to poll with, or the poll's result when there is none. */
   private async token(
     registration: Pick<Registration, 'scopes' | 'subject'>,
-  ): Promise<string | PollResult> {
+  ): Promise<string | Failure> {
     try {
       return await this.tokens.accessToken(
         registration.scopes,
@@ -211,16 +277,21 @@ export class OperationsClient {
     }
   }
 
-  /** Sends `operations.get`: the answer read whole, or the poll's result when there was none to read. */
+  /** Sends a GET: the answer read whole, or the poll's result when there was none to read. */
   private async send(
-    registration: Pick<Registration, 'operation'>,
+    url: string,
+    service: string,
     token: string,
-  ): Promise<Answer | PollResult> {
+    {agent, maxBytes}: {agent: Agent; maxBytes: number} = {
+      agent: this.agent,
+      maxBytes: MAX_ANSWER_BYTES,
+    },
+  ): Promise<Answer | Failure> {
     let status: number | undefined;
     try {
       // undici's request follows no redirect, and asks for no compression unless told to.
-      const response = await request(this.urlFor(registration), {
-        dispatcher: this.agent,
+      const response = await request(url, {
+        dispatcher: agent,
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
@@ -242,7 +313,7 @@ export class OperationsClient {
           error: {
             kind: 'invalid',
             ...(status !== undefined && {status}),
-            message: `answer over ${MAX_ANSWER_BYTES} bytes`,
+            message: `answer over ${maxBytes} bytes`,
           },
         };
       }
@@ -254,7 +325,7 @@ export class OperationsClient {
         kind: 'transient',
         error: {
           kind: 'network',
-          message: `no answer from ${registration.operation.service}: ${reason}`,
+          message: `no answer from ${service}: ${reason}`,
         },
       };
     }
@@ -275,7 +346,16 @@ export class OperationsClient {
         // Falls through: a 200 that is not an Operation.
       }
     }
-    // Only an answer that is not an Operation is kept, so only such a body is scrubbed.
+    return this.failure({status, retryAfter, body}, token, 'an Operation');
+  }
+
+  /** What an answer that is not the one wanted means: an error that is worth retrying or not. */
+  private failure(
+    {status, retryAfter, body}: Answer,
+    token: string,
+    wanted: string,
+  ): Failure {
+    // Only an answer that is not what was asked for is kept, so only such a body is scrubbed.
     const error = {
       kind: 'http' as const,
       status,
@@ -288,7 +368,7 @@ export class OperationsClient {
         error: {
           ...error,
           kind: 'invalid',
-          message: 'HTTP 200 but not an Operation',
+          message: `HTTP 200 but not ${wanted}`,
         },
       };
     }

@@ -10,9 +10,10 @@ import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
 import {NotificationStats} from '../notify/outcome-stats';
-import {PubSubPublisher} from '../notify/publisher';
+import {PubSubPublisher, type NotificationSink} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
+import {WatchStore} from '../watches/watch-store';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {shardMessage} from './poll-request';
@@ -41,7 +42,7 @@ export function newPoller(
   config: PollerConfig,
   db: Firestore,
   budgetMs: number,
-  sink: PubSubPublisher,
+  sink: NotificationSink,
   log: Logger,
 ): Poller {
   return new Poller({
@@ -60,6 +61,10 @@ export function newPoller(
     tenants: config.tenants,
     kinds: new KindDurations(db, config.collection, log),
     stats: new NotificationStats(db, config.collection),
+    watches: {
+      store: new WatchStore(db, config.collection, config.retentionMs),
+      listIntervalMs: config.listIntervalMs,
+    },
     sink,
     log,
     budgetMs,

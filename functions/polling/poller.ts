@@ -15,6 +15,7 @@ import type {ClaimTerms, PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
 import {
+  anyWorkBefore,
   newTickCounts,
   type PollerDependencies,
   type TickCounts,
@@ -141,7 +142,7 @@ export class Poller {
     try {
       return (
         (await within(
-          this.deps.due.anyDueBefore(range, deadline),
+          anyWorkBefore(this.deps, range, deadline),
           leaseMs,
           'looking for registrations due within the budget',
         )) &&

@@ -6,7 +6,10 @@
  * request, they pile up unthrottled, and a crash then catches more of them between Pub/Sub's ack and the write
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
  */
-import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
+import type {
+  DocumentSnapshot,
+  QueryDocumentSnapshot,
+} from '@google-cloud/firestore';
 import {accessRefusals} from '../core/tenants';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
@@ -48,7 +51,7 @@ export async function pollRegistration(
     // Refused: the lag of the notification that finally goes out counts from this first sight of the end.
     if (!transition.outcome) endSeenAt = registration.endSeenAt ?? now;
   }
-  const saved = await save(
+  const saved = await saveTransition(
     tick,
     snapshot,
     {...next, transition},
@@ -130,9 +133,13 @@ function learn(
   );
 }
 
-function save(
+/**
+ * Writes what followed a poll (or a watch's list entry) to the registration of `snapshot`: its state, its next
+ * poll, what it last saw; unless the document changed since it was read.
+ */
+export function saveTransition(
   tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
+  snapshot: DocumentSnapshot,
   {transition, progressPercent, estimatedDoneAt}: Forecast,
   now: number,
   endSeenAt: number | undefined,

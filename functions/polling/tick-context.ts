@@ -2,7 +2,7 @@
  * What a tick is given and what it answers: the poller's dependencies, the trigger that started the tick, its
  * counts, and the view of the running tick that one registration's poll works through (registration-poll.ts).
  */
-import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
+import type {DocumentSnapshot} from '@google-cloud/firestore';
 import type {Allowlists} from '../core/allowlists';
 import type {Tenants} from '../core/tenants';
 import type {PollUpdate} from '../core/document';
@@ -12,6 +12,7 @@ import type {OperationsClient} from '../google/operations-client';
 import type {NotificationStats} from '../notify/outcome-stats';
 import type {NotificationSink} from '../notify/publisher';
 import type {LogThrottle, Logger} from '../platform/log';
+import type {WatchStore} from '../watches/watch-store';
 import type {DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
 import type {LeaseTimings} from './lease-timings';
@@ -35,6 +36,8 @@ export interface TickCounts {
    * runs (the dashboard's backlog).
    */
   maxLateMs: number;
+  /** Watched parents listed (each list is one or more `ListOperations` pages). */
+  listed: number;
   durationMs: number;
   /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
@@ -46,6 +49,13 @@ export interface TickCounts {
  * whole budget, as the slot, when no scheduled tick's slot is running; a completion event for its own budget.
  */
 export type TickTrigger = 'scheduler' | 'registration' | 'completion';
+
+/** What a tick lists watched parents with. */
+export interface WatchListing {
+  store: WatchStore;
+  /** LIST_INTERVAL_SECONDS: a watch lists its parent at most this often. */
+  listIntervalMs: number;
+}
 
 /** What a tick works with. */
 export interface PollerDependencies {
@@ -59,6 +69,8 @@ export interface PollerDependencies {
   tenants?: Tenants;
   sink: NotificationSink;
   log: Logger;
+  /** Watched parents, listed by the tick of their shard; without it, no watch is listed. */
+  watches?: WatchListing;
   /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
   kinds?: KindDurations;
   /** The per-minute outcome and lag figures `GET /stats` reads; written at the end of each tick. */
@@ -97,6 +109,7 @@ export function newTickCounts(): TickCounts {
     undeliverable: 0,
     corrupt: 0,
     maxLateMs: 0,
+    listed: 0,
     durationMs: 0,
   };
 }
@@ -114,6 +127,27 @@ export interface TickContext {
   mayStart(): boolean;
   /** True, and the tick stops, once the lease could run out before a poll's publish and write are done. */
   fenced(): boolean;
+  /**
+   * Runs `work` on the registration of `snapshot` unless it is another shard's, or the tick is polling it, or
+   * wrote it after `snapshot` was read: a list's entry and a poll never both publish one registration's
+   * notification.
+   */
+  exclusive(
+    snapshot: DocumentSnapshot,
+    work: () => Promise<void>,
+  ): Promise<void>;
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
-  write(snapshot: QueryDocumentSnapshot, update: PollUpdate): Promise<boolean>;
+  write(snapshot: DocumentSnapshot, update: PollUpdate): Promise<boolean>;
+}
+
+/** Whether a registration falls due, or a watch is due to list, in `range` before `by`. */
+export async function anyWorkBefore(
+  deps: Pick<PollerDependencies, 'due' | 'watches'>,
+  range: BucketRange,
+  by: number,
+): Promise<boolean> {
+  return (
+    (await deps.due.anyDueBefore(range, by)) ||
+    ((await deps.watches?.store.anyDueBefore(range, by)) ?? false)
+  );
 }

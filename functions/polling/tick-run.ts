@@ -3,17 +3,27 @@
  * until the budget is spent, nothing is due within it, or the lease could run out.
  */
 import {setTimeout as delay} from 'node:timers/promises';
-import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
+import type {
+  DocumentSnapshot,
+  QueryDocumentSnapshot,
+  Timestamp,
+} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
 import type {PollUpdate} from '../core/document';
-import type {BucketRange} from '../core/shards';
+import {bucketOf, type BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
 import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
 import type {LogThrottle} from '../platform/log';
 import type {PollLease} from './lease';
 import type {LeaseTimings} from './lease-timings';
 import {pollRegistration} from './registration-poll';
-import type {PollerDependencies, TickContext, TickCounts} from './tick-context';
+import {
+  anyWorkBefore,
+  type PollerDependencies,
+  type TickContext,
+  type TickCounts,
+} from './tick-context';
+import {listWatch} from './watch-listing';
 import {WakeTimes} from './wake-times';
 
 /**
@@ -75,6 +85,11 @@ export class TickRun implements TickContext {
         await Promise.race(this.inFlight.values());
         continue;
       }
+      if (cursor === undefined) {
+        await this.listDueWatches();
+        // A failed read of the watches fails the tick: no second read to wait out on a Firestore that is away.
+        if (this.stopReason !== undefined) break;
+      }
       const read = await this.store(
         this.deps.due.page(this.range, this.now(), PAGE_SIZE, cursor),
         'reading due registrations',
@@ -97,7 +112,7 @@ export class TickRun implements TickContext {
       // Nothing of its own due within the budget: a tick with nothing due at all ends, and spares the instance.
       if (known >= this.deadline) {
         const more = await this.store(
-          this.deps.due.anyDueBefore(this.range, this.deadline),
+          anyWorkBefore(this.deps, this.range, this.deadline),
           'looking for registrations due within the budget',
         );
         idle = more === false;
@@ -136,13 +151,55 @@ export class TickRun implements TickContext {
     }
   }
 
+  /**
+   * Starts the list of each watch of the shard due to list, once per sweep; they take poll slots like polls, and a
+   * sweep's end waits for them as for polls, so the registrations a list made are read by the next sweep.
+   */
+  private async listDueWatches(): Promise<void> {
+    const watches = this.deps.watches;
+    if (!watches) return;
+    const due = await this.store(
+      watches.store.due(this.range, this.now(), PAGE_SIZE),
+      'reading due watches',
+    );
+    for (const snapshot of due ?? [])
+      this.startWork(`watch ${snapshot.id}`, () => listWatch(this, snapshot));
+  }
+
   private start(snapshot: QueryDocumentSnapshot): void {
+    if (this.stale(snapshot)) return;
+    this.startWork(snapshot.id, () => pollRegistration(this, snapshot));
+  }
+
+  /** A page read before this tick's own write landed shows the registration as it was. */
+  private stale(snapshot: DocumentSnapshot): boolean {
+    const written = this.written.get(snapshot.id);
+    return (
+      written !== undefined &&
+      written.valueOf() > (snapshot.updateTime as Timestamp).valueOf()
+    );
+  }
+
+  exclusive(
+    snapshot: DocumentSnapshot,
+    work: () => Promise<void>,
+  ): Promise<void> {
     const id = snapshot.id;
+    // Another shard's registration is that shard's tick's to poll, under that shard's lease.
+    const bucket = bucketOf(id);
+    const ours = bucket >= this.range.from && bucket < this.range.to;
+    if (!ours || this.inFlight.has(id) || this.stale(snapshot))
+      return Promise.resolve();
+    // Outside the poll slots: the list that runs it holds one already.
+    const running = work().finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, running);
+    return running;
+  }
+
+  /** Runs `work` in a poll slot, unless work under the same key is under way. */
+  private startWork(id: string, work: () => Promise<void>): void {
     if (this.inFlight.has(id)) return;
-    // A page read before this tick's own write landed shows the registration as it was: skip it.
-    const written = this.written.get(id);
-    if (written && written.valueOf() > snapshot.updateTime.valueOf()) return;
-    const work = this.limit(() => pollRegistration(this, snapshot))
+    const running = this.limit(work)
       .catch((error: Error) => {
         // A bug, not bad data: the registration stays as it was for the next tick, the rest of the tick goes on.
         this.deps.log.error('poll failed', {
@@ -151,7 +208,7 @@ export class TickRun implements TickContext {
         });
       })
       .finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, work);
+    this.inFlight.set(id, running);
   }
 
   /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
@@ -170,7 +227,7 @@ export class TickRun implements TickContext {
    * @returns whether the write landed.
    */
   async write(
-    snapshot: QueryDocumentSnapshot,
+    snapshot: DocumentSnapshot,
     update: PollUpdate,
   ): Promise<boolean> {
     try {

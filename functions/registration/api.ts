@@ -6,6 +6,10 @@
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
  *   GET    /stats               how the deployment is doing (ADMIN_PRINCIPALS only; stats-route.ts)
+ *   POST   /watches             watch a parent: every operation under it (watch-routes.ts)
+ *   GET    /watches             a page of watches
+ *   GET    /watches/{id}        one watch
+ *   DELETE /watches/{id}        stop watching the parent (200, the watch cancelled)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
  * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; with TENANTS set, a
@@ -30,6 +34,12 @@ import {
   type RouteHandler,
 } from './routes';
 import {statsRoute} from './stats-route';
+import {
+  cancelWatchRoute,
+  createWatchRoute,
+  listWatchesRoute,
+  showWatchRoute,
+} from './watch-routes';
 
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
@@ -39,6 +49,14 @@ const AUDITED_ACTIONS: Record<string, AuditEvent['action'] | undefined> = {
   POST: 'register',
   DELETE: 'cancel',
 };
+/** The same for the watch routes. */
+const AUDITED_WATCH_ACTIONS: typeof AUDITED_ACTIONS = {
+  POST: 'watch',
+  DELETE: 'unwatch',
+};
+
+/** An item path: its collection and id. */
+const ITEM_PATH = /^\/(operations|watches)\/([^/]+)$/;
 
 /** The caller of a route that needs no identity (the API description). */
 const ANYONE: Caller = {principal: 'anyone', admin: false};
@@ -53,8 +71,8 @@ async function admit(
   req: Request,
   res: Response,
   log: Logger,
+  action: AuditEvent['action'] | undefined,
 ): Promise<Caller | undefined> {
-  const action = AUDITED_ACTIONS[req.method];
   let caller: Caller;
   try {
     caller = await identity.identify(req);
@@ -74,38 +92,63 @@ async function admit(
   return caller;
 }
 
+/** The routes: fixed paths, and item paths by their collection (`/operations/{id}`, `/watches/{id}`). */
+function routeTable(deps: RegistrationApiDependencies) {
+  const openapi: Route = {
+    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
+  };
+  const fixedPaths = new Map<string, Route>([
+    [
+      '/operations',
+      {methods: {POST: registerRoute(deps), GET: listRoute(deps)}},
+    ],
+    ['/openapi.json', openapi],
+    ['/stats', {methods: {GET: statsRoute(deps)}}],
+  ]);
+  const items = new Map<string, Route>([
+    [
+      'operations',
+      {methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)}},
+    ],
+  ]);
+  const {watches} = deps;
+  if (watches) {
+    const watchDeps = {...deps, watches};
+    fixedPaths.set('/watches', {
+      methods: {
+        POST: createWatchRoute(watchDeps),
+        GET: listWatchesRoute(watchDeps),
+      },
+    });
+    items.set('watches', {
+      methods: {
+        GET: showWatchRoute(watchDeps),
+        DELETE: cancelWatchRoute(watchDeps),
+      },
+    });
+  }
+  return {openapi, fixedPaths, items};
+}
+
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(
   deps: RegistrationApiDependencies,
 ): (req: Request, res: Response) => Promise<void> {
   const {config} = deps;
   const identity = new CallerIdentity(config);
-  const collection: Route = {
-    methods: {POST: registerRoute(deps), GET: listRoute(deps)},
-  };
-  const item: Route = {
-    methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)},
-  };
-  const openapi: Route = {
-    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
-  };
-  const stats: Route = {methods: {GET: statsRoute(deps)}};
-  const fixedPaths = new Map([
-    ['/operations', collection],
-    ['/openapi.json', openapi],
-    ['/stats', stats],
-  ]);
+  const {openapi, fixedPaths, items} = routeTable(deps);
 
   return async (req, res) => {
     leaveRequestDomain();
     const trace = traceFields(req.headers, config.projectId);
     const log = deps.log.child(trace);
     const path = req.path.replace(/\/+$/, '') || '/';
-    const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
-    const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
+    const itemMatch = ITEM_PATH.exec(path);
+    const route =
+      fixedPaths.get(path) ?? (itemMatch ? items.get(itemMatch[1]) : undefined);
     if (
       !route ||
-      (itemMatch && !registrationIdSchema.safeParse(itemMatch[1]).success)
+      (itemMatch && !registrationIdSchema.safeParse(itemMatch[2]).success)
     ) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }
@@ -121,12 +164,15 @@ export function createRegistrationHandler(
       req,
       res,
       log,
+      (path.startsWith('/watches') ? AUDITED_WATCH_ACTIONS : AUDITED_ACTIONS)[
+        req.method
+      ],
     );
     if (!caller) return;
     try {
       await handler(req, res, {
         caller,
-        id: itemMatch?.[1],
+        id: itemMatch?.[2],
         log,
         trace: trace[TRACE_FIELD] as string | undefined,
       });

@@ -28,6 +28,12 @@ import {
   timestampSchema,
 } from '../core/schemas';
 import {statsSchema} from '../core/stats';
+import {
+  watchListSchema,
+  watchRequestSchema,
+  watchStateSchema,
+  watchViewSchema,
+} from '../core/watch';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
 export type Schema = z.core.JSONSchema.BaseSchema;
@@ -116,6 +122,7 @@ const REQUESTS = {
   ...COMMON,
   RegistrationRequest: registrationRequestSchema,
   PollPolicyRequest: pollPolicyRequestSchema,
+  WatchRequest: watchRequestSchema,
 };
 
 /** Written by opwatch: closed objects, so a field the document does not know is an error. */
@@ -130,6 +137,9 @@ const ANSWERS = {
   PreviousWatch: previousWatchSchema,
   Registration: registrationViewSchema,
   RegistrationList: registrationListSchema,
+  WatchState: watchStateSchema,
+  Watch: watchViewSchema,
+  WatchList: watchListSchema,
   Error: errorBodySchema,
   Notification: notificationPayloadSchema,
   NotificationAttributes: notificationAttributesSchema,

@@ -16,6 +16,7 @@ import {
 import {listQuerySchema, registrationIdSchema} from '../core/schemas';
 import {statsQuerySchema} from '../core/stats';
 import {MAX_BODY_BYTES} from '../http/body-limit';
+import {WATCH_PATHS} from './openapi-watches';
 
 const MAX_BODY_KIB = MAX_BODY_BYTES / 1024;
 
@@ -84,6 +85,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
   tags: [
     {name: 'registrations', description: 'Watch operations.'},
     {name: 'operations', description: 'How the deployment is doing.'},
+    {name: 'watches', description: 'Watch every operation under a parent.'},
     {name: 'meta', description: 'This description.'},
   ],
   paths: {
@@ -249,6 +251,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    ...WATCH_PATHS,
     '/openapi.json': {
       get: {
         operationId: 'openapi',

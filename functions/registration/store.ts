@@ -13,7 +13,7 @@ import {
   type Registration,
   type State,
 } from '../core/model';
-import {completionKeyOf} from '../core/completion-events';
+import {pendingRegistration} from '../core/registration-start';
 import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 
 /** Codes a new registration's create is tried again on (BulkWriter's own), and how often at most. */
@@ -38,11 +38,16 @@ export type EndedWatch = Pick<
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
 
-function encodePageToken(id: string): string {
+/** A page token naming the last id of a page. */
+export function encodePageToken(id: string): string {
   return Buffer.from(JSON.stringify({after: id})).toString('base64url');
 }
 
-function decodePageToken(token: string): string {
+/**
+ * The last id of the page before, from a token {@link encodePageToken} made.
+ * @throws InvalidPageTokenError for a token this API did not issue.
+ */
+export function decodePageToken(token: string): string {
   try {
     const {after} = JSON.parse(
       Buffer.from(token, 'base64url').toString('utf8'),
@@ -96,21 +101,14 @@ export class RegistrationStore {
     previous?: EndedWatch;
   }> {
     const id = registrationId(request.operation.url, request.topic, owner);
-    const registration: Registration = {
-      ...request,
+    const registration = pendingRegistration(
+      request,
       id,
       owner,
-      ...(tenant !== undefined && {tenant}),
-      state: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      deadline: now + request.timeoutMs,
-      nextPollAt: now,
-      attempts: 0,
-      errorStreak: 0,
-      completionKey: completionKeyOf(request.operation),
-      ...(trace !== undefined && {trace}),
-    };
+      now,
+      tenant,
+      trace,
+    );
     const ref = this.collection.doc(id);
     try {
       await this.creates.create(
