@@ -21,11 +21,15 @@ import {
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
+import {answerProblem} from './operation-answer';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
-/** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
-const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/**
+ * A larger answer is refused unless the memory budget (polling/memory-budget.ts) sets a smaller cap: it could not
+ * be published anyway (Pub/Sub's limit is 10 MB).
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 const USER_AGENT = 'opwatch/0.1 (+https://github.com/opwatch)';
 /** Token clients kept: one per set of scopes and subject in use, least recently used dropped first. */
 const MAX_TOKEN_CLIENTS = 500;
@@ -120,24 +124,6 @@ function scrub(body: string, token: string): string {
   return redact(head).slice(0, ERROR_BODY_CHARS);
 }
 
-/**
- * True when an answer is the registered operation: its `name` is the registered name (or, as Compute and Cloud
- * SQL answer, that name's last segment), or it has a boolean `done`. Any other JSON object is refused, so the
- * poller cannot serve as a GET proxy for other resources under an `operations` path.
- */
-function isOperation(
-  value: unknown,
-  registeredName: string,
-): value is Operation {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return false;
-  const {name, done} = value as Operation;
-  const shortName = registeredName.slice(registeredName.lastIndexOf('/') + 1);
-  return (
-    name === registeredName || name === shortName || typeof done === 'boolean'
-  );
-}
-
 /** An answer of `operations.get`, read whole. */
 interface Answer {
   status: number;
@@ -149,6 +135,8 @@ interface Answer {
 export interface OperationsClientOptions {
   endpointOverrides: EndpointOverrides;
   requestTimeoutMs: number;
+  /** The largest answer read, in bytes; a larger one is the registration's poll error. */
+  maxAnswerBytes?: number;
   tokens?: TokenSource;
   now?: () => number;
 }
@@ -159,12 +147,15 @@ export class OperationsClient {
   private readonly requestTimeoutMs: number;
   private readonly tokens: TokenSource;
   private readonly now: () => number;
+  private readonly maxAnswerBytes: number;
   /** Keep-alive connections per host; an answer over the cap fails as it arrives, and is never read whole. */
-  private readonly agent = new Agent({maxResponseSize: MAX_ANSWER_BYTES});
+  private readonly agent: Agent;
 
   constructor(options: OperationsClientOptions) {
     this.endpointOverrides = options.endpointOverrides;
     this.requestTimeoutMs = options.requestTimeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    this.agent = new Agent({maxResponseSize: this.maxAnswerBytes});
     this.tokens = options.tokens ?? new AdcTokenSource(this.endpointOverrides);
     this.now = options.now ?? Date.now;
   }
@@ -178,7 +169,10 @@ export class OperationsClient {
 
   /** Polls the registration's operation once and classifies the answer; never throws. */
   async get(
-    registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
+    registration: Pick<
+      Registration,
+      'operation' | 'scopes' | 'subject' | 'style'
+    >,
   ): Promise<PollResult> {
     const {service} = registration.operation;
     if (!isTrustedHost(service, this.endpointOverrides)) {
@@ -191,7 +185,7 @@ export class OperationsClient {
     if (typeof token !== 'string') return token;
     const answer = await this.send(registration, token);
     if ('kind' in answer) return answer;
-    return this.classify(answer, registration.operation.name, token);
+    return this.classify(answer, registration, token);
   }
 
   /** The token to poll with, or the poll's result when there is none. */
@@ -242,7 +236,7 @@ export class OperationsClient {
           error: {
             kind: 'invalid',
             ...(status !== undefined && {status}),
-            message: `answer over ${MAX_ANSWER_BYTES} bytes`,
+            message: `answer over ${this.maxAnswerBytes} bytes`,
           },
         };
       }
@@ -263,16 +257,22 @@ export class OperationsClient {
   /** What an answer means: the operation, or an error that is worth retrying or not. */
   private classify(
     {status, retryAfter, body}: Answer,
-    registeredName: string,
+    registration: Pick<Registration, 'operation' | 'style'>,
     token: string,
   ): PollResult {
+    let problem = 'not JSON';
     if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
-        if (isOperation(operation, registeredName))
-          return {kind: 'operation', operation};
+        const found = answerProblem(operation, {
+          name: registration.operation.name,
+          style: registration.style,
+        });
+        if (found === undefined)
+          return {kind: 'operation', operation: operation as Operation};
+        problem = found;
       } catch {
-        // Falls through: a 200 that is not an Operation.
+        // A 200 whose body is not JSON: not an Operation either.
       }
     }
     // Only an answer that is not an Operation is kept, so only such a body is scrubbed.
@@ -288,7 +288,7 @@ export class OperationsClient {
         error: {
           ...error,
           kind: 'invalid',
-          message: 'HTTP 200 but not an Operation',
+          message: `HTTP 200 but not an Operation: ${problem}`,
         },
       };
     }
