@@ -18,9 +18,22 @@ import {
   type WriteResult,
 } from '@google-cloud/firestore';
 import {BatchedWrites} from '../platform/batched-writes';
-import {FAILED_PRECONDITION} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+} from '../platform/firestore';
 import {toDocument, type PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
+
+/** Codes a poll's write is not tried again on. */
+const FINAL_CODES = new Set<number>([
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+]);
+/** Tries of a poll's write before it fails. */
+const WRITE_ATTEMPTS = 5;
 
 /** Pending registrations of one collection, read in due order and updated after each poll. */
 export class DueRegistrations {
@@ -31,9 +44,11 @@ export class DueRegistrations {
     private readonly collectionName: string,
     private readonly retentionMs: number,
   ) {
+    // A lost precondition, a deleted document or one Firestore will not store fails the same way every time.
     this.writes = new BatchedWrites(
       firestore,
-      error => error.code !== FAILED_PRECONDITION && error.failedAttempts < 5,
+      error =>
+        !FINAL_CODES.has(error.code) && error.failedAttempts < WRITE_ATTEMPTS,
     );
   }
 

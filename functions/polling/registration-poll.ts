@@ -2,6 +2,12 @@
  * One registration's poll within a tick: its stored document read, the allowlists checked again, its operation
  * fetched, the next poll forecast, its notification published if the watch ended, and the result written.
  *
+ * Faults belong to their cause. Whatever this registration's answer, forecast, notification or update does wrong
+ * (a value the codec cannot store, a notification that cannot be built, a throw in the forecast) is charged to
+ * this registration as a poll error (`invalid`, with the reason): counted, retried with the backoff, and ended
+ * `poll_error` with a notification after as many as any permanent error (core/policy.ts). Only Firestore or
+ * Pub/Sub failing stops the tick (tick-run.ts); a stored document this version cannot read is corrupt-end.ts's.
+ *
  * The publish and the write stay inside the POLL_CONCURRENCY slot the tick gave this poll: released after the
  * request, they pile up unthrottled, and a crash then catches more of them between Pub/Sub's ack and the write
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
@@ -10,13 +16,14 @@ import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
 import {refusals} from '../core/allowlists';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
-import type {PollResult, Transition} from '../core/policy';
+import {decide, type PollResult, type Transition} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
+import {endCorrupt} from './corrupt-end';
 import {publishOutcome} from './outcome-publish';
-import type {TickContext} from './tick-context';
+import type {TickContext, WriteResult} from './tick-context';
 
 /** Polls the registration of `snapshot` once, as part of `tick`. */
 export async function pollRegistration(
@@ -32,16 +39,38 @@ export async function pollRegistration(
   tick.counts.polled++;
   if (result.kind === 'transient') tick.counts.retried++;
 
-  const next = await forecastNext(tick, registration, result, now);
-  let transition = next.transition;
-  if (transition.outcome) {
-    // Left pending and due, the registration is the next lease holder's to finish.
-    if (tick.fenced()) return;
-    transition = await publishOutcome(tick, registration, transition, now);
+  let next: Forecast;
+  try {
+    next = await forecastNext(tick, registration, result, now);
+  } catch (error) {
+    next = charged(
+      tick,
+      registration,
+      `forecast failed: ${message(error)}`,
+      now,
+    );
   }
-  const saved = await save(tick, snapshot, {...next, transition}, now);
-  if (saved && transition.outcome === 'succeeded')
-    learn(tick, registration, transition, now);
+  const settled = await settle(tick, snapshot, registration, next, now);
+  if (settled.refused === undefined) return;
+  // What this poll would store cannot be stored. Once its notification is out, the watch ends all the same,
+  // keeping the last operation stored before; otherwise the registration is charged with it.
+  const again = settled.published
+    ? await save(
+        tick,
+        snapshot,
+        {transition: {...settled.published, lastOperation: undefined}},
+        now,
+      )
+    : await settle(
+        tick,
+        snapshot,
+        registration,
+        charged(tick, registration, settled.refused, now),
+        now,
+      );
+  // Not even that: what the registration holds cannot be carried on (its counts at their limit, say).
+  if (again.refused !== undefined)
+    await endCorrupt(tick, snapshot, `not writable: ${again.refused}`);
 }
 
 /** The operation's answer, unless the current allowlists refuse the registration (then no request is sent). */
@@ -78,6 +107,62 @@ async function forecastNext(
   return forecast(registration, result, now, tick.random, knowledge);
 }
 
+/**
+ * The policy's decision after a poll whose own data failed it: a poll error of kind `invalid` saying why, with
+ * the last operation stored before, which is known to store and publish.
+ */
+function charged(
+  tick: TickContext,
+  registration: Registration,
+  reason: string,
+  now: number,
+): Forecast {
+  tick.deps.log.warn('poll charged to its registration', {
+    registrationId: registration.id,
+    reason,
+  });
+  const fault: PollResult = {
+    kind: 'rejected',
+    error: {kind: 'invalid', message: reason.slice(0, 1024)},
+  };
+  return {transition: decide(registration, fault, now, tick.random)};
+}
+
+/**
+ * Publishes the notification of a transition that ends the watch, then writes the result.
+ * @returns the write's result, `refused` also when the notification could not be built; `published`, the
+ *   transition stored once Pub/Sub took its notification.
+ */
+async function settle(
+  tick: TickContext,
+  snapshot: QueryDocumentSnapshot,
+  registration: Registration,
+  next: Forecast,
+  now: number,
+): Promise<WriteResult & {published?: Transition}> {
+  let transition = next.transition;
+  let published: Transition | undefined;
+  if (transition.outcome) {
+    // Left pending and due, the registration is the next lease holder's to finish.
+    if (tick.fenced()) return {written: false};
+    try {
+      published = await publishOutcome(tick, registration, transition, now);
+    } catch (error) {
+      return {
+        written: false,
+        refused: `notification failed: ${message(error)}`,
+      };
+    }
+    if (!published) return {written: false};
+    transition = published;
+  }
+  const saved = await save(tick, snapshot, {...next, transition}, now);
+  if (saved.written && transition.outcome === 'succeeded')
+    learn(tick, registration, transition, now);
+  // Only a notification Pub/Sub took is one not to send again; a refused one left the registration pending.
+  return transition.outcome ? {...saved, published} : saved;
+}
+
 /** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
 function learn(
   tick: TickContext,
@@ -97,7 +182,7 @@ function save(
   snapshot: QueryDocumentSnapshot,
   {transition, progressPercent, estimatedDoneAt}: Forecast,
   now: number,
-): Promise<boolean> {
+): Promise<WriteResult> {
   const state = transition.outcome ?? 'pending';
   const pending = state === 'pending';
   return tick.write(snapshot, {
@@ -118,26 +203,6 @@ function save(
   });
 }
 
-/**
- * A stored document this version cannot read ends `poll_error` (kind `corrupt`) with no notification, since
- * its topic cannot be trusted; if even that write fails, it is skipped until a later tick.
- */
-async function endCorrupt(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
-  problem: string,
-): Promise<void> {
-  tick.counts.corrupt++;
-  const now = tick.now();
-  tick.deps.log.error('corrupt registration document', {
-    registrationId: snapshot.id,
-    problem,
-  });
-  await tick.write(snapshot, {
-    state: 'poll_error',
-    updatedAt: now,
-    lastPolledAt: now,
-    finishedAt: now,
-    lastError: {kind: 'corrupt', message: problem},
-  });
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -103,5 +103,18 @@ export interface TickContext {
   /** True, and the tick stops, once the lease could run out before a poll's publish and write are done. */
   fenced(): boolean;
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
-  write(snapshot: QueryDocumentSnapshot, update: PollUpdate): Promise<boolean>;
+  write(
+    snapshot: QueryDocumentSnapshot,
+    update: PollUpdate,
+  ): Promise<WriteResult>;
+}
+
+/**
+ * What became of a poll's write. Not written: the document changed since it was read (a cancel, a newer tick),
+ * Firestore failed (the tick stops), or, with `refused`, the update itself cannot be stored: the registration's
+ * own fault, which its poll charges to it (registration-poll.ts).
+ */
+export interface WriteResult {
+  written: boolean;
+  refused?: string;
 }

@@ -5,15 +5,25 @@
 import {setTimeout as delay} from 'node:timers/promises';
 import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
-import type {PollUpdate} from '../core/document';
+import {UnstorableError, type PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
-import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+  firestoreCode,
+} from '../platform/firestore';
 import type {LogThrottle} from '../platform/log';
 import type {PollLease} from './lease';
 import type {LeaseTimings} from './lease-timings';
 import {pollRegistration} from './registration-poll';
-import type {PollerDependencies, TickContext, TickCounts} from './tick-context';
+import type {
+  PollerDependencies,
+  TickContext,
+  TickCounts,
+  WriteResult,
+} from './tick-context';
 import {WakeTimes} from './wake-times';
 
 /**
@@ -31,6 +41,8 @@ export class TickRun implements TickContext {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Update times of this tick's writes, to skip a page read before the write landed. */
   private readonly written = new Map<string, Timestamp>();
+  /** Registrations none of whose writes could be stored: left to the next tick, not polled again in this one. */
+  private readonly unwritable = new Set<string>();
   /** When the registrations this tick left pending fall due: the tick wakes for them, not a second later. */
   private readonly wakeTimes = new WakeTimes();
   private stopReason: string | undefined;
@@ -138,7 +150,7 @@ export class TickRun implements TickContext {
 
   private start(snapshot: QueryDocumentSnapshot): void {
     const id = snapshot.id;
-    if (this.inFlight.has(id)) return;
+    if (this.inFlight.has(id) || this.unwritable.has(id)) return;
     // A page read before this tick's own write landed shows the registration as it was: skip it.
     const written = this.written.get(id);
     if (written && written.valueOf() > snapshot.updateTime.valueOf()) return;
@@ -166,13 +178,14 @@ export class TickRun implements TickContext {
   }
 
   /**
-   * Writes a poll's result within the write deadline, unless the document changed since it was read.
-   * @returns whether the write landed.
+   * Writes a poll's result within the write deadline, unless the document changed since it was read. Decided by
+   * cause: an update that cannot be stored is refused to the registration that made it, and only Firestore
+   * failing stops the tick.
    */
   async write(
     snapshot: QueryDocumentSnapshot,
     update: PollUpdate,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     try {
       const result = await within(
         this.deps.due.save(
@@ -184,6 +197,7 @@ export class TickRun implements TickContext {
         'writing a poll result',
       );
       this.written.set(snapshot.id, result.writeTime);
+      this.unwritable.delete(snapshot.id);
       const {state, nextPollAt} = update;
       // Only within the budget: at most budget / slot entries, however many registrations the tick polls.
       if (
@@ -192,15 +206,21 @@ export class TickRun implements TickContext {
         nextPollAt < this.deadline
       )
         this.wakeTimes.add(nextPollAt);
-      return true;
+      return {written: true};
     } catch (error) {
-      // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
-      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
-      if (firestoreCode(error) !== FAILED_PRECONDITION) {
-        this.fatal ??= error as Error;
-        this.stop(`Firestore write failed: ${(error as Error).message}`);
+      const code = firestoreCode(error);
+      // Someone else changed the registration (a cancel, a newer tick), or it is gone: theirs stands.
+      if (code === FAILED_PRECONDITION || code === NOT_FOUND)
+        return {written: false};
+      // The update itself: a value the codec refuses, or a document Firestore will not store.
+      if (error instanceof UnstorableError || code === INVALID_ARGUMENT) {
+        this.unwritable.add(snapshot.id);
+        return {written: false, refused: (error as Error).message};
       }
-      return false;
+      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
+      this.fatal ??= error as Error;
+      this.stop(`Firestore write failed: ${(error as Error).message}`);
+      return {written: false};
     }
   }
 
