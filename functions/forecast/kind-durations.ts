@@ -19,12 +19,17 @@ import {
   type DurationSums,
 } from './durations';
 import {kindDocumentId, type OperationKind} from './kind';
+import {within} from '../platform/deadline';
 import type {Logger} from '../platform/log';
 
 /** How long a kind's model read from Firestore is used before it is read again. */
 export const KIND_CACHE_MS = 60_000;
 /** The longest learned sums wait in memory for the end of their tick before a learn writes them. */
 export const KIND_FLUSH_MS = 10_000;
+/** How long a kind's read may take unless the poller says (it gives a poll's write deadline). */
+const READ_TIMEOUT_MS = 5_000;
+/** After a read that failed or came too late, how long the kind goes without history before it is read again. */
+export const FAILED_READ_RETRY_MS = 10_000;
 
 const sumsSchema = z.object({
   count: z.number().int().nonnegative(),
@@ -54,6 +59,8 @@ export class KindDurations {
     private readonly collection: string,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** The deadline of a kind's read: a poll waits for it, so it is shorter than the poll's slot. */
+    private readonly readTimeoutMs = READ_TIMEOUT_MS,
   ) {}
 
   private ref(kind: OperationKind) {
@@ -62,13 +69,20 @@ export class KindDurations {
       .doc(kindDocumentId(kind));
   }
 
-  /** The kind's model, or undefined while it has too little history, or when it cannot be read. */
+  /**
+   * The kind's model, or undefined while it has too little history, or when it cannot be read within the read
+   * deadline (then the kind goes without history for {@link FAILED_READ_RETRY_MS}: polls do not each wait).
+   */
   model(kind: OperationKind): Promise<DurationModel | undefined> {
     const cached = this.cache.get(kind.key);
     if (cached && this.now() - cached.readAt < KIND_CACHE_MS)
       return cached.model;
-    const model = this.ref(kind)
-      .get()
+    const read = within(
+      this.ref(kind).get(),
+      this.readTimeoutMs,
+      `reading the learned durations of ${kind.key}`,
+    );
+    const model = read
       .then(snapshot => {
         if (!snapshot.exists) return undefined;
         const sums = sumsSchema.safeParse(snapshot.data());
@@ -81,8 +95,11 @@ export class KindDurations {
         return durationModel(sums.data);
       })
       .catch((error: Error) => {
-        // Polling goes on without the history; the next read tries again.
-        this.cache.delete(kind.key);
+        // Polling goes on without the history; a read after a while tries again.
+        this.cache.set(kind.key, {
+          model: Promise.resolve(undefined),
+          readAt: this.now() - KIND_CACHE_MS + FAILED_READ_RETRY_MS,
+        });
         this.log.warn(
           `reading the learned durations of ${kind.key} failed: ${error.message}`,
         );

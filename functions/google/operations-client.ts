@@ -18,6 +18,7 @@ import {
   PermanentTokenError,
   permanentOAuthError,
 } from './delegation';
+import {within} from '../platform/deadline';
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
@@ -188,14 +189,19 @@ export class OperationsClient {
     return this.classify(answer, registration, token);
   }
 
-  /** The token to poll with, or the poll's result when there is none. */
+  /**
+   * The token to poll with, or the poll's result when there is none: within the request's own timeout, since a
+   * metadata server or token endpoint that does not answer would otherwise hold the poll's slot.
+   */
   private async token(
     registration: Pick<Registration, 'scopes' | 'subject'>,
   ): Promise<string | PollResult> {
     try {
-      return await this.tokens.accessToken(
-        registration.scopes,
-        registration.subject,
+      return await within(
+        this.tokens.accessToken(registration.scopes, registration.subject),
+        this.requestTimeoutMs,
+        'fetching an access token',
+        'the token source',
       );
     } catch (error) {
       const message = `no access token: ${(error as Error).message}`;

@@ -6,6 +6,7 @@
 import type {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
 import type {PollerConfig} from '../core/config';
+import {within} from '../platform/deadline';
 import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
@@ -56,7 +57,13 @@ export function newPoller(
       ),
     client: new OperationsClient(config),
     allowlists: config.allowlists,
-    kinds: new KindDurations(db, config.collection, log),
+    kinds: new KindDurations(
+      db,
+      config.collection,
+      log,
+      Date.now,
+      leaseTimings(config.leaseMs).writeDeadlineMs,
+    ),
     sink,
     log,
     budgetMs,
@@ -82,9 +89,15 @@ export function createPollWork(config: PollerConfig, log: Logger): PollWork {
     tick: (range, trigger) => poller.tick(range, trigger),
     async fanOut() {
       const shards = Array.from({length: config.shards}, (_, shard) => shard);
+      const {publishTimeoutMs} = leaseTimings(config.leaseMs);
       await Promise.all(
         shards.map(shard =>
-          sink.publish(config.fanoutTopic!, shardMessage(shard)),
+          within(
+            sink.publish(config.fanoutTopic!, shardMessage(shard)),
+            publishTimeoutMs,
+            `publishing the fan-out to shard ${shard}`,
+            'Pub/Sub',
+          ),
         ),
       );
       return shards.length;

@@ -160,3 +160,23 @@ describe('bodies that never end', () => {
     });
   });
 });
+
+it('a token source that never answers costs the poll its request timeout, as a transient error', async () => {
+  const stuck = new OperationsClient({
+    endpointOverrides: new Map([[HOST, server.baseUrl]]),
+    requestTimeoutMs: 300,
+    tokens: {accessToken: () => new Promise<string>(() => {})},
+  });
+  const began = Date.now();
+  const result = await stuck.get(registration());
+  expect(result).toMatchObject({
+    kind: 'transient',
+    error: {
+      kind: 'network',
+      message: expect.stringContaining(
+        'no answer from the token source in 300 ms',
+      ),
+    },
+  });
+  expect(Date.now() - began).toBeLessThan(2000);
+});
