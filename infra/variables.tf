@@ -129,7 +129,7 @@ variable "poll_request_timeout_seconds" {
 }
 
 variable "publish_grace_seconds" {
-  description = "How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable (PUBLISH_GRACE_SECONDS)."
+  description = "How long from its first refused publish a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable, at least three tries over at least a minute (PUBLISH_GRACE_SECONDS)."
   type        = number
   default     = 3600
 }

@@ -125,7 +125,7 @@ const registrationSchema = z.object({
   MAX_PENDING_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
 });
 
-/** How long past its deadline a refused notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
+/** How long from its first refusal a notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
 export const DEFAULT_PUBLISH_GRACE_SECONDS = 3600;
 
 const pollerSchema = z.object({
@@ -199,7 +199,7 @@ export interface PollerConfig extends CommonConfig, ShardsConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
-  /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
+  /** How long from its first refusal a notification Pub/Sub keeps refusing is retried before the watch ends. */
   publishGraceMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
   deadLetterTopic?: string;

@@ -133,6 +133,9 @@ export const storedRegistration = z.object({
   progressPercent: z.number().min(0).max(100).optional(),
   /** When the operation will likely be done (forecast/); only while pending. */
   estimatedDoneAt: time.optional(),
+  /** Refused publishes of the notification, and when the first was: how long it has been tried. */
+  publishFailures: count.optional(),
+  publishFailingSince: time.optional(),
   expireAt: time.optional(),
 });
 
@@ -179,6 +182,8 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
       | 'finishedAt'
       | 'progressPercent'
       | 'estimatedDoneAt'
+      | 'publishFailures'
+      | 'publishFailingSince'
     >
   >;
 

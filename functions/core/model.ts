@@ -159,6 +159,9 @@ export interface Registration extends NewRegistration {
   progressPercent?: number;
   /** When the operation will likely be done, from its progress or its kind's history; only while pending. */
   estimatedDoneAt?: number;
+  /** Refused publishes of its notification so far, and when the first was refused (core/policy.ts). */
+  publishFailures?: number;
+  publishFailingSince?: number;
 }
 
 /** The owner of registrations made without an ID token (ALLOW_UNAUTHENTICATED=true). */

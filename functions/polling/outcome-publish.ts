@@ -1,10 +1,16 @@
 /**
  * Publishing the notification of a watch that ended, within the publish timeout the lease's fence counts on. A
- * refused publish leaves the registration pending for another try after the backoff; once the deadline and the
- * publish grace have passed, the watch ends `undeliverable` and the notification goes to the dead-letter topic.
+ * refused publish leaves the registration pending for another try after the backoff; once the publish grace has
+ * run from the first refusal, with at least three refusals over at least a minute (core/policy.ts), the watch
+ * ends `undeliverable` and the notification goes to the dead-letter topic, under the lease's fence like any other
+ * publish.
  */
 import type {PollError, Registration} from '../core/model';
-import {afterPublishFailure, type Transition} from '../core/policy';
+import {
+  afterPublishFailure,
+  undeliverableAt,
+  type Transition,
+} from '../core/policy';
 import {buildNotification, type Notification} from '../notify/notification';
 import {audit} from '../platform/audit';
 import {within} from '../platform/deadline';
@@ -46,14 +52,16 @@ function pollErrorOf(
 /**
  * Publishes the notification of a transition that ends the watch.
  * @returns the transition to store: as given once Pub/Sub accepted the notification; pending again after a refusal;
- *   `undeliverable` once refusals outlast the deadline and the grace.
+ *   `undeliverable` once refusals outlast the grace; undefined when the lease could run out before the dead-letter
+ *   publish and the write are done (the registration is left, due, to the next holder).
+ * @throws when the notification cannot be built from the registration's data: its own fault.
  */
 export async function publishOutcome(
   tick: TickContext,
   registration: Registration,
   transition: Transition,
   now: number,
-): Promise<Transition> {
+): Promise<Transition | undefined> {
   const outcome = transition.outcome!;
   const notification = buildNotification(registration, {
     outcome,
@@ -79,7 +87,7 @@ export async function publishOutcome(
     audit(tick.deps.log, {...event, outcome: 'publish_failed'});
     const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
     const failure: PollError = {kind: 'publish', message};
-    if (now >= registration.deadline + tick.deps.publishGraceMs)
+    if (undeliverableAt(registration, now, tick.deps.publishGraceMs))
       return undeliverable(
         tick,
         registration,
@@ -128,10 +136,12 @@ async function undeliverable(
   transition: Transition,
   notification: Notification,
   error: PollError,
-): Promise<Transition> {
+): Promise<Transition | undefined> {
   const deadLetter = tick.deps.deadLetterTopic;
   let deadLettered = false;
   if (deadLetter) {
+    // A second publish after the one refused: the fence's margin covers one, so it is checked again.
+    if (tick.fenced()) return undefined;
     try {
       await publishWithin(tick, deadLetter, {
         data: notification.data,

@@ -196,6 +196,10 @@ function save(
     ...(transition.lastOperation && {
       lastOperation: transition.lastOperation,
     }),
+    ...(transition.publishFailures !== undefined && {
+      publishFailures: transition.publishFailures,
+      publishFailingSince: transition.publishFailingSince,
+    }),
     // Cleared when the operation stops telling, or the watch ends.
     progressPercent: pending ? progressPercent : undefined,
     estimatedDoneAt: pending ? estimatedDoneAt : undefined,

@@ -60,7 +60,10 @@ export interface PollerDependencies {
    * Long enough for a holder's usual end: its last polls, the flush and the release.
    */
   handOverMs?: number;
-  /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
+  /**
+   * How long from its first refusal a notification Pub/Sub refuses is retried before the watch ends `undeliverable`
+   * (at least three tries over at least a minute, whatever this says).
+   */
   publishGraceMs: number;
   /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
   deadLetterTopic?: string;
