@@ -5,17 +5,29 @@
  * Each write carries the update time the query read, as the poller's do: a registration a tick or a cancel
  * changed meanwhile is read again, and left alone once it is no longer pending.
  */
-import type {
-  Firestore,
-  DocumentSnapshot,
+import {
   Timestamp,
+  type DocumentSnapshot,
+  type Firestore,
 } from '@google-cloud/firestore';
-import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+  firestoreCode,
+} from '../platform/firestore';
+import type {Logger} from '../platform/log';
 import {toDocument} from '../core/document';
 import {COMPLETION_KEY_FIELD} from '../core/completion-events';
 
 /** Attempts per registration when its write keeps meeting a newer version (a busy tick). */
 const MARK_ATTEMPTS = 3;
+
+/** When a stored registration falls due, or undefined when its `nextPollAt` is not a time (it is hidden). */
+function dueAt(doc: DocumentSnapshot): number | undefined {
+  const nextPollAt: unknown = doc.get('nextPollAt');
+  return nextPollAt instanceof Timestamp ? nextPollAt.toMillis() : undefined;
+}
 
 /** Registrations of one collection, looked up by their operation's completion key. */
 export class DueNow {
@@ -23,6 +35,8 @@ export class DueNow {
     private readonly firestore: Firestore,
     private readonly collectionName: string,
     private readonly retentionMs: number,
+    /** Where a registration left alone for its own data is said; silent without. */
+    private readonly log?: Logger,
   ) {}
 
   private get collection() {
@@ -45,13 +59,26 @@ export class DueNow {
     return ids.filter((id): id is string => id !== undefined);
   }
 
+  /**
+   * Makes one registration due. One document's own fault (a `nextPollAt` that is no time, a write Firestore
+   * refuses for its content) leaves that one alone, said in the log; only Firestore failing throws, so the event
+   * is redelivered for that and nothing else. A hidden document is the poller's sweep's to report and end.
+   */
   private async markOne(
     doc: DocumentSnapshot,
     now: number,
     attempts: number,
   ): Promise<string | undefined> {
     if (!doc.exists || doc.get('state') !== 'pending') return undefined;
-    if ((doc.get('nextPollAt') as Timestamp).toMillis() <= now) return doc.id;
+    const due = dueAt(doc);
+    if (due === undefined) {
+      this.log?.error('completion event: registration left alone', {
+        registrationId: doc.id,
+        problem: 'nextPollAt is not a timestamp',
+      });
+      return undefined;
+    }
+    if (due <= now) return doc.id;
     try {
       await doc.ref.update(
         toDocument({nextPollAt: now, updatedAt: now}, this.retentionMs),
@@ -59,8 +86,16 @@ export class DueNow {
       );
       return doc.id;
     } catch (error) {
-      if (firestoreCode(error) !== FAILED_PRECONDITION || attempts <= 1)
-        throw error;
+      const code = firestoreCode(error);
+      if (code === NOT_FOUND) return undefined;
+      if (code === INVALID_ARGUMENT) {
+        this.log?.error('completion event: registration left alone', {
+          registrationId: doc.id,
+          problem: (error as Error).message,
+        });
+        return undefined;
+      }
+      if (code !== FAILED_PRECONDITION || attempts <= 1) throw error;
       return this.markOne(await doc.ref.get(), now, attempts - 1);
     }
   }
@@ -71,11 +106,12 @@ export class DueNow {
     const refs = ids.map(id => this.collection.doc(id));
     const docs = await this.firestore.getAll(...refs);
     return docs
-      .filter(
-        doc =>
-          doc.get('state') === 'pending' &&
-          (doc.get('nextPollAt') as Timestamp).toMillis() <= since,
-      )
+      .filter(doc => {
+        const due = dueAt(doc);
+        return (
+          doc.get('state') === 'pending' && due !== undefined && due <= since
+        );
+      })
       .map(doc => doc.id);
   }
 }

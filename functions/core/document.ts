@@ -269,8 +269,26 @@ function encode(
   return document;
 }
 
-/** Thrown for a stored document that is not a registration this version can read. */
-export class CorruptDocumentError extends Error {}
+/**
+ * Thrown for a stored document that is not a registration this version can read: which one, and the owner it
+ * names if it names one (so only that owner, or an admin, is told about it).
+ */
+export class CorruptDocumentError extends Error {
+  constructor(
+    message: string,
+    readonly registrationId: string,
+    readonly owner: string | undefined,
+  ) {
+    super(message);
+    this.name = 'CorruptDocumentError';
+  }
+}
+
+/** The owner a stored document names, when that field at least is a non-empty string. */
+export function storedOwner(snapshot: DocumentSnapshot): string | undefined {
+  const owner: unknown = snapshot.get('owner');
+  return typeof owner === 'string' && owner !== '' ? owner : undefined;
+}
 
 /**
  * Converts a stored document to a registration.
@@ -278,6 +296,11 @@ export class CorruptDocumentError extends Error {}
  */
 export function fromDocument(snapshot: DocumentSnapshot): Registration {
   const read = readDocument(snapshot);
-  if (!read.ok) throw new CorruptDocumentError(read.problem);
+  if (!read.ok)
+    throw new CorruptDocumentError(
+      read.problem,
+      snapshot.id,
+      storedOwner(snapshot),
+    );
   return read.registration;
 }

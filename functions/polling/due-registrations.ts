@@ -11,6 +11,7 @@
  * of overwriting newer state.
  */
 import {
+  FieldPath,
   Timestamp,
   type DocumentReference,
   type Firestore,
@@ -25,6 +26,15 @@ import {
 } from '../platform/firestore';
 import {toDocument, type PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
+
+/** The fields queries filter on, beside `state`, and the deadline that bounds the due time. */
+export const QUERIED_FIELDS = [
+  'bucket',
+  'nextPollAt',
+  'owner',
+  'completionKey',
+  'deadline',
+] as const;
 
 /** Codes a poll's write is not tried again on. */
 const FINAL_CODES = new Set<number>([
@@ -75,6 +85,24 @@ export class DueRegistrations {
       .limit(1)
       .get();
     return !snapshot.empty;
+  }
+
+  /**
+   * Up to `limit` pending registrations in id order after `after` (from the first without it), with only the
+   * fields the poller's and the quota's queries filter on: what the sweep for hidden registrations checks.
+   */
+  async pendingPage(
+    after: string | undefined,
+    limit: number,
+  ): Promise<QueryDocumentSnapshot[]> {
+    let query = this.firestore
+      .collection(this.collectionName)
+      .where('state', '==', 'pending')
+      .orderBy(FieldPath.documentId())
+      .select(...QUERIED_FIELDS)
+      .limit(limit);
+    if (after !== undefined) query = query.startAfter(after);
+    return (await query.get()).docs;
   }
 
   private due(range: BucketRange, dueBy: number) {

@@ -11,13 +11,12 @@ import {
   undeliverableAt,
   type Transition,
 } from '../core/policy';
+import {undeliverableLetter} from '../notify/dead-letter';
 import {buildNotification, type Notification} from '../notify/notification';
+import type {OutgoingMessage} from '../notify/publisher';
 import {audit} from '../platform/audit';
 import {within} from '../platform/deadline';
 import type {TickContext, TickCounts} from './tick-context';
-
-/** Pub/Sub's limit on an attribute value, in bytes. */
-const MAX_ATTRIBUTE_BYTES = 1024;
 
 /** The counter of each outcome a notification was published for. */
 const OUTCOME_COUNTER: Record<
@@ -113,13 +112,13 @@ export async function publishOutcome(
 }
 
 /** A publish within the publish timeout, whatever the sink does: the fence counts on it. */
-function publishWithin(
+export function publishWithin(
   tick: TickContext,
   topic: string,
-  notification: Notification,
+  message: OutgoingMessage,
 ): Promise<string> {
   return within(
-    tick.deps.sink.publish(topic, notification),
+    tick.deps.sink.publish(topic, message),
     tick.timings.publishTimeoutMs,
     'publishing',
     'Pub/Sub',
@@ -143,14 +142,11 @@ async function undeliverable(
     // A second publish after the one refused: the fence's margin covers one, so it is checked again.
     if (tick.fenced()) return undefined;
     try {
-      await publishWithin(tick, deadLetter, {
-        data: notification.data,
-        attributes: {
-          ...notification.attributes,
-          topic: registration.topic,
-          publishError: truncate(error.message, MAX_ATTRIBUTE_BYTES),
-        },
-      });
+      await publishWithin(
+        tick,
+        deadLetter,
+        undeliverableLetter(notification, registration.topic, error.message),
+      );
       deadLettered = true;
     } catch (deadLetterError) {
       tick.deps.log.error('publishing to the dead-letter topic failed', {
@@ -173,12 +169,4 @@ async function undeliverable(
     errorStreak: 0,
     lastError: error,
   };
-}
-
-/** `text` cut to at most `bytes` UTF-8 bytes. */
-function truncate(text: string, bytes: number): string {
-  const encoded = Buffer.from(text);
-  if (encoded.byteLength <= bytes) return text;
-  // A cut through a multi-byte character decodes to U+FFFD, which may be longer: leave room for it.
-  return encoded.subarray(0, bytes - 3).toString('utf8');
 }

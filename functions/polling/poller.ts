@@ -11,6 +11,7 @@ import {randomUUID} from 'node:crypto';
 import {BUCKETS, type BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
 import {LogThrottle} from '../platform/log';
+import {HiddenSweep} from './hidden-sweep';
 import type {ClaimTerms, PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
@@ -31,11 +32,14 @@ export class Poller {
   private readonly random: () => number;
   /** Across ticks, so a topic refused on every retry logs once a minute. */
   private readonly throttle: LogThrottle;
+  /** Across ticks: where the sweep for hidden registrations goes on. */
+  private readonly sweep: HiddenSweep;
 
   constructor(private readonly deps: PollerDependencies) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.throttle = new LogThrottle(REPEATED_LOG_INTERVAL_MS, this.now);
+    this.sweep = new HiddenSweep(deps.due, this.now, this.random);
   }
 
   /**
@@ -113,7 +117,9 @@ export class Poller {
     );
     const renewals = new Renewals(lease, timings.renewEveryMs, leaseMs, run);
     try {
-      return await run.execute();
+      const idle = await run.execute();
+      await this.sweep.step(run, range);
+      return idle;
     } finally {
       // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
       await this.flushLearned();

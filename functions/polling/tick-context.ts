@@ -103,6 +103,8 @@ export interface TickContext {
   readonly random: () => number;
   /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
   mayStart(): boolean;
+  /** Whether the tick was stopped: its lease lost, or Firestore failing. */
+  stopped(): boolean;
   /** True, and the tick stops, once the lease could run out before a poll's publish and write are done. */
   fenced(): boolean;
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */

@@ -66,6 +66,10 @@ export class TickRun implements TickContext {
     this.stopReason ??= reason;
   }
 
+  stopped(): boolean {
+    return this.stopReason !== undefined;
+  }
+
   /**
    * True, and the tick stops, once the lease could run out before a poll's last steps (its publish, then its
    * write) are done: a tick whose renewals are late must not start a publish that could still be under way when

@@ -15,7 +15,8 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
-import {traceFields} from '../platform/log';
+import {CorruptDocumentError} from '../core/document';
+import {traceFields, type Logger} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {
@@ -81,6 +82,8 @@ export function createRegistrationHandler(
     try {
       await handler(req, res, {caller, id: itemMatch?.[1], log});
     } catch (error) {
+      if (error instanceof CorruptDocumentError)
+        return unreadable(res, caller, error, log);
       log.error('request failed', {
         method: req.method,
         path,
@@ -90,4 +93,28 @@ export function createRegistrationHandler(
         sendError(res, 503, 'the registration store is unavailable; retry');
     }
   };
+}
+
+/**
+ * A registration stored in a form this version cannot read: 409 to its owner (or an admin), saying why; to anyone
+ * else, as if it did not exist. Never a 5xx: retrying would not help, and the poller ends the watch.
+ */
+function unreadable(
+  res: Response,
+  caller: Caller,
+  error: CorruptDocumentError,
+  log: Logger,
+): void {
+  log.error('registration unreadable', {
+    registrationId: error.registrationId,
+    problem: error.message,
+  });
+  if (!caller.admin && error.owner !== caller.principal)
+    return sendError(res, 404, `no registration ${error.registrationId}`);
+  sendError(
+    res,
+    409,
+    `registration ${error.registrationId} is stored in a form this version cannot read (${error.message}); ` +
+      'its watch ends poll_error (corrupt), and registering the operation again starts a new watch',
+  );
 }

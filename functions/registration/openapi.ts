@@ -47,6 +47,11 @@ const responses: Record<string, ResponseObject> = {
     content: json(ref('Error')),
   },
   Unavailable: errorResponse('The registration store is unavailable; retry.'),
+  Unreadable: errorResponse(
+    'The registration is stored in a form this version cannot read (the message says which fields): its watch ' +
+      'ends poll_error (pollError.kind corrupt), reported on DEAD_LETTER_TOPIC. Registering the operation again ' +
+      'starts a new watch in its place.',
+  ),
   Error: errorResponse(
     'Any other error: 404 for a path not in this document, 405 for a method not listed on a path, 500.',
   ),
@@ -187,6 +192,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '200': {$ref: '#/components/responses/Registration'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -201,6 +207,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '204': {description: 'Cancelled (or already finished).'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },

@@ -17,7 +17,7 @@ export function completionsHandler(
   const config = loadCompletionsConfig();
   const db = newFirestore(config.projectId);
   return createCompletionsHandler({
-    due: new DueNow(db, config.collection, config.retentionMs),
+    due: new DueNow(db, config.collection, config.retentionMs, log),
     poller: newPoller(
       config,
       db,

@@ -60,6 +60,7 @@ function tick(fencedAfter: number, published: string[]): TickContext {
     now: () => NOW,
     random: () => 0,
     mayStart: () => true,
+    stopped: () => false,
     fenced: () => ++checks > fencedAfter,
     write: async () => ({written: true}),
   };
