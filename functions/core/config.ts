@@ -135,6 +135,8 @@ const pollerSchema = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
+  // The function's memory as Terraform gives it (available_memory): the answers' budget (polling/memory-budget.ts).
+  POLL_MEMORY_MB: z.coerce.number().int().min(128).max(32_768).default(512),
   ...pollShards,
   PUBLISH_GRACE_SECONDS: positiveNumber(
     DEFAULT_PUBLISH_GRACE_SECONDS,
@@ -199,6 +201,8 @@ export interface PollerConfig extends CommonConfig, ShardsConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
+  /** The function's memory in MB (POLL_MEMORY_MB), which the answers a tick holds are budgeted from. */
+  memoryMb: number;
   /** How long from its first refusal a notification Pub/Sub keeps refusing is retried before the watch ends. */
   publishGraceMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
@@ -338,6 +342,7 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
     concurrency: parsed.POLL_CONCURRENCY,
     leaseMs,
     requestTimeoutMs,
+    memoryMb: parsed.POLL_MEMORY_MB,
     shards: parsed.POLL_SHARDS,
     fanoutTopic,
     publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,

@@ -18,17 +18,33 @@ import type {OperationStyle} from '../core/presets';
 /** Protobuf's default recursion limit: no message a Google API encodes is nested deeper. */
 export const MAX_ANSWER_DEPTH = 100;
 
-/** Whether `value` nests objects or arrays deeper than `limit`; iterative, so any depth is measured safely. */
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<{node: unknown; depth: number}> = [
-    {node: value, depth: 0},
-  ];
-  while (stack.length > 0) {
-    const {node, depth} = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(node))
-      stack.push({node: child, depth: depth + 1});
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether the JSON `text` nests objects or arrays deeper than `limit`, read from the text before it is parsed: one
+ * pass, nothing allocated (a walk over the parsed answer held a stack entry per value, many times the answer's
+ * size for `[{},{},…]`), and a deep answer is never parsed at all.
+ */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > limit) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
   }
   return false;
 }
@@ -51,8 +67,9 @@ function sameName(answered: string, registered: string): boolean {
 }
 
 /**
- * What is wrong with an answer for the registered operation, or undefined when it is that operation (and may be
- * used as an {@link Operation}).
+ * What is wrong with a parsed answer for the registered operation, or undefined when it is that operation (and may
+ * be used as an {@link Operation}). Its nesting is checked on its text ({@link nestedDeeperThan}), before it is
+ * parsed.
  */
 export function answerProblem(
   answer: unknown,
@@ -60,8 +77,6 @@ export function answerProblem(
 ): string | undefined {
   if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
     return 'not a JSON object';
-  if (deeperThan(answer, MAX_ANSWER_DEPTH))
-    return `nested deeper than ${MAX_ANSWER_DEPTH} levels`;
   const parsed = operationSchema.safeParse(answer);
   if (!parsed.success) {
     const [issue] = parsed.error.issues;

@@ -22,7 +22,11 @@ import {within} from '../platform/deadline';
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
-import {answerProblem} from './operation-answer';
+import {
+  MAX_ANSWER_DEPTH,
+  answerProblem,
+  nestedDeeperThan,
+} from './operation-answer';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
@@ -267,7 +271,9 @@ export class OperationsClient {
     token: string,
   ): PollResult {
     let problem = 'not JSON';
-    if (status === 200) {
+    if (status === 200 && nestedDeeperThan(body, MAX_ANSWER_DEPTH)) {
+      problem = `nested deeper than ${MAX_ANSWER_DEPTH} levels`;
+    } else if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
         const found = answerProblem(operation, {

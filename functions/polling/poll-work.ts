@@ -15,6 +15,7 @@ import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
+import {memoryBudget} from './memory-budget';
 import {shardMessage} from './poll-request';
 import {Poller} from './poller';
 import type {TickCounts, TickTrigger} from './tick-context';
@@ -55,7 +56,10 @@ export function newPoller(
         Date.now,
         leaseId(range),
       ),
-    client: new OperationsClient(config),
+    client: new OperationsClient({
+      ...config,
+      maxAnswerBytes: memoryBudget(config).maxAnswerBytes,
+    }),
     allowlists: config.allowlists,
     kinds: new KindDurations(
       db,
