@@ -16,14 +16,13 @@ import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
 import {refusals} from '../core/allowlists';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
-import {decide, type PollResult, type Transition} from '../core/policy';
+import {decide, type PollResult} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
-import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
 import {endCorrupt} from './corrupt-end';
-import {publishOutcome} from './outcome-publish';
-import type {TickContext, WriteResult} from './tick-context';
+import {finishChanged, save, settle} from './poll-settle';
+import type {TickContext} from './tick-context';
 
 /** Polls the registration of `snapshot` once, as part of `tick`. */
 export async function pollRegistration(
@@ -46,11 +45,13 @@ export async function pollRegistration(
     next = charged(
       tick,
       registration,
-      `forecast failed: ${message(error)}`,
+      `forecast failed: ${(error as Error).message}`,
       now,
     );
   }
   const settled = await settle(tick, snapshot, registration, next, now);
+  if (settled.conflict && settled.published)
+    return finishChanged(tick, snapshot, settled.published, now);
   if (settled.refused === undefined) return;
   // What this poll would store cannot be stored. Once its notification is out, the watch ends all the same,
   // keeping the last operation stored before; otherwise the registration is charged with it.
@@ -126,87 +127,4 @@ function charged(
     error: {kind: 'invalid', message: reason.slice(0, 1024)},
   };
   return {transition: decide(registration, fault, now, tick.random)};
-}
-
-/**
- * Publishes the notification of a transition that ends the watch, then writes the result.
- * @returns the write's result, `refused` also when the notification could not be built; `published`, the
- *   transition stored once Pub/Sub took its notification.
- */
-async function settle(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
-  registration: Registration,
-  next: Forecast,
-  now: number,
-): Promise<WriteResult & {published?: Transition}> {
-  let transition = next.transition;
-  let published: Transition | undefined;
-  if (transition.outcome) {
-    // Left pending and due, the registration is the next lease holder's to finish.
-    if (tick.fenced()) return {written: false};
-    try {
-      published = await publishOutcome(tick, registration, transition, now);
-    } catch (error) {
-      return {
-        written: false,
-        refused: `notification failed: ${message(error)}`,
-      };
-    }
-    if (!published) return {written: false};
-    transition = published;
-  }
-  const saved = await save(tick, snapshot, {...next, transition}, now);
-  if (saved.written && transition.outcome === 'succeeded')
-    learn(tick, registration, transition, now);
-  // Only a notification Pub/Sub took is one not to send again; a refused one left the registration pending.
-  return transition.outcome ? {...saved, published} : saved;
-}
-
-/** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
-function learn(
-  tick: TickContext,
-  registration: Registration,
-  transition: Transition,
-  now: number,
-): void {
-  const operation = transition.lastOperation;
-  const kind = operationKind(registration.operation.service, operation);
-  const duration = operation && observedDuration(registration, operation, now);
-  if (!tick.deps.kinds || !kind || duration === undefined) return;
-  tick.deps.kinds.learn(kind, duration);
-}
-
-function save(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
-  {transition, progressPercent, estimatedDoneAt}: Forecast,
-  now: number,
-): Promise<WriteResult> {
-  const state = transition.outcome ?? 'pending';
-  const pending = state === 'pending';
-  return tick.write(snapshot, {
-    state,
-    attempts: transition.attempts,
-    errorStreak: transition.errorStreak,
-    nextPollAt: transition.nextPollAt,
-    lastPolledAt: now,
-    updatedAt: now,
-    lastError: transition.lastError,
-    ...(transition.lastOperation && {
-      lastOperation: transition.lastOperation,
-    }),
-    ...(transition.publishFailures !== undefined && {
-      publishFailures: transition.publishFailures,
-      publishFailingSince: transition.publishFailingSince,
-    }),
-    // Cleared when the operation stops telling, or the watch ends.
-    progressPercent: pending ? progressPercent : undefined,
-    estimatedDoneAt: pending ? estimatedDoneAt : undefined,
-    ...(!pending && {finishedAt: now}),
-  });
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -121,5 +121,7 @@ export interface TickContext {
  */
 export interface WriteResult {
   written: boolean;
+  /** The document changed since it was read. */
+  conflict?: boolean;
   refused?: string;
 }

@@ -214,8 +214,8 @@ export class TickRun implements TickContext {
     } catch (error) {
       const code = firestoreCode(error);
       // Someone else changed the registration (a cancel, a newer tick), or it is gone: theirs stands.
-      if (code === FAILED_PRECONDITION || code === NOT_FOUND)
-        return {written: false};
+      if (code === FAILED_PRECONDITION) return {written: false, conflict: true};
+      if (code === NOT_FOUND) return {written: false};
       // The update itself: a value the codec refuses, or a document Firestore will not store.
       if (error instanceof UnstorableError || code === INVALID_ARGUMENT) {
         this.unwritable.add(snapshot.id);
