@@ -31,7 +31,7 @@ import {
 } from '../platform/firestore';
 
 /** Whether a claim, renewal or release lost to another write: its precondition failed. */
-function lostRace(error: unknown): boolean {
+export function lostRace(error: unknown): boolean {
   const code = firestoreCode(error);
   return code === ALREADY_EXISTS || code === FAILED_PRECONDITION;
 }

@@ -16,6 +16,7 @@ import {KindDurations} from '../forecast/kind-durations';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {memoryBudget} from './memory-budget';
+import {ShardLayout} from './shard-layout';
 import {shardMessage} from './poll-request';
 import {Poller} from './poller';
 import type {TickCounts, TickTrigger} from './tick-context';
@@ -56,6 +57,7 @@ export function newPoller(
         Date.now,
         leaseId(range),
       ),
+    layout: new ShardLayout(db, config.collection, config.shards),
     client: new OperationsClient({
       ...config,
       maxAnswerBytes: memoryBudget(config).maxAnswerBytes,

@@ -73,7 +73,7 @@ export class Poller {
       leaseMs + (this.deps.handOverMs ?? 0),
       'claiming the lease',
     );
-    if (deadline === undefined) {
+    if (deadline === undefined || !(await this.admitted(range, lease))) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     let idle = await this.workHeld(range, lease, counts, deadline);
@@ -151,11 +151,46 @@ export class Poller {
           leaseMs,
           'looking for registrations due within the budget',
         )) &&
-        (await within(lease.acquire(deadline), leaseMs, 'claiming the lease'))
+        (await within(
+          lease.acquire(deadline),
+          leaseMs,
+          'claiming the lease',
+        )) &&
+        (await this.admitted(range, lease))
       );
     } catch (error) {
       this.deps.log.warn((error as Error).message);
       return false;
+    }
+  }
+
+  /**
+   * Whether the shard layout lets this tick, which holds the lease of `range`, work it (shard-layout.ts); if not,
+   * the lease is given back at once.
+   * @throws when Firestore cannot be reached, as a claim does.
+   */
+  private async admitted(
+    range: BucketRange,
+    lease: PollLease,
+  ): Promise<boolean> {
+    const layout = this.deps.layout;
+    if (!layout) return true;
+    const leaseMs = this.deps.leaseMs;
+    let admitted = false;
+    try {
+      admitted = await within(
+        layout.admits(range, this.now()),
+        leaseMs,
+        'reading the shard layout',
+      );
+      return admitted;
+    } finally {
+      if (!admitted)
+        await within(lease.release(), leaseMs, 'releasing the lease').catch(
+          () => {
+            // It runs out by itself.
+          },
+        );
     }
   }
 

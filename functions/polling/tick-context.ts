@@ -12,6 +12,7 @@ import type {NotificationSink} from '../notify/publisher';
 import type {LogThrottle, Logger} from '../platform/log';
 import type {DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
+import type {ShardLayout} from './shard-layout';
 import type {LeaseTimings} from './lease-timings';
 
 /** What a tick did: the poll function's answer. */
@@ -45,6 +46,8 @@ export interface PollerDependencies {
   due: DueRegistrations;
   /** Makes the lease of one tick on one shard's buckets. */
   lease: (holder: string, range: BucketRange) => PollLease;
+  /** Which shard layout polls while POLL_SHARDS changes; without it, every lease holder works. */
+  layout?: ShardLayout;
   client: OperationsClient;
   /** Checked again before every poll: a registration the current lists refuse ends `poll_error` (`forbidden`). */
   allowlists: Allowlists;
