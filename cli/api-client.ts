@@ -8,6 +8,7 @@ import type {
   RegistrationList,
   RegistrationView as ApiRegistrationView,
 } from '../functions/core/schemas';
+import type {Stats} from '../functions/core/stats';
 import type {Authorizer} from './auth';
 
 /** A registration as the API shows it (schema Registration). */
@@ -93,6 +94,12 @@ export class OpwatchApi {
     const search = params.size > 0 ? `?${params}` : '';
     const {json} = await this.send('GET', `/operations${search}`);
     return json as RegistrationPage;
+  }
+
+  /** GET /stats: the deployment's figures (ADMIN_PRINCIPALS only). */
+  async stats(): Promise<Stats> {
+    const {json} = await this.send('GET', '/stats');
+    return json as Stats;
   }
 
   /** DELETE /operations/{id}. */

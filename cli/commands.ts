@@ -12,6 +12,7 @@ import {
   registrationDetails,
   registrationLine,
 } from './output';
+import {describeStats} from './stats-output';
 import {ProgressReporter, formatElapsed} from './progress';
 import {projectFromEnv, pubsubClient} from './pubsub';
 import {registrationBody, type RegistrationFlags} from './registration-input';
@@ -136,6 +137,13 @@ export async function list(
 export async function cancel(ctx: Context, id: string): Promise<number> {
   await ctx.api().cancel(id);
   ctx.output.result({id, cancelled: true}, () => `cancelled ${id}`);
+  return EXIT.succeeded;
+}
+
+/** `stats`. */
+export async function stats(ctx: Context): Promise<number> {
+  const figures = await ctx.api().stats();
+  ctx.output.result(figures, () => describeStats(figures));
   return EXIT.succeeded;
 }
 

@@ -134,7 +134,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** `register`, `status`, `list` and `cancel`: one call of the registration API each. */
+/** `register`, `status`, `list`, `cancel` and `stats`: one call of the registration API each. */
 function addRegistrationCommands(program: Command): void {
   withRegistration(withGlobals(program.command('register [url]')))
     .description('register an operation (its URL, or --service and --name)')
@@ -167,6 +167,13 @@ function addRegistrationCommands(program: Command): void {
   withGlobals(program.command('cancel <id>'))
     .description('stop watching a registration')
     .action(action((ctx, id: string) => commands.cancel(ctx, id)));
+
+  withGlobals(program.command('stats'))
+    .description(
+      "how the deployment is doing: registrations by state and shard, the oldest overdue, the last hour's " +
+        'notifications and lag (ADMIN_PRINCIPALS only)',
+    )
+    .action(action(ctx => commands.stats(ctx)));
 }
 
 /** `wait`: register or take a registration, and exit with its outcome. */

@@ -61,6 +61,9 @@ locals {
     "scopes",
     "pollPolicy",
     "bucket",
+    "trace",
+    "publishFailures",
+    "publishFailingSince",
   ]
 }
 
@@ -84,6 +87,21 @@ resource "google_firestore_field" "expire_at" {
   project    = var.project_id
   database   = local.firestore_database
   collection = var.operations_collection
+  field      = "expireAt"
+
+  ttl_config {}
+
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
+# The per-minute notification figures GET /stats sums (<collection>_stats, functions/notify/outcome-stats.ts) carry
+# expireAt, a day after their minute; Firestore deletes them after it.
+resource "google_firestore_field" "stats_expire_at" {
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = "${var.operations_collection}_stats"
   field      = "expireAt"
 
   ttl_config {}

@@ -267,3 +267,25 @@ variable "max_pending_per_owner" {
     error_message = "max_pending_per_owner must be a positive whole number."
   }
 }
+
+variable "notification_channels" {
+  description = "Monitoring notification channels the alert policies notify, as projects/P/notificationChannels/ID (e.g. from google_monitoring_notification_channel or `gcloud beta monitoring channels list`). Empty: incidents open in the console only. See docs/operations.md."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for channel in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", channel))])
+    error_message = "notification_channels entries must be projects/P/notificationChannels/ID."
+  }
+}
+
+variable "alert_lag_p99_seconds" {
+  description = "The notification lag (operation end to Pub/Sub's acceptance) whose p99, held for 10 minutes, raises the lag alert. Polling waits up to 60 s between polls of a long operation, so keep it above that."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.alert_lag_p99_seconds > 0
+    error_message = "alert_lag_p99_seconds must be positive."
+  }
+}

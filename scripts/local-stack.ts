@@ -151,6 +151,8 @@ async function start(stack: CleanupStack, settings: Settings): Promise<void> {
     DEFAULT_TOPIC: TOPIC,
     // Nothing on a laptop signs ID tokens for the local functions: every registration is `anonymous`'s.
     ALLOW_UNAUTHENTICATED: 'true',
+    // ... who is the local stack's admin, so `opwatch stats` (GET /stats) answers.
+    ADMIN_PRINCIPALS: process.env.ADMIN_PRINCIPALS ?? 'anonymous',
     POLL_FANOUT_TOPIC: (
       await pushTopic(
         pubsub,

@@ -7,6 +7,7 @@
 import {z} from 'zod';
 import {BUCKETS} from './shards';
 import {parseAllowlists, splitList, type Allowlists} from './allowlists';
+import {ANONYMOUS} from './model';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -98,12 +99,6 @@ const flag = z
   .default('false')
   .transform(text => text === 'true');
 /** A comma-separated list of e-mail addresses. */
-const emails = z
-  .string()
-  .default('')
-  .transform(text => splitList(text).map(email => email.toLowerCase()))
-  .pipe(z.array(z.email('must be comma-separated e-mail addresses')));
-
 /** Read by the poll function, and by the registration function, which wakes a tick of a new registration's shard. */
 const pollShards = {
   POLL_SHARDS: z.coerce.number().int().min(1).max(BUCKETS).default(1),
@@ -120,7 +115,18 @@ const registrationSchema = z.object({
     .default('')
     .transform(splitList)
     .pipe(z.array(z.url('must be comma-separated https:// URLs'))),
-  ADMIN_PRINCIPALS: emails,
+  // `anonymous` too: where ALLOW_UNAUTHENTICATED=true (the local stack), the one caller may be the admin.
+  ADMIN_PRINCIPALS: z
+    .string()
+    .default('')
+    .transform(text => splitList(text).map(entry => entry.toLowerCase()))
+    .pipe(
+      z.array(
+        z.union([z.literal(ANONYMOUS), z.email()], {
+          error: 'must be comma-separated e-mail addresses (or anonymous)',
+        }),
+      ),
+    ),
   ALLOW_UNAUTHENTICATED: flag,
   MAX_PENDING_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
 });

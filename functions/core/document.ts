@@ -136,6 +136,8 @@ export const storedRegistration = z.object({
   /** Refused publishes of the notification, and when the first was: how long it has been tried. */
   publishFailures: count.optional(),
   publishFailingSince: time.optional(),
+  /** The Cloud Logging trace of the registering request (model.ts). */
+  trace: z.string().max(256).optional(),
   expireAt: time.optional(),
 });
 
@@ -163,6 +165,9 @@ export const UNINDEXED_FIELDS = [
   'scopes',
   'pollPolicy',
   'bucket',
+  'trace',
+  'publishFailures',
+  'publishFailingSince',
 ] as const;
 
 /**

@@ -55,6 +55,23 @@ export function parseTime(value: unknown): number | undefined {
 }
 
 /**
+ * When the operation says it ended: Firestore's and Spanner's `metadata.endTime`, Compute's `endTime`, Vertex AI's
+ * `genericMetadata.updateTime`; undefined when it says nothing readable.
+ */
+export function reportedEndTime(
+  operation: Operation | undefined,
+): number | undefined {
+  if (!operation) return undefined;
+  const metadata = (operation.metadata ?? {}) as Record<string, unknown>;
+  const generic = (metadata.genericMetadata ?? {}) as Record<string, unknown>;
+  return (
+    parseTime(metadata.endTime) ??
+    parseTime(operation.endTime) ??
+    parseTime(generic.updateTime)
+  );
+}
+
+/**
  * How long a finished operation took, as well as opwatch can tell: from the watch's start to the end time the
  * operation reports, or else to the middle of the last two polls, between which it finished. Never longer than
  * the watch itself could last (its timeout): a finish seen past the deadline teaches no longer duration.
@@ -64,12 +81,7 @@ export function observedDuration(
   operation: Operation,
   finishedSeenAt: number,
 ): number | undefined {
-  const metadata = (operation.metadata ?? {}) as Record<string, unknown>;
-  const generic = (metadata.genericMetadata ?? {}) as Record<string, unknown>;
-  const reported =
-    parseTime(metadata.endTime) ??
-    parseTime(operation.endTime) ??
-    parseTime(generic.updateTime);
+  const reported = reportedEndTime(operation);
   const lastPoll = watch.lastPolledAt ?? watch.createdAt;
   const end =
     reported !== undefined &&

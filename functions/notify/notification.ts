@@ -53,9 +53,57 @@ export const notificationPayloadSchema = z
   });
 export type NotificationPayload = z.infer<typeof notificationPayloadSchema>;
 
+/**
+ * The CloudEvents `type` of a notification: one per outcome, under opwatch's reverse-DNS namespace, e.g.
+ * `dev.opwatch.operation.v1.succeeded`.
+ */
+export const CLOUD_EVENT_TYPE_PREFIX = 'dev.opwatch.operation.v1.';
+export const cloudEventTypeSchema = z
+  .enum(
+    outcomeSchema.options.map(
+      outcome => `${CLOUD_EVENT_TYPE_PREFIX}${outcome}`,
+    ),
+  )
+  .meta({
+    description:
+      'The CloudEvents type: dev.opwatch.operation.v1.<outcome>. An undeliverable watch has no notification on ' +
+      'its topic; its dead-lettered copy keeps the type of the outcome it reported.',
+  });
+
+/** The CloudEvents id of a watch's notification: the registration and the watch's start, the same on a republish. */
+export function cloudEventId(registration: Registration): string {
+  return `${registration.id}-${registration.createdAt}`;
+}
+
+/**
+ * The notification's CloudEvents attributes, in the binary content mode of the CloudEvents Pub/Sub protocol
+ * binding: each context attribute as a `ce-` attribute, the data's media type as `content-type`.
+ */
+const cloudEventAttributes = {
+  'ce-specversion': z.literal('1.0'),
+  'ce-id': z.string().meta({
+    description:
+      'registrationId-<epoch ms the watch started>: the same for every delivery and republish of one ' +
+      "watch's notification, different for the next watch of the same operation. Deduplicate on it.",
+  }),
+  'ce-source': z.string().meta({
+    description:
+      'The watched API: //<service>, e.g. //firestore.googleapis.com.',
+  }),
+  'ce-type': cloudEventTypeSchema,
+  'ce-subject': z
+    .string()
+    .meta({description: "The operation's name, as operationName."}),
+  'ce-time': timestampSchema.meta({
+    description: 'When the watch ended: finishedAt of the data.',
+  }),
+  'content-type': z.literal('application/json'),
+};
+
 /** The attributes of a notification message: what subscription filters route on. */
 export const notificationAttributesSchema = z
   .object({
+    ...cloudEventAttributes,
     outcome: outcomeSchema,
     registrationId: z.string(),
     service: z.string(),
@@ -72,7 +120,8 @@ export const notificationAttributesSchema = z
     description:
       'The attributes of the notification message, for subscription filters, e.g. ' +
       'attributes.outcome != "succeeded" or attributes.registrationId = "ID". Each label KEY is repeated as ' +
-      'label_KEY.',
+      'label_KEY. The ce- attributes and content-type make the message a CloudEvent (Pub/Sub binding, binary ' +
+      'content mode) whose data is the Notification.',
   });
 export type NotificationAttributes = z.infer<
   typeof notificationAttributesSchema
@@ -130,6 +179,13 @@ export function buildNotification(
     ...(ending.pollError !== undefined && {pollError: ending.pollError}),
   };
   const attributes: NotificationAttributes = {
+    'ce-specversion': '1.0',
+    'ce-id': cloudEventId(registration),
+    'ce-source': `//${registration.operation.service}`,
+    'ce-type': `${CLOUD_EVENT_TYPE_PREFIX}${ending.outcome}`,
+    'ce-subject': registration.operation.name,
+    'ce-time': payload.finishedAt,
+    'content-type': 'application/json',
     outcome: ending.outcome,
     registrationId: registration.id,
     service: registration.operation.service,

@@ -9,11 +9,22 @@ export interface AuditEvent {
   action: 'register' | 'cancel' | 'notify';
   /** Who: the caller for a registration or cancellation, the registration's owner for a notification. */
   principal: string;
-  /** How it ended, e.g. `created`, `existing`, `forbidden`, `cancelled`, `succeeded`, `publish_failed`. */
+  /**
+   * How it ended: for a registration `created`, `existing`, or why it was refused (`invalid`, `forbidden`,
+   * `over_quota`, `too_large`, `unsupported_media`, `unauthenticated`); for a cancellation the state it left;
+   * for a notification its outcome (`undeliverable` included) or `publish_failed` for a refused attempt.
+   */
   outcome: string;
   registrationId?: string;
   operationUrl?: string;
+  /** The watched API's host, for a notification: what the log-based metrics label by. */
+  service?: string;
   topic?: string;
+  /**
+   * For a published notification: milliseconds from the operation's end (the end time it reports, or when a poll
+   * first found it ended) to Pub/Sub accepting the notification. The log-based lag metric reads it.
+   */
+  lagMs?: number;
 }
 
 /** Writes the audit line for `event`. */

@@ -44,6 +44,14 @@ export function redact(text: string): string {
   );
 }
 
+/** The field of a structured log line that Cloud Logging reads as the entry's trace. */
+export const TRACE_FIELD = 'logging.googleapis.com/trace';
+
+/** `log`, with its entries joined to `trace` (`projects/P/traces/T`) when there is one. */
+export function withTrace(log: Logger, trace: string | undefined): Logger {
+  return trace ? log.child({[TRACE_FIELD]: trace}) : log;
+}
+
 /**
  * The Cloud Logging trace fields for a request's `X-Cloud-Trace-Context` (`TRACE_ID/SPAN_ID;o=1`) or W3C
  * `traceparent` header; empty when there is none.
@@ -66,7 +74,7 @@ export function traceFields(
   if (!traceId) return {};
   const spanId = cloud?.[2] ?? w3c?.[2];
   return {
-    'logging.googleapis.com/trace': `projects/${projectId}/traces/${traceId.toLowerCase()}`,
+    [TRACE_FIELD]: `projects/${projectId}/traces/${traceId.toLowerCase()}`,
     ...(spanId && {'logging.googleapis.com/spanId': spanId}),
   };
 }

@@ -25,6 +25,9 @@ export function createPollHandler(deps: {
   /** POLL_SHARDS. */
   shards: number;
 }): (req: Request, res: Response) => Promise<void> {
+  // Failed ticks in a row per shard, as this instance saw them: the alert on three in a row reads it from the
+  // failure's log line. Another instance starts counting again, so the count may come late, never early.
+  const failedInARow = new Map<number, number>();
   return async (req, res) => {
     leaveRequestDomain();
     const log = deps.log.child(traceFields(req.headers, deps.projectId));
@@ -57,6 +60,7 @@ export function createPollHandler(deps: {
         bucketRange(shard, deps.shards),
         request.wake ? 'registration' : 'scheduler',
       );
+      failedInARow.delete(shard);
       log.info(
         counts.leaseHeld
           ? 'tick skipped: another tick holds the lease'
@@ -65,7 +69,13 @@ export function createPollHandler(deps: {
       );
       res.json(counts);
     } catch (error) {
-      log.error('tick failed', {error: (error as Error).message, shard});
+      const failures = (failedInARow.get(shard) ?? 0) + 1;
+      failedInARow.set(shard, failures);
+      log.error('tick failed', {
+        error: (error as Error).message,
+        shard,
+        failedInARow: failures,
+      });
       sendError(res, 503, `tick failed: ${(error as Error).message}`);
     }
   };

@@ -5,23 +5,25 @@
  * ends `undeliverable` and the notification goes to the dead-letter topic, under the lease's fence like any other
  * publish.
  */
-import type {PollError, Registration} from '../core/model';
+import type {Operation, PollError, Registration} from '../core/model';
 import {
   afterPublishFailure,
   undeliverableAt,
   type Transition,
 } from '../core/policy';
+import {reportedEndTime} from '../forecast/durations';
 import {undeliverableLetter} from '../notify/dead-letter';
 import {buildNotification, type Notification} from '../notify/notification';
 import type {OutgoingMessage} from '../notify/publisher';
-import {audit} from '../platform/audit';
+import {audit, type AuditEvent} from '../platform/audit';
 import {within} from '../platform/deadline';
+import {withTrace, type Logger} from '../platform/log';
 import type {TickContext, TickCounts} from './tick-context';
 
 /** The counter of each outcome a notification was published for. */
 const OUTCOME_COUNTER: Record<
   NonNullable<Transition['outcome']>,
-  keyof Omit<TickCounts, 'leaseHeld'>
+  keyof Omit<TickCounts, 'leaseHeld' | 'maxLateMs' | 'durationMs'>
 > = {
   succeeded: 'succeeded',
   failed: 'failed',
@@ -49,6 +51,22 @@ function pollErrorOf(
 }
 
 /**
+ * Where a notification's lag starts: the end time a done operation reports, counted from the registration at the
+ * earliest (an operation registered after it ended is not late for the time before); else when a poll first found
+ * the watch ended, which the first refused publish keeps (`publishFailingSince`) so the retries count.
+ */
+export function lagStart(
+  registration: Pick<Registration, 'createdAt' | 'publishFailingSince'>,
+  operation: Operation | undefined,
+  seenAt: number,
+): number {
+  const firstSeen = registration.publishFailingSince ?? seenAt;
+  const reported = operation?.done ? reportedEndTime(operation) : undefined;
+  if (reported === undefined || reported > firstSeen) return firstSeen;
+  return Math.max(reported, registration.createdAt);
+}
+
+/**
  * Publishes the notification of a transition that ends the watch.
  * @returns the transition to store: as given once Pub/Sub accepted the notification; pending again after a refusal;
  *   `undeliverable` once refusals outlast the grace; undefined when the lease could run out before the dead-letter
@@ -69,26 +87,36 @@ export async function publishOutcome(
     operation: transition.lastOperation,
     pollError: pollErrorOf(registration, transition),
   });
-  const event = {
-    action: 'notify' as const,
+  // The lines about this registration join the trace of the request that registered it.
+  const log = withTrace(tick.deps.log, registration.trace);
+  const event: Omit<AuditEvent, 'outcome'> = {
+    action: 'notify',
     principal: registration.owner,
     registrationId: registration.id,
     operationUrl: registration.operation.url,
+    service: registration.operation.service,
     topic: registration.topic,
   };
   try {
     await publishWithin(tick, registration.topic, notification);
-    audit(tick.deps.log, {...event, outcome});
+    const publishedAt = tick.now();
+    const lagMs = Math.max(
+      0,
+      publishedAt - lagStart(registration, transition.lastOperation, now),
+    );
+    audit(log, {...event, outcome, lagMs});
+    tick.deps.stats?.record(outcome, publishedAt, lagMs);
     tick.counts.published++;
     tick.counts[OUTCOME_COUNTER[outcome]]++;
     return transition;
   } catch (error) {
-    audit(tick.deps.log, {...event, outcome: 'publish_failed'});
+    audit(log, {...event, outcome: 'publish_failed'});
     const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
     const failure: PollError = {kind: 'publish', message};
     if (undeliverableAt(registration, now, tick.deps.publishGraceMs))
       return undeliverable(
         tick,
+        {log, event, now},
         registration,
         transition,
         notification,
@@ -96,7 +124,7 @@ export async function publishOutcome(
       );
     const held = tick.throttle.pass(`publish ${registration.topic}`);
     if (held !== undefined) {
-      tick.deps.log.warn(message, {
+      log.warn(message, {
         registrationId: registration.id,
         ...(held > 0 && {alsoFailedSinceLastLine: held}),
       });
@@ -131,6 +159,11 @@ export function publishWithin(
  */
 async function undeliverable(
   tick: TickContext,
+  {
+    log,
+    event,
+    now,
+  }: {log: Logger; event: Omit<AuditEvent, 'outcome'>; now: number},
   registration: Registration,
   transition: Transition,
   notification: Notification,
@@ -149,14 +182,17 @@ async function undeliverable(
       );
       deadLettered = true;
     } catch (deadLetterError) {
-      tick.deps.log.error('publishing to the dead-letter topic failed', {
+      log.error('publishing to the dead-letter topic failed', {
         registrationId: registration.id,
         error: (deadLetterError as Error).message,
       });
     }
   }
+  // Counted once the watch really ends: a fenced one is tried again by the next holder.
+  audit(log, {...event, outcome: 'undeliverable'});
+  tick.deps.stats?.record('undeliverable', now);
   tick.counts.undeliverable++;
-  tick.deps.log.error('watch ended undeliverable', {
+  log.error('watch ended undeliverable', {
     registrationId: registration.id,
     topic: registration.topic,
     outcome: transition.outcome,

@@ -10,6 +10,7 @@ import {within} from '../platform/deadline';
 import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
+import {NotificationStats} from '../notify/outcome-stats';
 import {PubSubPublisher} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
@@ -70,6 +71,7 @@ export function newPoller(
       Date.now,
       leaseTimings(config.leaseMs).writeDeadlineMs,
     ),
+    stats: new NotificationStats(db, config.collection),
     sink,
     log,
     budgetMs,

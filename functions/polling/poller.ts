@@ -122,7 +122,10 @@ export class Poller {
       return idle;
     } finally {
       // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
-      await this.flushLearned();
+      await Promise.all([
+        this.flush(this.deps.kinds, 'learned durations'),
+        this.flush(this.deps.stats, 'notification figures'),
+      ]);
       // A renewal still under way would change the lease under the release's precondition, and a whole new
       // lease would be left for the next tick to wait out.
       await renewals.stop();
@@ -194,13 +197,17 @@ export class Poller {
     }
   }
 
-  /** Writes the durations learned so far, within the lease's length; a failure costs history, not the tick. */
-  private async flushLearned(): Promise<void> {
-    if (!this.deps.kinds) return;
-    await within(
-      this.deps.kinds.flush(),
-      this.deps.leaseMs,
-      'writing learned durations',
-    ).catch((error: Error) => this.deps.log.warn(error.message));
+  /**
+   * Writes what the tick gathered for `store` (learned durations, the notification figures of GET /stats), within
+   * the lease's length: a failure costs only that history, not the tick.
+   */
+  private async flush(
+    store: {flush(): Promise<void>} | undefined,
+    what: string,
+  ): Promise<void> {
+    if (!store) return;
+    await within(store.flush(), this.deps.leaseMs, `writing ${what}`).catch(
+      (error: Error) => this.deps.log.warn(error.message),
+    );
   }
 }

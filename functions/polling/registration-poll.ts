@@ -20,6 +20,7 @@ import {decide, type PollResult} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
+import {withTrace} from '../platform/log';
 import {endCorrupt} from './corrupt-end';
 import {finishChanged, save, settle} from './poll-settle';
 import type {TickContext} from './tick-context';
@@ -33,6 +34,11 @@ export async function pollRegistration(
   const read = readDocument(snapshot);
   if (!read.ok) return endCorrupt(tick, snapshot, read.problem);
   const registration = read.registration;
+  const counts = tick.counts;
+  counts.maxLateMs = Math.max(
+    counts.maxLateMs,
+    tick.now() - registration.nextPollAt,
+  );
   const result = await fetchOperation(tick, registration);
   const now = tick.now();
   tick.counts.polled++;
@@ -118,10 +124,13 @@ function charged(
   reason: string,
   now: number,
 ): Forecast {
-  tick.deps.log.warn('poll charged to its registration', {
-    registrationId: registration.id,
-    reason,
-  });
+  withTrace(tick.deps.log, registration.trace).warn(
+    'poll charged to its registration',
+    {
+      registrationId: registration.id,
+      reason,
+    },
+  );
   const fault: PollResult = {
     kind: 'rejected',
     error: {kind: 'invalid', message: reason.slice(0, 1024)},

@@ -8,6 +8,7 @@ import type {PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
 import type {KindDurations} from '../forecast/kind-durations';
 import type {OperationsClient} from '../google/operations-client';
+import type {NotificationStats} from '../notify/outcome-stats';
 import type {NotificationSink} from '../notify/publisher';
 import type {LogThrottle, Logger} from '../platform/log';
 import type {DueRegistrations} from './due-registrations';
@@ -29,6 +30,11 @@ export interface TickCounts {
   undeliverable: number;
   /** Stored documents this version cannot read, ended `poll_error` (kind `corrupt`) or skipped. */
   corrupt: number;
+  /**
+   * The longest any registration polled in this tick had been due, in milliseconds: how far behind the poller
+   * runs (the dashboard's backlog).
+   */
+  maxLateMs: number;
   durationMs: number;
   /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
@@ -55,6 +61,8 @@ export interface PollerDependencies {
   log: Logger;
   /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
   kinds?: KindDurations;
+  /** The per-minute outcome and lag figures `GET /stats` reads; written at the end of each tick. */
+  stats?: NotificationStats;
   budgetMs: number;
   concurrency: number;
   leaseMs: number;
@@ -91,6 +99,7 @@ export function newTickCounts(): TickCounts {
     published: 0,
     undeliverable: 0,
     corrupt: 0,
+    maxLateMs: 0,
     durationMs: 0,
   };
 }

@@ -5,6 +5,7 @@
  *   GET    /operations          a page of registrations (`state`, `pageSize`, `pageToken`)
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
+ *   GET    /stats               how the deployment is doing (ADMIN_PRINCIPALS only; stats-route.ts)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
  * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; callers see and cancel
@@ -16,7 +17,8 @@ import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
 import {CorruptDocumentError} from '../core/document';
-import {traceFields, type Logger} from '../platform/log';
+import {audit} from '../platform/audit';
+import {TRACE_FIELD, traceFields, type Logger} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
 import {
@@ -27,6 +29,7 @@ import {
   type RegistrationApiDependencies,
   type RouteHandler,
 } from './routes';
+import {statsRoute} from './stats-route';
 
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
@@ -49,14 +52,17 @@ export function createRegistrationHandler(
   const openapi: Route = {
     methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
   };
+  const stats: Route = {methods: {GET: statsRoute(deps)}};
   const fixedPaths = new Map([
     ['/operations', collection],
     ['/openapi.json', openapi],
+    ['/stats', stats],
   ]);
 
   return async (req, res) => {
     leaveRequestDomain();
-    const log = deps.log.child(traceFields(req.headers, config.projectId));
+    const trace = traceFields(req.headers, config.projectId);
+    const log = deps.log.child(trace);
     const path = req.path.replace(/\/+$/, '') || '/';
     const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
     const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
@@ -77,10 +83,22 @@ export function createRegistrationHandler(
       caller = await identity.identify(req);
     } catch (error) {
       if (!(error instanceof UnauthenticatedError)) throw error;
+      if (route === collection && req.method === 'POST') {
+        audit(log, {
+          action: 'register',
+          principal: 'unknown',
+          outcome: 'unauthenticated',
+        });
+      }
       return sendError(res, 401, error.message);
     }
     try {
-      await handler(req, res, {caller, id: itemMatch?.[1], log});
+      await handler(req, res, {
+        caller,
+        id: itemMatch?.[1],
+        log,
+        trace: trace[TRACE_FIELD] as string | undefined,
+      });
     } catch (error) {
       if (error instanceof CorruptDocumentError)
         return unreadable(res, caller, error, log);

@@ -28,6 +28,7 @@ import {
   registrationViewSchema,
   timestampSchema,
 } from '../core/schemas';
+import {statsSchema} from '../core/stats';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
 export type Schema = z.core.JSONSchema.BaseSchema;
@@ -133,6 +134,7 @@ const ANSWERS = {
   Error: errorBodySchema,
   Notification: notificationPayloadSchema,
   NotificationAttributes: notificationAttributesSchema,
+  Stats: statsSchema,
   PubSubPushEnvelope: pushEnvelopeSchema,
   CorruptReport: corruptReportSchema,
 };

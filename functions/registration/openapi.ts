@@ -80,6 +80,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
   security: [{googleIdToken: []}],
   tags: [
     {name: 'registrations', description: 'Watch operations.'},
+    {name: 'operations', description: 'How the deployment is doing.'},
     {name: 'meta', description: 'This description.'},
   ],
   paths: {
@@ -208,6 +209,25 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '404': {$ref: '#/components/responses/NotFound'},
           '409': {$ref: '#/components/responses/Unreadable'},
+          '503': {$ref: '#/components/responses/Unavailable'},
+          default: {$ref: '#/components/responses/Error'},
+        },
+      },
+    },
+    '/stats': {
+      get: {
+        operationId: 'stats',
+        tags: ['operations'],
+        summary: 'How the deployment is doing',
+        description:
+          'Registrations by state and pending ones by shard (count() aggregations), the oldest overdue ' +
+          'registration, and the last hour of notifications by outcome with their lag. For ADMIN_PRINCIPALS.',
+        responses: {
+          '200': {description: 'The figures.', content: json(ref('Stats'))},
+          '401': {$ref: '#/components/responses/Unauthenticated'},
+          '403': errorResponse(
+            'PERMISSION_DENIED: the caller is not in ADMIN_PRINCIPALS.',
+          ),
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },

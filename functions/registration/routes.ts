@@ -6,7 +6,7 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {refusals} from '../core/allowlists';
 import {defaultPollPolicy} from '../core/completion-events';
 import type {RegistrationConfig} from '../core/config';
-import type {Registration} from '../core/model';
+import type {NewRegistration, Registration} from '../core/model';
 import {listQuerySchema} from '../core/schemas';
 import {sendError, sendInvalid} from '../http/responses';
 import {audit} from '../platform/audit';
@@ -41,6 +41,8 @@ export interface Call {
   caller: Caller;
   id?: string;
   log: Logger;
+  /** The request's Cloud Logging trace, `projects/P/traces/T`, when it has one. */
+  trace?: string;
 }
 
 /** Answers one method on one path. */
@@ -55,6 +57,41 @@ function mayAccess(caller: Caller, registration: Registration): boolean {
   return caller.admin || registration.owner === caller.principal;
 }
 
+/**
+ * The registration a `POST /operations` body asks for, or undefined once it has answered why not (415, 413, 400).
+ * Every refusal is audited with its reason: the log-based metric of refused registrations counts them.
+ */
+function readRequest(
+  req: Request,
+  res: Response,
+  config: RegistrationConfig,
+  refuse: (reason: string) => void,
+): NewRegistration | undefined {
+  if (!req.is('application/json')) {
+    refuse('unsupported_media');
+    sendError(
+      res,
+      415,
+      'send the registration as Content-Type: application/json',
+    );
+    return undefined;
+  }
+  const size =
+    req.rawBody?.length ?? Number(req.headers['content-length'] ?? 0);
+  if (size > MAX_BODY_BYTES) {
+    refuse('too_large');
+    sendError(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`);
+    return undefined;
+  }
+  const validated = validateRegistration(req.body, config);
+  if (!validated.ok) {
+    refuse('invalid');
+    sendInvalid(res, validated.problems);
+    return undefined;
+  }
+  return validated.value;
+}
+
 /** `POST /operations`: checks the request, then stores the registration (or finds the pending one). */
 export function registerRoute(deps: RegistrationApiDependencies): RouteHandler {
   const {config, store} = deps;
@@ -63,21 +100,11 @@ export function registerRoute(deps: RegistrationApiDependencies): RouteHandler {
     owner => store.countPending(owner),
     config.maxPendingPerOwner,
   );
-  return async (req, res, {caller, log}) => {
-    if (!req.is('application/json')) {
-      return sendError(
-        res,
-        415,
-        'send the registration as Content-Type: application/json',
-      );
-    }
-    const size =
-      req.rawBody?.length ?? Number(req.headers['content-length'] ?? 0);
-    if (size > MAX_BODY_BYTES)
-      return sendError(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`);
-    const validated = validateRegistration(req.body, config);
-    if (!validated.ok) return sendInvalid(res, validated.problems);
-    const request = validated.value;
+  return async (req, res, {caller, log, trace}) => {
+    const request = readRequest(req, res, config, outcome =>
+      audit(log, {action: 'register', principal: caller.principal, outcome}),
+    );
+    if (!request) return;
     const event = {
       action: 'register' as const,
       principal: caller.principal,
@@ -112,6 +139,7 @@ export function registerRoute(deps: RegistrationApiDependencies): RouteHandler {
       },
       caller.principal,
       now(),
+      trace,
     );
     if (created) {
       quota.started(caller.principal);

@@ -95,12 +95,14 @@ export class RegistrationStore {
   /**
    * Stores a new registration, or finds the pending one already stored for the same operation and topic. One whose
    * watch has ended (any state but pending) is replaced by a new watch, and what it ended with is returned.
+   * `trace` (the registering request's) is kept with a new watch, for the log lines about it in ticks.
    * @returns the registration, whether this call started the watch, and the ended watch it replaced, if any.
    */
   async register(
     request: NewRegistration,
     owner: string,
     now: number,
+    trace?: string,
   ): Promise<{
     registration: Registration;
     created: boolean;
@@ -119,6 +121,7 @@ export class RegistrationStore {
       attempts: 0,
       errorStreak: 0,
       completionKey: completionKeyOf(request.operation),
+      ...(trace !== undefined && {trace}),
     };
     const ref = this.collection.doc(id);
     try {

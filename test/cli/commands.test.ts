@@ -1,8 +1,9 @@
 /**
- * The compiled `opwatch` CLI end to end against the local stack: register, status, list, cancel and tail, the
+ * The compiled `opwatch` CLI end to end against the local stack: register, status, list, cancel, stats and tail, the
  * usage errors, and the exit codes for a request opwatch refuses (2) or cannot answer (7).
  */
 import {PubSub} from '@google-cloud/pubsub';
+import {statsSchema} from '../../functions/core/stats';
 import {TEST_PROJECT} from '../support/emulator-env';
 import {
   buildCli,
@@ -20,7 +21,11 @@ let stack: CliStack;
 let serial = 0;
 
 beforeAll(async () => {
-  [cli, stack] = await Promise.all([buildCli(), startCliStack()]);
+  // The one caller of the local stack, anonymous, is its admin: `stats` answers.
+  [cli, stack] = await Promise.all([
+    buildCli(),
+    startCliStack({ADMIN_PRINCIPALS: 'anonymous'}),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
@@ -242,6 +247,29 @@ describe('register, status, list, cancel', () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/404 NOT_FOUND: no registration f{32}/);
     }
+  });
+});
+
+describe('stats', () => {
+  it("prints the deployment's figures, as text and as the API's JSON", async () => {
+    const name = operationName();
+    stack.operationsApi.define(name, {kind: 'never'});
+    expect((await opwatch('register', `${API}/${name}`)).code).toBe(0);
+
+    const json = await opwatch('stats', '--json');
+    expect(json.code).toBe(0);
+    const figures = statsSchema.parse(JSON.parse(json.stdout));
+    expect(figures.states.pending).toBeGreaterThanOrEqual(1);
+    expect(figures.shards).toEqual([
+      expect.objectContaining({shard: 0, pending: figures.states.pending}),
+    ]);
+
+    const text = await opwatch('stats');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^registrations\s+.*pending \d+/m);
+    expect(text.stdout).toMatch(/^shard 0\s+pending \d+ {2}overdue 0/m);
+    expect(text.stdout).toMatch(/^oldest overdue\s+none$/m);
+    expect(text.stdout).toMatch(/^lag\s+/m);
   });
 });
 

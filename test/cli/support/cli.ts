@@ -124,9 +124,11 @@ export interface CliStack extends TestStack {
   tickInBackground(): () => Promise<void>;
 }
 
-/** Starts the stack and serves the `operations` function on 127.0.0.1. */
-export async function startCliStack(): Promise<CliStack> {
-  const stack = await startStack();
+/** Starts the stack (with `env` on top of its configuration) and serves the `operations` function on 127.0.0.1. */
+export async function startCliStack(
+  env: Record<string, string> = {},
+): Promise<CliStack> {
+  const stack = await startStack(env);
   const server: Server = getTestServer('operations');
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,9 +1,12 @@
+import {CloudEvent} from 'cloudevents';
 import {
   MAX_MESSAGE_BYTES,
   buildNotification,
+  cloudEventTypeSchema,
+  notificationAttributesSchema,
   parseNotification,
 } from '../../../functions/notify/notification';
-import type {Registration} from '../../../functions/core/model';
+import {outcomeSchema, type Registration} from '../../../functions/core/model';
 
 const registration: Registration = {
   id: '0123456789abcdef0123456789abcdef',
@@ -54,6 +57,13 @@ describe('buildNotification', () => {
       attempts: 4,
     });
     expect(notification.attributes).toEqual({
+      'ce-specversion': '1.0',
+      'ce-id': `${registration.id}-${registration.createdAt}`,
+      'ce-source': '//firestore.googleapis.com',
+      'ce-type': 'dev.opwatch.operation.v1.failed',
+      'ce-subject': registration.operation.name,
+      'ce-time': '2026-01-01T00:05:00.000Z',
+      'content-type': 'application/json',
       outcome: 'failed',
       registrationId: registration.id,
       service: 'firestore.googleapis.com',
@@ -62,6 +72,52 @@ describe('buildNotification', () => {
       label_team: 'data',
       label_job: '42',
     });
+  });
+
+  it('is a CloudEvent whose id stays with the watch: the same on a republish, new for the next watch', () => {
+    const ending = {outcome: 'succeeded' as const, finishedAt, attempts: 2};
+    const first = buildNotification(registration, ending);
+    const republished = buildNotification(registration, {
+      ...ending,
+      finishedAt: finishedAt + 30_000,
+      attempts: 3,
+    });
+    const nextWatch = buildNotification(
+      {...registration, createdAt: finishedAt + 60_000},
+      ending,
+    );
+    expect(republished.attributes['ce-id']).toBe(first.attributes['ce-id']);
+    expect(nextWatch.attributes['ce-id']).not.toBe(first.attributes['ce-id']);
+    expect(republished.attributes['ce-time']).toBe(
+      new Date(finishedAt + 30_000).toISOString(),
+    );
+    // A valid CloudEvent for the SDK consumers use, its data the notification.
+    const event = new CloudEvent({
+      specversion: first.attributes['ce-specversion'],
+      id: first.attributes['ce-id'],
+      source: first.attributes['ce-source'],
+      type: first.attributes['ce-type'],
+      subject: first.attributes['ce-subject'],
+      time: first.attributes['ce-time'],
+      datacontenttype: first.attributes['content-type'],
+      data: JSON.parse(first.data.toString()),
+    });
+    expect(event.validate()).toBe(true);
+    expect(notificationAttributesSchema.parse(first.attributes)).toEqual(
+      first.attributes,
+    );
+  });
+
+  it('has one CloudEvents type per outcome, in reverse-DNS form', () => {
+    const types = outcomeSchema.options.map(
+      outcome =>
+        buildNotification(registration, {outcome, finishedAt, attempts: 1})
+          .attributes['ce-type'],
+    );
+    expect(new Set(types).size).toBe(outcomeSchema.options.length);
+    for (const type of types)
+      expect(type).toMatch(/^dev\.opwatch\.operation\.v1\.[a-z_]+$/);
+    expect(cloudEventTypeSchema.options).toEqual(types);
   });
 
   it('has no errorCode when the operation succeeded, and a pollError when the watch ended without a result', () => {

@@ -92,6 +92,13 @@ describe('a finished operation reaches the topic with its result', () => {
     const lastAnswer = stack.operationsApi.requestsFor(name).at(-1)!;
     expect(lastAnswer.status).toBe(200);
     expect(message.attributes).toEqual({
+      'ce-specversion': '1.0',
+      'ce-id': expect.stringMatching(new RegExp(`^${id}-\\d+$`)),
+      'ce-source': '//firestore.googleapis.com',
+      'ce-type': 'dev.opwatch.operation.v1.succeeded',
+      'ce-subject': name,
+      'ce-time': (message.data as {finishedAt: string}).finishedAt,
+      'content-type': 'application/json',
       outcome: 'succeeded',
       registrationId: id,
       service: 'firestore.googleapis.com',
@@ -243,6 +250,7 @@ describe('transient failures are retried, never lost', () => {
       published: expect.any(Number),
       undeliverable: 0,
       corrupt: 0,
+      maxLateMs: expect.any(Number),
       durationMs: expect.any(Number),
     });
     expect(body.succeeded).toBeGreaterThanOrEqual(1);

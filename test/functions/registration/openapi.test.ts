@@ -100,6 +100,7 @@ describe('the document', () => {
       'list',
       'openapi',
       'register',
+      'stats',
     ]);
   });
 

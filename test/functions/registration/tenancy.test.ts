@@ -261,8 +261,10 @@ describe('at every poll', () => {
           principal: ANONYMOUS,
           registrationId: stored.id,
           operationUrl: url,
+          service: 'firestore.googleapis.com',
           topic,
           outcome: 'poll_error',
+          lagMs: expect.any(Number),
         },
       }),
     );
