@@ -129,7 +129,7 @@ variable "poll_request_timeout_seconds" {
 }
 
 variable "poll_memory_mb" {
-  description = "Memory of the poll function, and of the completions function, which polls too, in MB; also passed to them as POLL_MEMORY_MB, which bounds what a tick holds: each answer is capped so POLL_CONCURRENCY of them fit beside the runtime (functions/polling/memory-budget.ts), and a larger answer is its registration's poll error."
+  description = "Memory of the poll function, and of the completions function, which polls too, in MB; also passed to them as POLL_MEMORY_MB, which bounds what a tick holds: each answer is capped so POLL_CONCURRENCY of them, parsed, fit in the heap Node.js sizes at half this memory (functions/polling/memory-budget.ts), and a larger answer is its registration's poll error."
   type        = number
   default     = 512
 
