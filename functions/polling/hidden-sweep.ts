@@ -7,7 +7,8 @@
  * The tick of the shard that owns bucket 0 reads one page of pending registrations, only the fields those queries
  * use, at most every {@link SWEEP_INTERVAL_MS}, going on from where its last page ended and over again from the
  * start; an instance starts at a random place, so instances that come and go still cover the whole collection.
- * Cost: at most {@link SWEEP_PAGE} reads each interval, however large the collection.
+ * Cost: at most {@link SWEEP_PAGE} reads each interval, however large the collection, and again at the next
+ * tick for a page the tick's end cut short (the sweep moves on only past a page it has worked).
  */
 import {Timestamp, type QueryDocumentSnapshot} from '@google-cloud/firestore';
 import {BUCKETS, type BucketRange} from '../core/shards';
@@ -80,31 +81,39 @@ export class HiddenSweep {
       .padStart(8, '0');
   }
 
-  /** Reads a page and ends the hidden registrations on it, when it is time and this tick works bucket 0. */
+  /**
+   * Reads a page and ends the hidden registrations on it, when it is time and this tick works bucket 0. A page the
+   * tick's end cuts short is read again by the next tick: the sweep moves on only past a page it has worked.
+   */
   async step(tick: TickContext, range: BucketRange): Promise<void> {
     if (range.from !== 0 || this.now() < this.nextAt) return;
-    this.nextAt = this.now() + SWEEP_INTERVAL_MS;
-    let page: QueryDocumentSnapshot[];
+    if (tick.stopped() || tick.fenced()) return;
+    let read: {page: QueryDocumentSnapshot[]; after: string | undefined};
     try {
-      page = await this.read(tick);
+      read = await this.read(tick);
     } catch (error) {
       // The sweep only tidies: the tick's own calls say whether Firestore is away.
       tick.deps.log.warn((error as Error).message);
+      this.nextAt = this.now() + SWEEP_INTERVAL_MS;
       return;
     }
-    for (const snapshot of page) {
+    for (const snapshot of read.page) {
       const problem = hiddenProblem(snapshot);
       if (problem === undefined) continue;
       if (tick.stopped() || tick.fenced()) return;
       await endCorrupt(tick, snapshot, `hidden from the poller: ${problem}`);
     }
+    this.after = read.after;
+    this.nextAt = this.now() + SWEEP_INTERVAL_MS;
   }
 
   /**
    * The next page: from where the last ended, and when that reaches the end of the collection, on from its start
    * (so a collection smaller than a page is swept whole every time).
    */
-  private async read(tick: TickContext): Promise<QueryDocumentSnapshot[]> {
+  private async read(
+    tick: TickContext,
+  ): Promise<{page: QueryDocumentSnapshot[]; after: string | undefined}> {
     const read = (after: string | undefined, limit: number) =>
       within(
         this.due.pendingPage(after, limit),
@@ -112,15 +121,14 @@ export class HiddenSweep {
         'sweeping for hidden registrations',
       );
     const page = await read(this.after, SWEEP_PAGE);
-    if (page.length === SWEEP_PAGE) {
-      this.after = page[page.length - 1].id;
-      return page;
-    }
+    if (page.length === SWEEP_PAGE)
+      return {page, after: page[page.length - 1].id};
     const wrapped = await read(undefined, SWEEP_PAGE - page.length);
     const seen = new Set(page.map(snapshot => snapshot.id));
     const fresh = wrapped.filter(snapshot => !seen.has(snapshot.id));
-    this.after =
-      wrapped.length > 0 ? wrapped[wrapped.length - 1].id : undefined;
-    return [...page, ...fresh];
+    return {
+      page: [...page, ...fresh],
+      after: wrapped.length > 0 ? wrapped[wrapped.length - 1].id : undefined,
+    };
   }
 }

@@ -8,7 +8,12 @@ import {FieldValue, Firestore, Timestamp} from '@google-cloud/firestore';
 import {corruptReportSchema} from '../../../functions/notify/dead-letter';
 import type {OperationsClient} from '../../../functions/google/operations-client';
 import {createLogger} from '../../../functions/platform/log';
-import {hiddenProblem} from '../../../functions/polling/hidden-sweep';
+import {DueRegistrations} from '../../../functions/polling/due-registrations';
+import {
+  HiddenSweep,
+  hiddenProblem,
+} from '../../../functions/polling/hidden-sweep';
+import type {TickContext} from '../../../functions/polling/tick-context';
 import {RegistrationStore} from '../../../functions/registration/store';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
 import {opaquePoller, registerOpaque} from '../../support/opaque-poller';
@@ -141,4 +146,45 @@ it('names the field at fault', async () => {
   expect(hiddenProblem((await ref.get()) as never)).toBe(
     'nextPollAt is a string, not a timestamp, so no tick polls it',
   );
+});
+
+it('a sweep cut short by the end of its tick is taken up by the next tick, not an interval later', async () => {
+  const collection = uniqueName('hidden-cut');
+  const {registration} = await registerOpaque(
+    firestore,
+    collection,
+    'operations/cut',
+  );
+  await firestore
+    .collection(collection)
+    .doc(registration.id)
+    .update({nextPollAt: 'soon'});
+  const sweep = new HiddenSweep(
+    new DueRegistrations(firestore, collection, 86_400_000),
+    Date.now,
+    () => 0,
+  );
+  let stopped = true;
+  const ended: string[] = [];
+  const tick = {
+    stopped: () => stopped,
+    fenced: () => false,
+    now: Date.now,
+    counts: {corrupt: 0},
+    deps: {leaseMs: 5000, log: createLogger(() => {})},
+    write: async (snapshot: {id: string}) => {
+      ended.push(snapshot.id);
+      return {written: true};
+    },
+  } as unknown as TickContext;
+  const shard = {from: 0, to: 256};
+
+  await sweep.step(tick, shard);
+  expect(ended).toEqual([]);
+  stopped = false;
+  await sweep.step(tick, shard);
+  expect(ended).toEqual([registration.id]);
+  // Worked once, the sweep waits its interval.
+  await sweep.step(tick, shard);
+  expect(ended).toEqual([registration.id]);
 });
