@@ -7,6 +7,7 @@ import type {
   DocumentSnapshot,
   QueryDocumentSnapshot,
 } from '@google-cloud/firestore';
+import type {PollUpdate} from '../core/document';
 import type {Registration} from '../core/model';
 import type {Transition} from '../core/policy';
 import {observedDuration} from '../forecast/durations';
@@ -103,15 +104,17 @@ function learn(
   tick.deps.kinds.learn(kind, duration);
 }
 
-export function save(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
+/**
+ * The fields a poll writes back: its transition, and what people are shown while the watch is pending (cleared
+ * when the operation stops telling, or the watch ends). Pure, so what the poller stores can be checked apart.
+ */
+export function pollUpdate(
   {transition, progressPercent, estimatedDoneAt}: Forecast,
   now: number,
-): Promise<WriteResult> {
+): PollUpdate {
   const state = transition.outcome ?? 'pending';
   const pending = state === 'pending';
-  return tick.write(snapshot, {
+  return {
     state,
     attempts: transition.attempts,
     errorStreak: transition.errorStreak,
@@ -126,9 +129,18 @@ export function save(
       publishFailures: transition.publishFailures,
       publishFailingSince: transition.publishFailingSince,
     }),
-    // Cleared when the operation stops telling, or the watch ends.
     progressPercent: pending ? progressPercent : undefined,
     estimatedDoneAt: pending ? estimatedDoneAt : undefined,
     ...(!pending && {finishedAt: now}),
-  });
+  };
+}
+
+/** Writes a poll's result ({@link pollUpdate}) under the tick's precondition. */
+export function save(
+  tick: TickContext,
+  snapshot: QueryDocumentSnapshot,
+  next: Forecast,
+  now: number,
+): Promise<WriteResult> {
+  return tick.write(snapshot, pollUpdate(next, now));
 }
