@@ -42,6 +42,8 @@ export class UnreachableError extends Error {
 /** The list filter and page. */
 export interface ListQuery {
   state?: string;
+  /** Only this tenant's registrations (an admin's list). */
+  tenant?: string;
   pageSize?: number;
   pageToken?: string;
 }
@@ -96,9 +98,11 @@ export class OpwatchApi {
     return json as RegistrationPage;
   }
 
-  /** GET /stats: the deployment's figures (ADMIN_PRINCIPALS only). */
-  async stats(): Promise<Stats> {
-    const {json} = await this.send('GET', '/stats');
+  /** GET /stats: the deployment's figures, or one tenant's (ADMIN_PRINCIPALS, or the tenant's admins). */
+  async stats(tenant?: string): Promise<Stats> {
+    const search =
+      tenant === undefined ? '' : `?${new URLSearchParams({tenant})}`;
+    const {json} = await this.send('GET', `/stats${search}`);
     return json as Stats;
   }
 

@@ -107,6 +107,7 @@ export async function list(
   ctx: Context,
   options: {
     state?: string;
+    tenant?: string;
     pageSize?: number;
     pageToken?: string;
     all?: boolean;
@@ -114,8 +115,8 @@ export async function list(
 ): Promise<number> {
   const api = ctx.api();
   // Only the API's parameters: the flags also hold the global options, which the API would refuse.
-  const {all, state, pageSize, pageToken} = options;
-  const query = {state, pageSize, pageToken};
+  const {all, state, tenant, pageSize, pageToken} = options;
+  const query = {state, tenant, pageSize, pageToken};
   let page = await api.list(query);
   const registrations = [...page.registrations];
   while (all && page.nextPageToken) {
@@ -141,8 +142,11 @@ export async function cancel(ctx: Context, id: string): Promise<number> {
 }
 
 /** `stats`. */
-export async function stats(ctx: Context): Promise<number> {
-  const figures = await ctx.api().stats();
+export async function stats(
+  ctx: Context,
+  {tenant}: {tenant?: string},
+): Promise<number> {
+  const figures = await ctx.api().stats(tenant);
   ctx.output.result(figures, () => describeStats(figures));
   return EXIT.succeeded;
 }

@@ -151,6 +151,7 @@ function addRegistrationCommands(program: Command): void {
   withGlobals(program.command('list'))
     .description('list registrations, one page (or --all)')
     .addOption(new Option('--state <state>', 'only this state').choices(STATES))
+    .option('--tenant <name>', "only this tenant's (an admin's list)")
     .option(
       '--page-size <n>',
       'registrations per page (1-1000)',
@@ -171,9 +172,14 @@ function addRegistrationCommands(program: Command): void {
   withGlobals(program.command('stats'))
     .description(
       "how the deployment is doing: registrations by state and shard, the oldest overdue, the last hour's " +
-        'notifications and lag (ADMIN_PRINCIPALS only)',
+        "notifications and lag (ADMIN_PRINCIPALS, or a tenant's admins for their tenant)",
     )
-    .action(action(ctx => commands.stats(ctx)));
+    .option('--tenant <name>', "one tenant's figures")
+    .action(
+      action((ctx, flags: Parameters<typeof commands.stats>[1]) =>
+        commands.stats(ctx, flags),
+      ),
+    );
 }
 
 /** `wait`: register or take a registration, and exit with its outcome. */

@@ -17,7 +17,16 @@ export function describeStats(stats: Stats): string {
   const {lagSeconds, notifications} = stats.lastHour;
   const overdue = stats.oldestOverdue;
   const rows: [string, string][] = [
+    ...(stats.tenant !== undefined
+      ? [['tenant', stats.tenant] as [string, string]]
+      : []),
     ['registrations', counts(stats.states)],
+    ...Object.entries(stats.tenants ?? {}).map(
+      ([name, {pending}]): [string, string] => [
+        `tenant ${name}`,
+        `pending ${pending}`,
+      ],
+    ),
     ...stats.shards.map(
       ({shard, buckets, pending, overdue}): [string, string] => [
         `shard ${shard}`,

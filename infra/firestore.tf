@@ -41,6 +41,36 @@ resource "google_firestore_index" "due_registrations" {
   depends_on = [google_project_service.apis, google_firestore_database.default]
 }
 
+# GET /stats of one tenant (functions/registration/stats.ts): its pending and overdue registrations per shard and
+# the oldest overdue one per bucket, the due query's fields with the tenant after the state.
+resource "google_firestore_index" "tenant_due_registrations" {
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = var.operations_collection
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "tenant"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "bucket"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "nextPollAt"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
 locals {
   # UNINDEXED_FIELDS of functions/core/document.ts (test/infra holds the two to each other): fields no
   # query uses alone. Rising times rewritten on every poll would each be one hot index range, and the large
@@ -64,6 +94,7 @@ locals {
     "trace",
     "publishFailures",
     "publishFailingSince",
+    "eventDueAt",
   ]
 }
 
@@ -92,6 +123,26 @@ resource "google_firestore_field" "expire_at" {
   ttl_config {}
 
   index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
+# GET /stats reads the last hour of one scope (the deployment, or a tenant) of the per-minute figures:
+# scope == S and minute >= M (functions/notify/outcome-stats.ts).
+resource "google_firestore_index" "stats_by_scope" {
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = "${var.operations_collection}_stats"
+
+  fields {
+    field_path = "scope"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "minute"
+    order      = "ASCENDING"
+  }
 
   depends_on = [google_project_service.apis, google_firestore_database.default]
 }

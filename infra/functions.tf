@@ -12,6 +12,8 @@ locals {
   ]
   # Registrations may name only topics the poller can publish to, unless the operator lists globs.
   allowed_topics = join(",", length(var.allowed_topics) > 0 ? var.allowed_topics : values(local.notification_topics))
+  # opwatch's own topics are never a notification's, whatever the globs say: both functions are told all three.
+  completion_events_topic = var.completion_events ? google_pubsub_topic.completions[0].id : ""
 }
 
 # The deploy artifact of every function, built by `npm run package` into build/function-source/: the compiled
@@ -54,8 +56,10 @@ locals {
     WATCH_SERVICES               = join(",", var.watch_services)
     ALLOWED_TOPICS               = local.allowed_topics
     DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
+    TENANTS                      = local.tenants_env
     PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
     DEAD_LETTER_TOPIC            = var.dead_letter_topic
+    COMPLETION_EVENTS_TOPIC      = local.completion_events_topic
   }
 
   # The longest a poll run can take, as tickEndMs() in functions/polling/lease-timings.ts counts it: the budget, then the last
@@ -123,12 +127,16 @@ resource "google_cloudfunctions2_function" "operations" {
       WATCH_SERVICES        = join(",", var.watch_services)
       ALLOWED_TOPICS        = local.allowed_topics
       DELEGATION_SUBJECTS   = join(",", var.delegation_subjects)
+      TENANTS               = local.tenants_env
       FUNCTION_URLS         = join(",", local.registration_urls)
       ADMIN_PRINCIPALS      = join(",", var.admin_principals)
       MAX_PENDING_PER_OWNER = tostring(var.max_pending_per_owner)
       # A new registration that no running tick will poll soon wakes a tick of its shard over the fan-out topic.
       POLL_SHARDS       = tostring(var.poll_shards)
       POLL_FANOUT_TOPIC = google_pubsub_topic.poll_fanout.id
+      # Named only to be refused as notification topics.
+      DEAD_LETTER_TOPIC       = var.dead_letter_topic
+      COMPLETION_EVENTS_TOPIC = local.completion_events_topic
       # ALLOW_UNAUTHENTICATED is never set here: a deployment always verifies callers' ID tokens.
     }
   }

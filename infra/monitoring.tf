@@ -150,8 +150,8 @@ resource "google_logging_metric" "ticks_failed" {
   }
 }
 
-# Registrations the API refused, by reason: invalid, forbidden, over_quota, too_large, unsupported_media,
-# unauthenticated.
+# Registrations the API refused, by reason: invalid, forbidden, no_tenant, over_quota, unsupported_media,
+# unauthenticated (a body over the limit is answered 413 before the function runs and is not counted here).
 resource "google_logging_metric" "registrations_refused" {
   project     = var.project_id
   name        = "opwatch/registrations_refused"

@@ -71,7 +71,7 @@ variable "extra_notification_topics" {
 }
 
 variable "failure_subscription_filter" {
-  description = "Filter of the example subscription on the notification topic (messages carry attributes outcome, registrationId, service, operationName, errorCode, label_*)."
+  description = "Filter of the example subscription on the notification topic (messages carry attributes outcome, registrationId, owner, tenant (with tenants), service, operationName, errorCode, label_*)."
   type        = string
   default     = "attributes.outcome != \"succeeded\""
 }
@@ -287,5 +287,29 @@ variable "alert_lag_p99_seconds" {
   validation {
     condition     = var.alert_lag_p99_seconds > 0
     error_message = "alert_lag_p99_seconds must be positive."
+  }
+}
+
+variable "tenants" {
+  description = "Tenants by name (TENANTS): principals (e-mails, or *@domain), and optionally projects, services, topics (globs), subjects, max_pending (pending registrations of the whole tenant; default max_pending_per_owner) and admins (principals of the tenant, e-mails, who read its figures with GET /stats). A caller may be in one tenant at most; one in none is refused. The poller must be able to publish to each tenant's topics (extra_notification_topics)."
+  type = map(object({
+    principals  = list(string)
+    projects    = optional(list(string))
+    services    = optional(list(string))
+    topics      = optional(list(string))
+    subjects    = optional(list(string))
+    max_pending = optional(number)
+    admins      = optional(list(string))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, tenant in var.tenants : can(regex("^[a-z][a-z0-9_-]{0,62}$", name)) && length(tenant.principals) > 0])
+    error_message = "tenants: names must match [a-z][a-z0-9_-]{0,62}, and each tenant needs at least one principal."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for tenant in values(var.tenants) : [for principal in tenant.principals : can(regex("^([^@*,\\s]+|\\*)@[^@,\\s]+$", principal))]]))
+    error_message = "tenants: principals must be e-mail addresses or *@domain."
   }
 }

@@ -4,6 +4,10 @@
  *
  * Each write carries the update time the query read, as the poller's do: a registration a tick or a cancel
  * changed meanwhile is read again, and left alone once it is no longer pending.
+ *
+ * Events make one registration due at most once every {@link EVENT_INTERVAL_MS} (its `eventDueAt` says when they
+ * last did), however many arrive, duplicates included; and never sooner than the poller's floor after its last
+ * poll (core/policy.ts MIN_POLL_INTERVAL_MS), so events cannot make it poll in a loop.
  */
 import {
   Timestamp,
@@ -19,14 +23,17 @@ import {
 import type {Logger} from '../platform/log';
 import {toDocument} from '../core/document';
 import {COMPLETION_KEY_FIELD} from '../core/completion-events';
+import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 
 /** Attempts per registration when its write keeps meeting a newer version (a busy tick). */
 const MARK_ATTEMPTS = 3;
+/** Completion events make one registration due at most once per this interval. */
+export const EVENT_INTERVAL_MS = 5000;
 
-/** When a stored registration falls due, or undefined when its `nextPollAt` is not a time (it is hidden). */
-function dueAt(doc: DocumentSnapshot): number | undefined {
-  const nextPollAt: unknown = doc.get('nextPollAt');
-  return nextPollAt instanceof Timestamp ? nextPollAt.toMillis() : undefined;
+/** A stored time field, or undefined when it is absent or not a time (a document broken by hand, say). */
+function millisOf(doc: DocumentSnapshot, field: string): number | undefined {
+  const value: unknown = doc.get(field);
+  return value instanceof Timestamp ? value.toMillis() : undefined;
 }
 
 /** Registrations of one collection, looked up by their operation's completion key. */
@@ -44,9 +51,10 @@ export class DueNow {
   }
 
   /**
-   * Makes every pending registration with this key due at `now`. One already due is not written again, so a
-   * duplicate event changes nothing.
-   * @returns the ids of the pending registrations found (written or already due).
+   * Makes every pending registration with this key due at `now`, or at the floor after its last poll. One already
+   * due by then is not written again, and one an event made due less than {@link EVENT_INTERVAL_MS} ago is left
+   * alone, so a duplicate event changes nothing.
+   * @returns the ids of the pending registrations made (or already) due.
    */
   async markDue(key: string, now: number): Promise<string[]> {
     const snapshot = await this.collection
@@ -70,18 +78,28 @@ export class DueNow {
     attempts: number,
   ): Promise<string | undefined> {
     if (!doc.exists || doc.get('state') !== 'pending') return undefined;
-    const due = dueAt(doc);
-    if (due === undefined) {
+    const nextPollAt = millisOf(doc, 'nextPollAt');
+    if (nextPollAt === undefined) {
       this.log?.error('completion event: registration left alone', {
         registrationId: doc.id,
         problem: 'nextPollAt is not a timestamp',
       });
       return undefined;
     }
-    if (due <= now) return doc.id;
+    const eventDueAt = millisOf(doc, 'eventDueAt');
+    if (eventDueAt !== undefined && now - eventDueAt < EVENT_INTERVAL_MS)
+      return undefined;
+    const dueAt = Math.max(
+      now,
+      (millisOf(doc, 'lastPolledAt') ?? -Infinity) + MIN_POLL_INTERVAL_MS,
+    );
+    if (nextPollAt <= dueAt) return doc.id;
     try {
       await doc.ref.update(
-        toDocument({nextPollAt: now, updatedAt: now}, this.retentionMs),
+        toDocument(
+          {nextPollAt: dueAt, eventDueAt: now, updatedAt: now},
+          this.retentionMs,
+        ),
         {lastUpdateTime: doc.updateTime!},
       );
       return doc.id;
@@ -107,9 +125,11 @@ export class DueNow {
     const docs = await this.firestore.getAll(...refs);
     return docs
       .filter(doc => {
-        const due = dueAt(doc);
+        const nextPollAt = millisOf(doc, 'nextPollAt');
         return (
-          doc.get('state') === 'pending' && due !== undefined && due <= since
+          doc.get('state') === 'pending' &&
+          nextPollAt !== undefined &&
+          nextPollAt <= since
         );
       })
       .map(doc => doc.id);

@@ -11,25 +11,55 @@ export const AUDIT_LOG_WRITTEN = 'google.cloud.audit.log.v1.written';
 export const PUBSUB_MESSAGE_PUBLISHED =
   'google.cloud.pubsub.topic.v1.messagePublished';
 
+/**
+ * Bounds on what an entry's fields may hold: each is a name, a host or a short id, well within these, and anything
+ * longer is not an entry of an operation opwatch watches. They keep a hostile event from costing more than its
+ * parse (the body itself is bounded by http/body-limit.ts).
+ */
+export const EVENT_FIELD_LIMITS = {
+  /** An operation's id: its full name (at most 1024 in a registration) or Compute's short id. */
+  id: 1024,
+  /** serviceName, producer, methodName, resource.type: hosts and method names. */
+  name: 256,
+  /** resourceName: the resource the call acted on. */
+  resource: 2048,
+  /** resource.labels: how many, and how long each key and value. */
+  labels: 64,
+  label: 256,
+  timestamp: 64,
+} as const;
+
+const bounded = (max: number) => z.string().max(max);
+const named = bounded(EVENT_FIELD_LIMITS.name);
+
 const logEntrySchema = z.object({
   operation: z.object({
-    id: z.string().min(1),
-    producer: z.string().optional(),
+    id: bounded(EVENT_FIELD_LIMITS.id).min(1),
+    producer: named.optional(),
     first: z.boolean().optional(),
     last: z.boolean().optional(),
   }),
   protoPayload: z.object({
-    serviceName: z.string().min(1),
-    methodName: z.string().optional(),
-    resourceName: z.string().optional(),
+    serviceName: named.min(1),
+    methodName: named.optional(),
+    resourceName: bounded(EVENT_FIELD_LIMITS.resource).optional(),
   }),
   resource: z
     .object({
-      type: z.string().optional(),
-      labels: z.record(z.string(), z.string()).optional(),
+      type: named.optional(),
+      labels: z
+        .record(
+          bounded(EVENT_FIELD_LIMITS.label),
+          bounded(EVENT_FIELD_LIMITS.label),
+        )
+        .refine(
+          labels => Object.keys(labels).length <= EVENT_FIELD_LIMITS.labels,
+          `at most ${EVENT_FIELD_LIMITS.labels} labels`,
+        )
+        .optional(),
     })
     .optional(),
-  timestamp: z.string().optional(),
+  timestamp: bounded(EVENT_FIELD_LIMITS.timestamp).optional(),
 });
 
 /** The part of a Cloud Logging LogEntry opwatch reads. */

@@ -18,12 +18,60 @@ export interface Allowlists {
   topics: readonly string[];
   /** E-mail addresses, or `@domain` for a whole domain, that `subject` may name. */
   subjects: readonly string[];
+  /**
+   * opwatch's own topics (POLL_FANOUT_TOPIC, DEAD_LETTER_TOPIC, COMPLETION_EVENTS_TOPIC), full names: never a
+   * notification's topic, whatever the globs say, or a caller could feed the poller's fan-out, forge completion
+   * events or fill the dead-letter topic.
+   */
+  reservedTopics?: ReadonlySet<string>;
 }
 
-/** A registration field that names something the allowlists do not allow. */
+/** A registration field that names something the allowlists do not allow (`tenant`: the caller's tenant itself). */
 export interface Refusal {
-  field: 'operation' | 'topic' | 'subject';
+  field: 'operation' | 'topic' | 'subject' | 'tenant';
   message: string;
+}
+
+/** What a refusal calls each list: by default the variable that sets it; a tenant's own lists are named so too. */
+export interface ListNames {
+  projects: string;
+  services: string;
+  topics: string;
+  subjects: string;
+}
+
+/** The global lists' names: their variables. */
+export const VARIABLE_NAMES: ListNames = {
+  projects: 'WATCH_PROJECTS',
+  services: 'WATCH_SERVICES',
+  topics: 'ALLOWED_TOPICS',
+  subjects: 'DELEGATION_SUBJECTS',
+};
+
+/**
+ * Google API hosts that serve anyone's content: Cloud Storage's JSON and XML hosts (and its legacy and Firebase
+ * ones), each with its bucket subdomains. A path on them can name an object that merely looks like an operation,
+ * which the poller's token may read; so `*` never allows them, only an entry that names them does.
+ */
+const USER_CONTENT_HOSTS = [
+  'storage.googleapis.com',
+  'commondatastorage.googleapis.com',
+  'firebasestorage.googleapis.com',
+];
+
+/** True when `host` (or the hosts of a `*.` pattern) serves user content. */
+export function servesUserContent(host: string): boolean {
+  const named = host.replace(/^\*/, 'x');
+  return USER_CONTENT_HOSTS.some(
+    base => named === base || named.endsWith(`.${base}`),
+  );
+}
+
+/** True when the WATCH_SERVICES entry `entry` allows `service`: a host serving user content only when named. */
+function serviceAllowed(entry: string, service: string): boolean {
+  if (!servesUserContent(service))
+    return entry === '*' || hostMatches(entry, service);
+  return servesUserContent(entry) && hostMatches(entry, service);
 }
 
 /** What {@link parseAllowlists} reads: the variables as set (unset ones take their defaults). */
@@ -115,17 +163,17 @@ function subjectAllowed(subject: string, allowed: readonly string[]): boolean {
 export function refusals(
   registration: Pick<NewRegistration, 'operation' | 'topic' | 'subject'>,
   allowlists: Allowlists,
+  names: ListNames = VARIABLE_NAMES,
 ): Refusal[] {
   const found: Refusal[] = [];
   const {service, name} = registration.operation;
-  if (
-    !allowlists.services.some(
-      entry => entry === '*' || hostMatches(entry, service),
-    )
-  ) {
+  if (!allowlists.services.some(entry => serviceAllowed(entry, service))) {
+    const hint = servesUserContent(service)
+      ? ' (it serves user content: only naming it allows it, never *)'
+      : '';
     found.push({
       field: 'operation',
-      message: `service ${service} is not in WATCH_SERVICES`,
+      message: `service ${service} is not in ${names.services}${hint}`,
     });
   }
   const project = projectOf(name);
@@ -136,20 +184,27 @@ export function refusals(
   ) {
     found.push({
       field: 'operation',
-      message: `project ${project} is not in WATCH_PROJECTS`,
+      message: `project ${project} is not in ${names.projects}`,
     });
   }
-  if (!allowlists.topics.some(glob => globMatches(glob, registration.topic))) {
+  if (allowlists.reservedTopics?.has(registration.topic)) {
     found.push({
       field: 'topic',
-      message: `topic ${registration.topic} is not in ALLOWED_TOPICS`,
+      message: `topic ${registration.topic} is one of opwatch's own topics`,
+    });
+  } else if (
+    !allowlists.topics.some(glob => globMatches(glob, registration.topic))
+  ) {
+    found.push({
+      field: 'topic',
+      message: `topic ${registration.topic} is not in ${names.topics}`,
     });
   }
   const {subject} = registration;
   if (subject !== undefined && !subjectAllowed(subject, allowlists.subjects)) {
     found.push({
       field: 'subject',
-      message: `subject ${subject} is not in DELEGATION_SUBJECTS`,
+      message: `subject ${subject} is not in ${names.subjects}`,
     });
   }
   return found;

@@ -8,6 +8,8 @@ import {z} from 'zod';
 import {BUCKETS} from './shards';
 import {parseAllowlists, splitList, type Allowlists} from './allowlists';
 import {ANONYMOUS} from './model';
+import {tenantsSchema, type Tenants} from './tenants';
+import {parseJsonText} from './json-text';
 
 /** Thrown when the environment is unusable; the message names the variable. */
 export class ConfigError extends Error {
@@ -39,14 +41,7 @@ const positiveNumber = (fallback: number, max: number) =>
 const overridesSchema = z
   .string()
   .default('{}')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({code: 'custom', message: 'must be a JSON object'});
-      return z.NEVER;
-    }
-  })
+  .transform(parseJsonText)
   .pipe(
     z.record(
       z.string().regex(HOSTNAME, 'keys must be lower-case host names'),
@@ -74,6 +69,10 @@ const overridesSchema = z
       ) as EndpointOverrides,
   );
 
+const topicSchema = z
+  .string()
+  .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T');
+
 const shared = {
   GOOGLE_CLOUD_PROJECT: z
     .string()
@@ -88,11 +87,11 @@ const shared = {
   WATCH_SERVICES: z.string().optional(),
   ALLOWED_TOPICS: z.string().optional(),
   DELEGATION_SUBJECTS: z.string().optional(),
+  TENANTS: tenantsSchema.optional(),
+  // opwatch's own topics, never a notification's (core/allowlists.ts reservedTopics).
+  DEAD_LETTER_TOPIC: topicSchema.optional(),
+  COMPLETION_EVENTS_TOPIC: topicSchema.optional(),
 };
-
-const topicSchema = z
-  .string()
-  .regex(/^\S+$/, 'must be a topic id or projects/P/topics/T');
 
 const flag = z
   .enum(['true', 'false'], {message: 'must be true or false'})
@@ -148,7 +147,6 @@ const pollerSchema = z.object({
     DEFAULT_PUBLISH_GRACE_SECONDS,
     30 * 86_400,
   ),
-  DEAD_LETTER_TOPIC: topicSchema.optional(),
 });
 
 const completionsSchema = pollerSchema.extend({
@@ -169,6 +167,8 @@ export interface CommonConfig {
   endpointOverrides: EndpointOverrides;
   retentionMs: number;
   allowlists: Allowlists;
+  /** TENANTS: the teams sharing the deployment; undefined when unset (every caller bounded by the global lists). */
+  tenants?: Tenants;
 }
 
 /** The poll work's shards, which the registration function needs too: it wakes a tick of a new registration's shard. */
@@ -241,16 +241,35 @@ function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
   return result.data;
 }
 
-function common(
-  env: z.infer<typeof registrationSchema> | z.infer<typeof pollerSchema>,
-): CommonConfig {
+type ParsedEnv =
+  z.infer<typeof registrationSchema> | z.infer<typeof pollerSchema>;
+
+function common(env: ParsedEnv): CommonConfig {
   return {
     projectId: env.GOOGLE_CLOUD_PROJECT,
     collection: env.OPERATIONS_COLLECTION,
     endpointOverrides: env.ENDPOINT_OVERRIDES,
     retentionMs: env.RETENTION_DAYS * 86_400_000,
-    allowlists: parseAllowlists(env),
+    allowlists: {...parseAllowlists(env), reservedTopics: reservedTopics(env)},
+    ...(env.TENANTS && {tenants: env.TENANTS}),
   };
+}
+
+/** opwatch's own topics, as full names: the fan-out, the dead-letter and the completion-events topics. */
+function reservedTopics(env: ParsedEnv): ReadonlySet<string> {
+  const variables = [
+    'POLL_FANOUT_TOPIC',
+    'DEAD_LETTER_TOPIC',
+    'COMPLETION_EVENTS_TOPIC',
+  ] as const;
+  return new Set(
+    variables.flatMap(variable => {
+      const topic = env[variable];
+      return topic === undefined
+        ? []
+        : [topicName(variable, topic, env.GOOGLE_CLOUD_PROJECT)];
+    }),
+  );
 }
 
 /**
@@ -275,6 +294,11 @@ export function loadRegistrationConfig(
   if (!allowUnauthenticated && parsed.FUNCTION_URLS.length === 0) {
     throw new ConfigError(
       "invalid configuration: FUNCTION_URLS: required unless ALLOW_UNAUTHENTICATED=true (the audience of callers' ID tokens)",
+    );
+  }
+  if (allowUnauthenticated && parsed.TENANTS) {
+    throw new ConfigError(
+      'invalid configuration: TENANTS: callers are known by their ID tokens, so tenants need ALLOW_UNAUTHENTICATED=false',
     );
   }
   return {

@@ -90,6 +90,8 @@ const CLEARABLE_FIELDS = [
 export const storedRegistration = z.object({
   /** Who registered it: the caller's verified e-mail, or `anonymous`. */
   owner: z.string().min(1),
+  /** The owner's tenant when it was made (TENANTS); absent without tenants. */
+  tenant: z.string().min(1).optional(),
   /** The shard bucket, a hash of the id (core/shards.ts). */
   bucket: z
     .number()
@@ -98,6 +100,8 @@ export const storedRegistration = z.object({
     .max(BUCKETS - 1),
   /** Where completion events find it (core/completion-events.ts); absent for services without them. */
   completionKey: z.string().optional(),
+  /** When a completion event last made it due (completions/due-now.ts). */
+  eventDueAt: time.optional(),
   operation: z.object({
     service: z.string(),
     version: z.string(),
@@ -168,6 +172,7 @@ export const UNINDEXED_FIELDS = [
   'trace',
   'publishFailures',
   'publishFailingSince',
+  'eventDueAt',
 ] as const;
 
 /**

@@ -136,6 +136,8 @@ export interface Registration extends NewRegistration {
   id: string;
   /** Who registered it: the caller's e-mail from their ID token, or `anonymous` (ALLOW_UNAUTHENTICATED). */
   owner: string;
+  /** The owner's tenant when it was made (TENANTS); absent without tenants. */
+  tenant?: string;
   state: State;
   createdAt: number;
   updatedAt: number;
@@ -153,6 +155,8 @@ export interface Registration extends NewRegistration {
   lastOperation?: Operation;
   /** Where completion events find it (functions/core/completion-events.ts); absent for services without them. */
   completionKey?: string;
+  /** When a completion event last made it due: events make it due at most once per interval (completions/). */
+  eventDueAt?: number;
   /** The registration's virtual bucket, a hash of its id (core/shards.ts); absent on registrations of old. */
   bucket?: number;
   /** Share of the work done, 0 to 100, as the operation last reported it; only while pending. */

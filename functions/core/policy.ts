@@ -25,6 +25,21 @@ export const DEFAULT_POLICY: PollPolicy = {
   jitter: 0.2,
 };
 
+/**
+ * No two polls of one registration are closer than this, whatever its policy, its jitter or a forecast says: a
+ * floor applied last, after the jitter, so `{initialDelay: 1s, multiplier: 1, jitter: 1}` cannot poll in a loop.
+ */
+export const MIN_POLL_INTERVAL_MS = 1000;
+
+/** When to poll next after a poll at `now` that wants to wait `waitMs`: never past the deadline, never sooner than the floor. */
+export function nextPollAfter(
+  now: number,
+  waitMs: number,
+  deadline: number,
+): number {
+  return Math.max(now + MIN_POLL_INTERVAL_MS, Math.min(deadline, now + waitMs));
+}
+
 /** Polls answering with the same permanent-looking HTTP status this many times in a row end the watch. */
 export const PERMANENT_ERROR_POLLS = 3;
 
@@ -135,9 +150,10 @@ export function decide(
   const policy = registration.pollPolicy ?? DEFAULT_POLICY;
   const attempts = registration.attempts + 1;
   const reschedule = (minimumWaitMs = 0) =>
-    Math.min(
+    nextPollAfter(
+      now,
+      Math.max(backoffDelay(policy, attempts, random), minimumWaitMs),
       registration.deadline,
-      now + Math.max(backoffDelay(policy, attempts, random), minimumWaitMs),
     );
 
   if (result.kind === 'operation') {
@@ -221,7 +237,12 @@ export function afterPublishFailure(
     errorStreak: 0,
     lastError: error,
     lastOperation: transition.lastOperation,
-    nextPollAt: now + backoffDelay(policy, transition.attempts, random),
+    nextPollAt:
+      now +
+      Math.max(
+        MIN_POLL_INTERVAL_MS,
+        backoffDelay(policy, transition.attempts, random),
+      ),
     publishFailures: (registration.publishFailures ?? 0) + 1,
     publishFailingSince: registration.publishFailingSince ?? now,
   };

@@ -6,7 +6,8 @@
 import {z} from 'zod';
 import {operationSchema, pollErrorSchema, stateSchema} from './model';
 import type {PollPolicy} from './model';
-import {DEFAULT_POLICY} from './policy';
+import {DEFAULT_POLICY, MIN_POLL_INTERVAL_MS} from './policy';
+import {TENANT_NAME} from './tenants';
 
 export const MAX_NAME_LENGTH = 1024;
 export const MAX_LABELS = 32;
@@ -36,8 +37,11 @@ export const registrationIdSchema = z
   .regex(/^[0-9a-f]{32}$/)
   .meta({description: 'Registration id: 32 hex digits.'});
 
-/** Floors on `pollPolicy`: a tighter policy would sort first forever, starving other watches and the quota. */
-export const MIN_INITIAL_DELAY_MS = 1000;
+/**
+ * Floors on `pollPolicy`: a tighter policy would sort first forever, starving other watches and the quota. The
+ * initial delay's is the poller's floor between two polls, which also holds after the jitter (core/policy.ts).
+ */
+export const MIN_INITIAL_DELAY_MS = MIN_POLL_INTERVAL_MS;
 export const MIN_MAX_DELAY_MS = 5000;
 
 /** The largest page `GET /operations` answers. */
@@ -60,6 +64,10 @@ export const listQuerySchema = z.strictObject({
     .max(512)
     .optional()
     .meta({description: 'nextPageToken of the previous page.'}),
+  tenant: z.string().regex(TENANT_NAME).optional().meta({
+    description:
+      "Only this tenant's registrations (TENANTS): for an admin, every owner's of that tenant.",
+  }),
 });
 
 /** A google.protobuf.Duration in its JSON form. */
@@ -223,6 +231,9 @@ export const registrationViewSchema = z
       description:
         "Who registered it: the caller's verified e-mail, or anonymous where ALLOW_UNAUTHENTICATED=true.",
     }),
+    tenant: z.string().optional().meta({
+      description: "The owner's tenant when it was registered (TENANTS).",
+    }),
     state: stateSchema,
     operationUrl: z.string(),
     service: z.string(),
@@ -290,6 +301,24 @@ export const fieldProblemSchema = z.object({
   message: z.string(),
 });
 export type FieldProblem = z.infer<typeof fieldProblemSchema>;
+
+/**
+ * What zod found wrong, as the API names it: each field by its path under `prefix`, `whole` for the value itself,
+ * unknown fields listed by name.
+ */
+export function fieldProblems(
+  error: z.ZodError,
+  whole: string,
+  prefix: readonly PropertyKey[] = [],
+): FieldProblem[] {
+  return error.issues.map(issue => ({
+    field: [...prefix, ...issue.path].map(String).join('.') || whole,
+    message:
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s): ${issue.keys.join(', ')}`
+        : issue.message,
+  }));
+}
 
 /** Every error answer, in the shape Google APIs use. */
 export const errorBodySchema = z

@@ -5,6 +5,7 @@
 import {z} from 'zod';
 import {outcomeSchema, stateSchema} from './model';
 import {registrationIdSchema, timestampSchema} from './schemas';
+import {TENANT_NAME} from './tenants';
 
 /** A pending registration is overdue once it has been due this long without a poll. */
 export const OVERDUE_AFTER_MS = 60_000;
@@ -31,10 +32,29 @@ export const overdueSchema = z.object({
   overdueSeconds: z.number().min(0),
 });
 
+/** The query of `GET /stats`. */
+export const statsQuerySchema = z.object({
+  tenant: z.string().regex(TENANT_NAME).optional().meta({
+    description:
+      "Only this tenant's figures (TENANTS). A tenant's admins always get their own tenant's.",
+  }),
+});
+
 /** The answer of `GET /stats`. */
 export const statsSchema = z
   .object({
     at: timestampSchema.meta({description: 'When the figures were read.'}),
+    tenant: z.string().optional().meta({
+      description:
+        "The tenant whose registrations and notifications the figures count; absent: the whole deployment's.",
+    }),
+    tenants: z
+      .record(z.string(), z.object({pending: count}))
+      .optional()
+      .meta({
+        description:
+          "Pending registrations of each tenant of TENANTS; in the whole deployment's figures only.",
+      }),
     states: z.record(stateSchema, count).meta({
       description:
         'Registrations by state, as stored (finished ones until RETENTION_DAYS).',

@@ -27,11 +27,15 @@ export const MIN_HISTORY = 5;
 /** A floor on the spread: a handful of near-identical durations must not make the forecast overconfident. */
 const MIN_SIGMA = 0.05;
 
-/** The model of a kind's durations, or undefined below {@link MIN_HISTORY} or for sums that make no sense. */
+/**
+ * The model of a kind's durations, or undefined below {@link MIN_HISTORY} (counts may be weights, not whole) or for
+ * sums that make no sense.
+ */
 export function durationModel(
   sums: DurationSums | undefined,
 ): DurationModel | undefined {
-  if (!sums || !(sums.count >= MIN_HISTORY)) return undefined;
+  // Rounded: a count of decaying weights (forecast/history.ts) a moment old is a whole number a hair short.
+  if (!sums || !(Math.round(sums.count) >= MIN_HISTORY)) return undefined;
   const mean = sums.sumLog / sums.count;
   const variance =
     (sums.sumLogSquares - sums.count * mean * mean) / (sums.count - 1);

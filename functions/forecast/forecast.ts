@@ -18,13 +18,15 @@
  *    often enough, while most operations are still running, then backing off fast; the half-age bound keeps a
  *    short operation's delay within half its duration.
  * Only a confident forecast (steady progress, or a history with a narrow spread) may wait longer than the cap,
- * the registration's or the default policy's `maxDelay`; nothing waits past the deadline.
+ * the registration's or the default policy's `maxDelay`; nothing waits past the deadline, except by the floor of
+ * `MIN_POLL_INTERVAL_MS` (core/policy.ts) between two polls, which holds whatever the wait.
  */
 import type {LroSettings} from '../core/presets';
 import {
   DEFAULT_POLICY,
   backoffDelay,
   decide,
+  nextPollAfter,
   type PolicyInput,
   type PollResult,
   type Transition,
@@ -133,9 +135,9 @@ export function forecast(
   return {
     transition: {
       ...transition,
-      nextPollAt:
-        inWindow(now + wait, now, registration.deadline) ??
-        transition.nextPollAt,
+      nextPollAt: Number.isNaN(wait)
+        ? transition.nextPollAt
+        : nextPollAfter(now, wait, registration.deadline),
     },
     ...shown,
   };

@@ -3,7 +3,6 @@
  * metadata `@type`, and the same verb or method where the metadata names one: a Firestore export, a Spanner DDL
  * change, a Redis instance creation.
  */
-import {createHash} from 'node:crypto';
 import type {Operation} from '../core/model';
 
 /** One kind of operation. */
@@ -44,9 +43,4 @@ export function operationKind(
     verb,
     key: [service, type ?? '', verb ?? ''].join(' '),
   };
-}
-
-/** The Firestore document id of a kind: a digest, since a kind's text holds `/` and may be long. */
-export function kindDocumentId(kind: OperationKind): string {
-  return createHash('sha256').update(kind.key).digest('hex').slice(0, 32);
 }

@@ -30,6 +30,13 @@ export const notificationPayloadSchema = z
   .object({
     registrationId: registrationIdSchema,
     outcome: outcomeSchema,
+    owner: z.string().meta({
+      description:
+        "Who registered the operation: the caller's verified e-mail, or anonymous where ALLOW_UNAUTHENTICATED=true.",
+    }),
+    tenant: z.string().optional().meta({
+      description: "The owner's tenant (TENANTS); absent without tenants.",
+    }),
     service: z.string(),
     operationUrl: z.string(),
     operation: operationSchema.optional().meta({
@@ -106,6 +113,11 @@ export const notificationAttributesSchema = z
     ...cloudEventAttributes,
     outcome: outcomeSchema,
     registrationId: z.string(),
+    owner: z.string().meta({description: 'As in the data.'}),
+    tenant: z
+      .string()
+      .optional()
+      .meta({description: 'As in the data; absent without tenants.'}),
     service: z.string(),
     operationName: z.string(),
     errorCode: z
@@ -119,9 +131,9 @@ export const notificationAttributesSchema = z
   .meta({
     description:
       'The attributes of the notification message, for subscription filters, e.g. ' +
-      'attributes.outcome != "succeeded" or attributes.registrationId = "ID". Each label KEY is repeated as ' +
-      'label_KEY. The ce- attributes and content-type make the message a CloudEvent (Pub/Sub binding, binary ' +
-      'content mode) whose data is the Notification.',
+      'attributes.outcome != "succeeded", attributes.tenant = "team-a" or attributes.registrationId = "ID". ' +
+      'Each label KEY is repeated as label_KEY. The ce- attributes and content-type make the message a ' +
+      'CloudEvent (Pub/Sub binding, binary content mode) whose data is the Notification.',
   });
 export type NotificationAttributes = z.infer<
   typeof notificationAttributesSchema
@@ -169,6 +181,8 @@ export function buildNotification(
   const payload: NotificationPayload = {
     registrationId: registration.id,
     outcome: ending.outcome,
+    owner: registration.owner,
+    ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     service: registration.operation.service,
     operationUrl: registration.operation.url,
     ...(ending.operation !== undefined && {operation: ending.operation}),
@@ -188,6 +202,8 @@ export function buildNotification(
     'content-type': 'application/json',
     outcome: ending.outcome,
     registrationId: registration.id,
+    owner: registration.owner,
+    ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     service: registration.operation.service,
     operationName: registration.operation.name,
   };

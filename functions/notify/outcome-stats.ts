@@ -1,7 +1,8 @@
 /**
  * The last hour of notifications, kept so that `GET /stats` never reads a registration: the poller adds what it
- * published to one small document per minute (`<collection>_stats`, id `m<epoch minute>`), as increments: a count
- * per outcome and a histogram of the notification lag. Reading the last hour sums at most 60 of them.
+ * published to one small document per minute and scope (`<collection>_stats`, id `m<epoch minute>` for the whole
+ * deployment, `m<epoch minute>-<tenant>` for a tenant's), as increments: a count per outcome and a histogram of
+ * the notification lag. Reading the last hour of a scope sums at most 60 of them.
  *
  * Why a stored histogram: a percentile cannot be had from Firestore's aggregations (count, sum, average), and
  * reading the hour's notifications would be a scan. The buckets are Cloud Monitoring's exponential ones, the same
@@ -70,8 +71,13 @@ export function histogramQuantile(
   return undefined;
 }
 
-/** One minute's figures, as a tick gathers them before writing. */
+/** The scope of the whole deployment's figures; a tenant's is its name, which cannot be this. */
+const DEPLOYMENT = '*';
+
+/** One minute's figures of one scope, as a tick gathers them before writing. */
 interface MinuteFigures {
+  minute: number;
+  scope: string;
   outcomes: Map<Outcome, number>;
   lag: Map<number, number>;
 }
@@ -81,23 +87,32 @@ const add = <K>(map: Map<K, number>, key: K) =>
 
 /** The poller's side: gathers a tick's notifications, written as increments by {@link flush}. */
 export class NotificationStats {
-  private minutes = new Map<number, MinuteFigures>();
+  /** By document id. */
+  private minutes = new Map<string, MinuteFigures>();
 
   constructor(
     private readonly firestore: Firestore,
     private readonly collectionName: string,
   ) {}
 
-  /** A watch ended with `outcome` at `at`; `lagMs` when its notification was published. */
-  record(outcome: Outcome, at: number, lagMs?: number): void {
+  /**
+   * A watch ended with `outcome` at `at`; `lagMs` when its notification was published. It counts in the whole
+   * deployment's figures and, for a registration of a tenant, in that tenant's.
+   */
+  record(outcome: Outcome, at: number, lagMs?: number, tenant?: string): void {
     const minute = Math.floor(at / MINUTE_MS);
-    let figures = this.minutes.get(minute);
-    if (!figures) {
-      figures = {outcomes: new Map(), lag: new Map()};
-      this.minutes.set(minute, figures);
+    for (const scope of tenant === undefined
+      ? [DEPLOYMENT]
+      : [DEPLOYMENT, tenant]) {
+      const id = minuteDocumentId(minute, scope);
+      let figures = this.minutes.get(id);
+      if (!figures) {
+        figures = {minute, scope, outcomes: new Map(), lag: new Map()};
+        this.minutes.set(id, figures);
+      }
+      add(figures.outcomes, outcome);
+      if (lagMs !== undefined) add(figures.lag, lagBucket(lagMs));
     }
-    add(figures.outcomes, outcome);
-    if (lagMs !== undefined) add(figures.lag, lagBucket(lagMs));
   }
 
   /** Writes what was gathered, one merge of increments per minute; what it took is not written twice. */
@@ -111,10 +126,11 @@ export class NotificationStats {
         [...counts].map(([k, n]) => [key(k), FieldValue.increment(n)]),
       );
     await Promise.all(
-      [...minutes].map(([minute, figures]) =>
-        collection.doc(`m${minute}`).set(
+      [...minutes].map(([id, {minute, scope, ...figures}]) =>
+        collection.doc(id).set(
           {
             minute,
+            scope,
             expireAt: Timestamp.fromMillis((minute + 1) * MINUTE_MS + KEEP_MS),
             outcomes: increments(figures.outcomes, String),
             lag: increments(figures.lag, k => `b${k}`),
@@ -134,14 +150,16 @@ export interface LastHour {
   lagSeconds: {count: number; p50: number | null; p99: number | null};
 }
 
-/** Sums the minute documents of the last hour: at most 60 reads. */
+/** Sums the minute documents of the last hour, of one tenant or of the whole deployment: at most 60 reads. */
 export async function readLastHour(
   firestore: Firestore,
   collectionName: string,
   now: number,
+  tenant?: string,
 ): Promise<LastHour> {
   const since = Math.floor(now / MINUTE_MS) - (HOUR_MINUTES - 1);
   const snapshot = await statsCollection(firestore, collectionName)
+    .where('scope', '==', tenant ?? DEPLOYMENT)
     .where('minute', '>=', since)
     .get();
   const notifications = Object.fromEntries(
@@ -176,6 +194,10 @@ function countOf(value: unknown): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0
     ? value
     : 0;
+}
+
+function minuteDocumentId(minute: number, scope: string): string {
+  return scope === DEPLOYMENT ? `m${minute}` : `m${minute}-${scope}`;
 }
 
 function statsCollection(firestore: Firestore, collectionName: string) {

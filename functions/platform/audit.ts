@@ -9,9 +9,12 @@ export interface AuditEvent {
   action: 'register' | 'cancel' | 'notify';
   /** Who: the caller for a registration or cancellation, the registration's owner for a notification. */
   principal: string;
+  /** The principal's tenant (TENANTS), when it has one. */
+  tenant?: string;
   /**
    * How it ended: for a registration `created`, `existing`, or why it was refused (`invalid`, `forbidden`,
-   * `over_quota`, `too_large`, `unsupported_media`, `unauthenticated`); for a cancellation the state it left;
+   * `no_tenant`, `over_quota`, `unsupported_media`, `unauthenticated`; a body over the limit is answered 413
+   * before the function runs, see http/body-limit.ts); for a cancellation the state it left;
    * for a notification its outcome (`undeliverable` included) or `publish_failed` for a refused attempt.
    */
   outcome: string;

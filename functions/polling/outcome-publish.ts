@@ -92,6 +92,7 @@ export async function publishOutcome(
   const event: Omit<AuditEvent, 'outcome'> = {
     action: 'notify',
     principal: registration.owner,
+    ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     registrationId: registration.id,
     operationUrl: registration.operation.url,
     service: registration.operation.service,
@@ -105,7 +106,7 @@ export async function publishOutcome(
       publishedAt - lagStart(registration, transition.lastOperation, now),
     );
     audit(log, {...event, outcome, lagMs});
-    tick.deps.stats?.record(outcome, publishedAt, lagMs);
+    tick.deps.stats?.record(outcome, publishedAt, lagMs, registration.tenant);
     tick.counts.published++;
     tick.counts[OUTCOME_COUNTER[outcome]]++;
     return transition;
@@ -190,7 +191,7 @@ async function undeliverable(
   }
   // Counted once the watch really ends: a fenced one is tried again by the next holder.
   audit(log, {...event, outcome: 'undeliverable'});
-  tick.deps.stats?.record('undeliverable', now);
+  tick.deps.stats?.record('undeliverable', now, undefined, registration.tenant);
   tick.counts.undeliverable++;
   log.error('watch ended undeliverable', {
     registrationId: registration.id,

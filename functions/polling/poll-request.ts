@@ -6,7 +6,7 @@
  */
 import {z} from 'zod';
 import type {OutgoingMessage} from '../notify/publisher';
-import type {FieldProblem} from '../core/schemas';
+import {fieldProblems, type FieldProblem} from '../core/schemas';
 
 /** The message a fan-out or a wake publishes, and the body that works shard k directly. */
 export const shardSchema = z.strictObject({
@@ -38,13 +38,6 @@ export type PollRequest =
   | {ok: true; shard?: number; wake?: boolean; ignored?: string}
   | {ok: false; problems: FieldProblem[]};
 
-function problemsOf(error: z.ZodError, prefix: string): FieldProblem[] {
-  return error.issues.map(issue => ({
-    field: [prefix, ...issue.path].filter(Boolean).join('.') || 'body',
-    message: issue.message,
-  }));
-}
-
 /** Reads a poll call's body; `shards` is POLL_SHARDS, which the shard must be below. */
 export function parsePollRequest(body: unknown, shards: number): PollRequest {
   const empty =
@@ -69,7 +62,10 @@ export function parsePollRequest(body: unknown, shards: number): PollRequest {
   }
   const parsed = shardSchema.safeParse(request);
   if (!parsed.success)
-    return {ok: false, problems: problemsOf(parsed.error, prefix)};
+    return {
+      ok: false,
+      problems: fieldProblems(parsed.error, 'body', prefix ? [prefix] : []),
+    };
   const {shard, wake} = parsed.data;
   if (shard < shards) return {ok: true, shard, wake};
   const problem = `must be below POLL_SHARDS (${shards})`;

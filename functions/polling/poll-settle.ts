@@ -9,10 +9,11 @@ import type {
 } from '@google-cloud/firestore';
 import type {PollUpdate} from '../core/document';
 import type {Registration} from '../core/model';
-import type {Transition} from '../core/policy';
+import {readOperation, type Transition} from '../core/policy';
 import {observedDuration} from '../forecast/durations';
 import type {Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
+import {historyScope} from '../forecast/kind-durations';
 import {within} from '../platform/deadline';
 import {publishOutcome} from './outcome-publish';
 import type {TickContext, WriteResult} from './tick-context';
@@ -90,18 +91,29 @@ export async function finishChanged(
   }
 }
 
-/** Adds a succeeded operation's duration to its kind, once its final write landed; the poller writes it. */
+/**
+ * Adds a succeeded operation's duration to its kind in its scope (its tenant, or its owner), once its final write
+ * landed; the poller writes it. Only an operation seen running at least once teaches anything: one registered
+ * when already done says nothing of how long it ran, and would let anyone teach a kind any duration.
+ */
 function learn(
   tick: TickContext,
   registration: Registration,
   transition: Transition,
   now: number,
 ): void {
+  const seen = registration.lastOperation;
+  if (!seen || readOperation(seen, registration.style).done) return;
   const operation = transition.lastOperation;
   const kind = operationKind(registration.operation.service, operation);
   const duration = operation && observedDuration(registration, operation, now);
   if (!tick.deps.kinds || !kind || duration === undefined) return;
-  tick.deps.kinds.learn(kind, duration);
+  tick.deps.kinds.learn(
+    kind,
+    historyScope(registration),
+    registration.owner,
+    duration,
+  );
 }
 
 /**

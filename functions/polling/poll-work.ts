@@ -64,6 +64,7 @@ export function newPoller(
       maxAnswerBytes: memoryBudget(config).maxAnswerBytes,
     }),
     allowlists: config.allowlists,
+    tenants: config.tenants,
     kinds: new KindDurations(
       db,
       config.collection,

@@ -13,13 +13,14 @@
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
  */
 import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
-import {refusals} from '../core/allowlists';
+import {accessRefusals} from '../core/tenants';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
 import {decide, type PollResult} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {operationKind} from '../forecast/kind';
+import {historyScope} from '../forecast/kind-durations';
 import {withTrace} from '../platform/log';
 import {endCorrupt} from './corrupt-end';
 import {finishChanged, save, settle} from './poll-settle';
@@ -80,12 +81,24 @@ export async function pollRegistration(
     await endCorrupt(tick, snapshot, `not writable: ${again.refused}`);
 }
 
-/** The operation's answer, unless the current allowlists refuse the registration (then no request is sent). */
+/**
+ * The operation's answer, unless the current lists (its tenant's too) refuse the registration: then no request is
+ * sent.
+ */
 async function fetchOperation(
   tick: TickContext,
   registration: Registration,
 ): Promise<PollResult> {
-  const refused = refusals(registration, tick.deps.allowlists);
+  const {allowlists, tenants} = tick.deps;
+  const refused = accessRefusals(
+    registration,
+    allowlists,
+    tenants && {
+      tenants,
+      tenant: registration.tenant,
+      owner: registration.owner,
+    },
+  );
   if (refused.length === 0) return tick.deps.client.get(registration);
   return {
     kind: 'rejected',
@@ -108,7 +121,7 @@ async function forecastNext(
       ? operationKind(registration.operation.service, result.operation)
       : undefined;
   const knowledge = kind && {
-    durations: await tick.deps.kinds?.model(kind),
+    durations: await tick.deps.kinds?.model(kind, historyScope(registration)),
     prior: lroSettingsFor(registration.operation.service, kind.verb),
   };
   return forecast(registration, result, now, tick.random, knowledge);

@@ -4,6 +4,7 @@
  */
 import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
 import type {Allowlists} from '../core/allowlists';
+import type {Tenants} from '../core/tenants';
 import type {PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
 import type {KindDurations} from '../forecast/kind-durations';
@@ -57,6 +58,8 @@ export interface PollerDependencies {
   client: OperationsClient;
   /** Checked again before every poll: a registration the current lists refuse ends `poll_error` (`forbidden`). */
   allowlists: Allowlists;
+  /** TENANTS, checked with the allowlists: a registration's tenant's lists, and that the tenant still exists. */
+  tenants?: Tenants;
   sink: NotificationSink;
   log: Logger;
   /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */

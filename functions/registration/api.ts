@@ -8,23 +8,24 @@
  *   GET    /stats               how the deployment is doing (ADMIN_PRINCIPALS only; stats-route.ts)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
- * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; callers see and cancel
- * only their own registrations unless they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not
- * exist). Bad input always gets a JSON error and a 4xx, and is never stored.
+ * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; with TENANTS set, a
+ * caller in no tenant is refused (403), unless an admin; callers see and cancel only their own registrations unless
+ * they are in ADMIN_PRINCIPALS (another's answers 404, as if it did not exist). Bad input always gets a JSON error
+ * and a 4xx, and is never stored. Request bodies are bounded before any of this (http/body-limit.ts).
  */
 import type {Request, Response} from '@google-cloud/functions-framework';
 import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
 import {CorruptDocumentError} from '../core/document';
-import {audit} from '../platform/audit';
+import {audit, type AuditEvent} from '../platform/audit';
 import {TRACE_FIELD, traceFields, type Logger} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
 import {OPENAPI_DOCUMENT} from './openapi';
+import {registerRoute} from './register-route';
 import {
   cancelRoute,
   listRoute,
-  registerRoute,
   showRoute,
   type RegistrationApiDependencies,
   type RouteHandler,
@@ -34,8 +35,45 @@ import {statsRoute} from './stats-route';
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
 
+/** The methods whose calls are audited (platform/audit.ts), and as what. */
+const AUDITED_ACTIONS: Record<string, AuditEvent['action'] | undefined> = {
+  POST: 'register',
+  DELETE: 'cancel',
+};
+
 /** The caller of a route that needs no identity (the API description). */
 const ANYONE: Caller = {principal: 'anyone', admin: false};
+
+/**
+ * The verified caller of a request, or undefined once it has been answered 401 (no valid ID token) or 403 (with
+ * TENANTS, a caller in no tenant who is not an admin); both refusals are audited.
+ */
+async function admit(
+  identity: CallerIdentity,
+  tenancy: boolean,
+  req: Request,
+  res: Response,
+  log: Logger,
+): Promise<Caller | undefined> {
+  const action = AUDITED_ACTIONS[req.method];
+  let caller: Caller;
+  try {
+    caller = await identity.identify(req);
+  } catch (error) {
+    if (!(error instanceof UnauthenticatedError)) throw error;
+    if (action === 'register')
+      audit(log, {action, principal: 'unknown', outcome: 'unauthenticated'});
+    sendError(res, 401, error.message);
+    return undefined;
+  }
+  if (tenancy && !caller.tenant && !caller.admin) {
+    if (action)
+      audit(log, {action, principal: caller.principal, outcome: 'no_tenant'});
+    sendError(res, 403, `${caller.principal} is in no tenant of TENANTS`);
+    return undefined;
+  }
+  return caller;
+}
 
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(
@@ -78,20 +116,14 @@ export function createRegistrationHandler(
       return sendError(res, 405, `${req.method} is not allowed on ${path}`);
     }
     if (route === openapi) return handler(req, res, {caller: ANYONE, log});
-    let caller: Caller;
-    try {
-      caller = await identity.identify(req);
-    } catch (error) {
-      if (!(error instanceof UnauthenticatedError)) throw error;
-      if (route === collection && req.method === 'POST') {
-        audit(log, {
-          action: 'register',
-          principal: 'unknown',
-          outcome: 'unauthenticated',
-        });
-      }
-      return sendError(res, 401, error.message);
-    }
+    const caller = await admit(
+      identity,
+      config.tenants !== undefined,
+      req,
+      res,
+      log,
+    );
+    if (!caller) return;
     try {
       await handler(req, res, {
         caller,

@@ -14,6 +14,10 @@ import {
   type Schema,
 } from './openapi-components';
 import {listQuerySchema, registrationIdSchema} from '../core/schemas';
+import {statsQuerySchema} from '../core/stats';
+import {MAX_BODY_BYTES} from '../http/body-limit';
+
+const MAX_BODY_KIB = MAX_BODY_BYTES / 1024;
 
 const ref = (name: string): Schema => ({$ref: `#/components/schemas/${name}`});
 const json = (schema: Schema) => ({'application/json': {schema}});
@@ -35,8 +39,12 @@ const responses: Record<string, ResponseObject> = {
     "No such registration (another owner's answers the same, unless the caller is in ADMIN_PRINCIPALS).",
   ),
   Unauthenticated: errorResponse(
-    "No valid Google-signed ID token in Authorization: Bearer (audience: the function's URL). Not answered " +
-      'where ALLOW_UNAUTHENTICATED=true.',
+    "No valid Google-signed ID token in Authorization: Bearer (audience: the function's URL), or in " +
+      'X-Serverless-Authorization when that is sent: it then names the caller. Not answered where ' +
+      'ALLOW_UNAUTHENTICATED=true.',
+  ),
+  NoTenant: errorResponse(
+    'PERMISSION_DENIED: TENANTS is set and the caller is in no tenant (nor in ADMIN_PRINCIPALS).',
   ),
   MethodNotAllowed: {
     description:
@@ -93,7 +101,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           'Registering the same operation for the same topic again answers 200 with the existing registration ' +
           'while it is pending. Once that watch has ended (any state but pending, cancelled included), a new ' +
           'watch starts: 201, with the state, finishedAt, attempts and lastError of the ended one in `previous`. ' +
-          'The body may be at most 64 KiB.',
+          `The body may be at most ${MAX_BODY_KIB} KiB, uncompressed.`,
         requestBody: {
           required: true,
           content: {
@@ -149,15 +157,19 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': errorResponse(
             'PERMISSION_DENIED: the operation, topic or subject is outside what the operator allows ' +
-              '(WATCH_PROJECTS, WATCH_SERVICES, ALLOWED_TOPICS, DELEGATION_SUBJECTS); `details` names each. ' +
-              'Nothing was stored.',
+              '(WATCH_PROJECTS, WATCH_SERVICES, ALLOWED_TOPICS, DELEGATION_SUBJECTS, and the lists of the ' +
+              "caller's tenant in TENANTS), the topic is one of opwatch's own, or the caller is in no tenant; " +
+              '`details` names each. Nothing was stored.',
           ),
-          '413': errorResponse('The body is over 64 KiB.'),
+          '413': errorResponse(
+            `The body is over ${MAX_BODY_KIB} KiB: answered before it is read, and the connection is closed.`,
+          ),
           '415': errorResponse(
-            'Not Content-Type: application/json (or not UTF-8).',
+            'Not Content-Type: application/json (or not UTF-8), or a compressed body.',
           ),
           '429': errorResponse(
-            'RESOURCE_EXHAUSTED: the caller already has MAX_PENDING_PER_OWNER pending registrations.',
+            "RESOURCE_EXHAUSTED: the caller already has MAX_PENDING_PER_OWNER pending registrations, or the caller's " +
+              'tenant its maxPending.',
           ),
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
@@ -167,7 +179,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'list',
         tags: ['registrations'],
         summary: 'List registrations',
-        description: 'A page of registrations in id order.',
+        description:
+          "A page of registrations in id order: the caller's own, or every owner's for an admin; `tenant` narrows " +
+          "it to one tenant's.",
         parameters: Object.entries(listQuerySchema.shape).map(
           ([name, schema]) => parameter(name, 'query', schema),
         ),
@@ -178,6 +192,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           },
           '400': {$ref: '#/components/responses/InvalidArgument'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
+          '403': {$ref: '#/components/responses/NoTenant'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -192,6 +207,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': {$ref: '#/components/responses/Registration'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
+          '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
           '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
@@ -207,6 +223,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '204': {description: 'Cancelled (or already finished).'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
+          '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
           '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
@@ -221,13 +238,19 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'How the deployment is doing',
         description:
           'Registrations by state and pending ones by shard (count() aggregations), the oldest overdue ' +
-          'registration, and the last hour of notifications by outcome with their lag. For ADMIN_PRINCIPALS.',
+          'registration, and the last hour of notifications by outcome with their lag. For ADMIN_PRINCIPALS, ' +
+          "whole or of one tenant; a tenant's admins (TENANTS) get their tenant's.",
+        parameters: Object.entries(statsQuerySchema.shape).map(
+          ([name, schema]) => parameter(name, 'query', schema),
+        ),
         responses: {
           '200': {description: 'The figures.', content: json(ref('Stats'))},
+          '400': {$ref: '#/components/responses/InvalidArgument'},
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': errorResponse(
-            'PERMISSION_DENIED: the caller is not in ADMIN_PRINCIPALS.',
+            'PERMISSION_DENIED: the caller is not in ADMIN_PRINCIPALS, nor an admin of the tenant asked for.',
           ),
+          '404': errorResponse('NOT_FOUND: no such tenant in TENANTS.'),
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },

@@ -3,8 +3,8 @@
  * (each costs one read per 1,000 index entries it counts), one limit-1 query per bucket of a shard with overdue
  * registrations for the oldest of them, and the last hour's per-minute figures (notify/outcome-stats.ts).
  *
- * Every query starts from {@link StatsReader.registrations}: the one place a scope (a tenant's registrations)
- * would narrow them.
+ * Every query starts from {@link StatsReader.registrations}, narrowed there to a tenant's registrations when the
+ * figures are a tenant's.
  */
 import {Timestamp, type Firestore, type Query} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
@@ -31,32 +31,70 @@ export class StatsReader {
     private readonly collectionName: string,
     /** POLL_SHARDS. */
     private readonly shards: number,
+    /** The names of TENANTS, whose pending registrations the whole deployment's figures count apart. */
+    private readonly tenantNames: readonly string[] = [],
+    /** The tenant the figures are about; undefined: the whole deployment. */
+    private readonly tenant?: string,
   ) {}
+
+  /** The same figures, of one tenant's registrations. */
+  forTenant(tenant: string): StatsReader {
+    return new StatsReader(
+      this.firestore,
+      this.collectionName,
+      this.shards,
+      [],
+      tenant,
+    );
+  }
 
   /** The registrations the figures are about. */
   private get registrations(): Query {
-    return this.firestore.collection(this.collectionName);
+    const all = this.firestore.collection(this.collectionName);
+    return this.tenant === undefined
+      ? all
+      : all.where('tenant', '==', this.tenant);
   }
 
   /** Every figure, as of `now`. */
   async read(now: number): Promise<Stats> {
     const cutoff = Timestamp.fromMillis(now - OVERDUE_AFTER_MS);
-    const [states, shards, lastHour] = await Promise.all([
+    const [states, shards, tenants, lastHour] = await Promise.all([
       this.states(),
       Promise.all(
         Array.from({length: this.shards}, (_, shard) =>
           this.shard(shard, cutoff),
         ),
       ),
-      readLastHour(this.firestore, this.collectionName, now),
+      this.tenantsPending(),
+      readLastHour(this.firestore, this.collectionName, now, this.tenant),
     ]);
     return {
       at: iso(now),
+      ...(this.tenant !== undefined && {tenant: this.tenant}),
       states,
+      ...(tenants && {tenants}),
       shards,
       oldestOverdue: await this.oldestOverdue(shards, cutoff, now),
       lastHour,
     };
+  }
+
+  /** Pending registrations per tenant, for the whole deployment's figures with TENANTS set. */
+  private async tenantsPending(): Promise<Stats['tenants']> {
+    if (this.tenantNames.length === 0) return undefined;
+    const counts = await Promise.all(
+      this.tenantNames.map(name =>
+        countOf(
+          this.registrations
+            .where('state', '==', 'pending')
+            .where('tenant', '==', name),
+        ),
+      ),
+    );
+    return Object.fromEntries(
+      this.tenantNames.map((name, i) => [name, {pending: counts[i]}]),
+    );
   }
 
   private async states(): Promise<Record<State, number>> {

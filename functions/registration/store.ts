@@ -14,6 +14,7 @@ import {
   type State,
 } from '../core/model';
 import {completionKeyOf} from '../core/completion-events';
+import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 
 /** Codes a new registration's create is tried again on (BulkWriter's own), and how often at most. */
 const CREATE_RETRIED = new Set([
@@ -102,6 +103,7 @@ export class RegistrationStore {
     request: NewRegistration,
     owner: string,
     now: number,
+    tenant?: string,
     trace?: string,
   ): Promise<{
     registration: Registration;
@@ -113,6 +115,7 @@ export class RegistrationStore {
       ...request,
       id,
       owner,
+      ...(tenant !== undefined && {tenant}),
       state: 'pending',
       createdAt: now,
       updatedAt: now,
@@ -138,10 +141,25 @@ export class RegistrationStore {
       const read = snapshot.exists ? readDocument(snapshot) : undefined;
       if (read?.ok && read.registration.state === 'pending')
         return {registration: read.registration, created: false};
+      // Registered again at once, the new watch of the operation still keeps the floor between two polls.
+      const lastPolledAt = read?.ok
+        ? read.registration.lastPolledAt
+        : undefined;
+      const restarted = {
+        ...registration,
+        nextPollAt: Math.max(
+          now,
+          (lastPolledAt ?? -Infinity) + MIN_POLL_INTERVAL_MS,
+        ),
+      };
       // An ended watch, or one stored in a form this version cannot read: the new watch takes its place.
-      transaction.set(ref, toDocument(registration, this.retentionMs));
-      if (!read) return {registration, created: true};
-      return {registration, created: true, previous: endedWatch(read)};
+      transaction.set(ref, toDocument(restarted, this.retentionMs));
+      if (!read) return {registration: restarted, created: true};
+      return {
+        registration: restarted,
+        created: true,
+        previous: endedWatch(read),
+      };
     });
   }
 
@@ -151,10 +169,10 @@ export class RegistrationStore {
     return snapshot.exists ? fromDocument(snapshot) : undefined;
   }
 
-  /** How many of `owner`'s registrations are pending. */
-  async countPending(owner: string): Promise<number> {
+  /** How many registrations of one owner, or of one tenant, are pending. */
+  async countPending(of: 'owner' | 'tenant', name: string): Promise<number> {
     const snapshot = await this.collection
-      .where('owner', '==', owner)
+      .where(of, '==', name)
       .where('state', '==', 'pending')
       .count()
       .get();
@@ -162,20 +180,23 @@ export class RegistrationStore {
   }
 
   /**
-   * A page of registrations, optionally in one state or of one owner, in id order (which the automatic indexes
-   * serve).
+   * A page of registrations, optionally in one state, of one owner or of one tenant, in id order (which the
+   * automatic indexes serve).
    * @throws InvalidPageTokenError for a token this store did not issue.
    */
   async list(options: {
     state?: State;
     owner?: string;
+    tenant?: string;
     pageSize: number;
     pageToken?: string;
   }): Promise<RegistrationPage> {
     let query = this.collection.orderBy('__name__').limit(options.pageSize + 1);
     if (options.state) query = query.where('state', '==', options.state);
-    if (options.owner !== undefined)
-      query = query.where('owner', '==', options.owner);
+    for (const field of ['owner', 'tenant'] as const) {
+      const value = options[field];
+      if (value !== undefined) query = query.where(field, '==', value);
+    }
     if (options.pageToken)
       query = query.startAfter(decodePageToken(options.pageToken));
     const snapshot = await query.get();

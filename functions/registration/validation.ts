@@ -23,6 +23,7 @@ import type {NewRegistration, OperationRef} from '../core/model';
 import {
   DEFAULT_TIMEOUT_MS,
   MAX_NAME_LENGTH,
+  fieldProblems,
   registrationRequestSchema,
   type FieldProblem,
 } from '../core/schemas';
@@ -230,13 +231,7 @@ function parseBody(body: unknown): Validated<RegistrationRequest> {
   if (parsed.success) return {ok: true, value: parsed.data};
   return {
     ok: false,
-    problems: parsed.error.issues.map(issue => ({
-      field: issue.path.length > 0 ? issue.path.join('.') : 'body',
-      message:
-        issue.code === 'unrecognized_keys'
-          ? `unknown field(s): ${issue.keys.join(', ')}`
-          : issue.message,
-    })),
+    problems: fieldProblems(parsed.error, 'body'),
   };
 }
 

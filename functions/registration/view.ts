@@ -23,6 +23,7 @@ export function toApiView(
   const view: RegistrationView = {
     id: registration.id,
     owner: registration.owner,
+    tenant: registration.tenant,
     state: registration.state,
     operationUrl: registration.operation.url,
     service: registration.operation.service,

@@ -270,6 +270,11 @@ describe('stats', () => {
     expect(text.stdout).toMatch(/^shard 0\s+pending \d+ {2}overdue 0/m);
     expect(text.stdout).toMatch(/^oldest overdue\s+none$/m);
     expect(text.stdout).toMatch(/^lag\s+/m);
+
+    // Without TENANTS, no tenant's figures to ask for: the flag reaches the API, which says so.
+    const tenant = await opwatch('stats', '--tenant', 'team-a');
+    expect(tenant.code).not.toBe(0);
+    expect(tenant.stderr).toMatch(/404 NOT_FOUND: no tenant team-a in TENANTS/);
   });
 });
 

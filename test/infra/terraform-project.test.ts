@@ -44,11 +44,7 @@ describe('the deployment', () => {
 
   test("indexes the poller's shard query: state == pending, bucket in range, nextPollAt <= now, led by the bucket", () => {
     const indexes = resourcesOf(tf, 'google_firestore_index');
-    const due = indexes.find(index =>
-      blocks(index.body, 'fields').some(
-        field => field.field_path === 'nextPollAt',
-      ),
-    )?.body;
+    const due = indexes.find(index => index.name === 'due_registrations')?.body;
     expect(due).toBeDefined();
     expect(due!.collection).toBe(ref('var.operations_collection'));
     expect(due!.database).toBe(ref('local.firestore_database'));
@@ -57,10 +53,20 @@ describe('the deployment', () => {
       {field_path: 'bucket', order: 'ASCENDING'},
       {field_path: 'nextPollAt', order: 'ASCENDING'},
     ]);
-    // Besides the optional completion-events index (completions.tf), the only composite index.
+    // The same query of one tenant for GET /stats, the tenant after the state.
     expect(
-      indexes.filter(index => index.file !== 'completions.tf'),
-    ).toHaveLength(1);
+      blocks(
+        resource(tf, 'google_firestore_index', 'tenant_due_registrations'),
+        'fields',
+      ).map(field => field.field_path),
+    ).toEqual(['state', 'tenant', 'bucket', 'nextPollAt']);
+    // Besides those, the optional completion-events index (completions.tf) and the figures' by-scope index.
+    expect(indexes.map(index => index.name).sort()).toEqual([
+      'completion_key',
+      'due_registrations',
+      'stats_by_scope',
+      'tenant_due_registrations',
+    ]);
     expect(defaultOf('operations_collection')).toBe('operations');
   });
 

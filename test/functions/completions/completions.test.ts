@@ -1,12 +1,14 @@
 /**
  * The `completions` target on the real Functions Framework, the Firestore and Pub/Sub emulators, with Eventarc's
  * audit-log events (binary content mode) and Pub/Sub-shaped events: a completion entry gets a registration polled
- * and notified at once, however lazy its own policy; anything else changes nothing and is acknowledged.
+ * and notified at once, however lazy its own policy; anything else (oversized fields included) changes nothing and
+ * is acknowledged; a burst of events makes a registration due once.
  */
 import type {Timestamp} from '@google-cloud/firestore';
 import {auditEntry} from '../../../scripts/lib/audit-entry';
 import {
   AUDIT_LOG_WRITTEN,
+  EVENT_FIELD_LIMITS,
   PUBSUB_MESSAGE_PUBLISHED,
 } from '../../../functions/completions/events';
 import {startStack, type TestStack} from '../../support/stack';
@@ -196,6 +198,31 @@ describe('input that must change nothing, acknowledged so nothing redelivers it'
       () => pubsubEvent('not json {'),
     ],
     [
+      `an operation id over ${EVENT_FIELD_LIMITS.id} characters`,
+      AUDIT_LOG_WRITTEN,
+      () => {
+        const entry = auditEntry(FIRESTORE, name);
+        const id = `${name}/${'x'.repeat(EVENT_FIELD_LIMITS.id)}`;
+        return {...entry, operation: {...entry.operation, id}};
+      },
+    ],
+    [
+      `more than ${EVENT_FIELD_LIMITS.labels} resource labels`,
+      AUDIT_LOG_WRITTEN,
+      () => ({
+        ...auditEntry(FIRESTORE, name),
+        resource: {
+          type: 'audited_resource',
+          labels: Object.fromEntries(
+            Array.from({length: EVENT_FIELD_LIMITS.labels + 1}, (_, n) => [
+              `label_${n}`,
+              'v',
+            ]),
+          ),
+        },
+      }),
+    ],
+    [
       'a Compute short id without project',
       AUDIT_LOG_WRITTEN,
       () => ({
@@ -260,4 +287,21 @@ it('a registration of the operation stored with a nextPollAt that is no time: th
   expect(answer.status).toBe(204);
   const [message] = await stack.pull(1, 5000);
   expect(message.attributes.registrationId).toBe(id);
+});
+
+it('a burst of events makes a running operation due once: one poll, not one per event', async () => {
+  const name = firestoreName();
+  stack.operationsApi.define(name, {kind: 'never'});
+  const id = await registerAndPollOnce(FIRESTORE, 'v1', name);
+  const entry = auditEntry(FIRESTORE, name);
+
+  const answers = await Promise.all(
+    Array.from({length: 6}, () => stack.event(AUDIT_LOG_WRITTEN, entry)),
+  );
+  expect(answers.map(answer => answer.status)).toEqual(Array(6).fill(204));
+  const after = await document(id);
+  expect(after.state).toBe('pending');
+  // Polled at registration's tick, then once for the whole burst.
+  expect(after.attempts).toBe(2);
+  expect(stack.operationsApi.requestsFor(name)).toHaveLength(2);
 });

@@ -39,6 +39,7 @@ describe('loadRegistrationConfig', () => {
         ]),
         topics: ['projects/demo-opwatch/topics/*'],
         subjects: [],
+        reservedTopics: new Set(),
       },
     });
   });

@@ -1,6 +1,9 @@
+import fc from 'fast-check';
+import {pollPolicyRequestSchema} from '../../../functions/core/schemas';
 import {
   DEFAULT_POLICY,
   MAX_RETRY_AFTER_MS,
+  MIN_POLL_INTERVAL_MS,
   MIN_PUBLISH_ATTEMPTS,
   MIN_PUBLISH_RETRY_MS,
   afterPublishFailure,
@@ -85,9 +88,13 @@ describe('decide', () => {
     ).toBe(NOW + 7000);
   });
 
-  it('never schedules past the deadline, and expires a poll at or after it', () => {
+  it('never schedules past the deadline (but by the floor), and expires a poll at or after it', () => {
+    const late = pending({attempts: 20, deadline: NOW + 5000});
+    expect(decide(late, running, NOW, noJitter).nextPollAt).toBe(NOW + 5000);
     const near = pending({deadline: NOW + 100});
-    expect(decide(near, running, NOW, noJitter).nextPollAt).toBe(NOW + 100);
+    expect(decide(near, running, NOW, noJitter).nextPollAt).toBe(
+      NOW + MIN_POLL_INTERVAL_MS,
+    );
     expect(decide(near, running, NOW + 100, noJitter).outcome).toBe('expired');
   });
 
@@ -234,5 +241,80 @@ describe('readOperation', () => {
       done: true,
       failed: true,
     });
+  });
+});
+
+describe('the floor between two polls', () => {
+  /** A pollPolicy a request may name, as the request schema reads it: at its floors or anywhere above. */
+  const requestPolicy = fc
+    .record({
+      initialDelay: fc.integer({min: 1000, max: 10_000}),
+      multiplier: fc.double({min: 1, max: 10, noNaN: true}),
+      maxDelay: fc.integer({min: 5000, max: 60_000}),
+      jitter: fc.double({min: 0, max: 1, noNaN: true}),
+    })
+    .map(({initialDelay, multiplier, maxDelay, jitter}) =>
+      pollPolicyRequestSchema.parse({
+        initialDelay: `${initialDelay / 1000}s`,
+        multiplier,
+        maxDelay: `${Math.max(maxDelay, initialDelay) / 1000}s`,
+        jitter,
+      }),
+    );
+  const results = fc.constantFrom<PollResult>(running, notFound, {
+    kind: 'transient',
+    error: {kind: 'network', message: 'reset'},
+  });
+
+  it('holds after the jitter, for every policy a request may name and every draw', () => {
+    fc.assert(
+      fc.property(
+        requestPolicy,
+        results,
+        fc.integer({min: 0, max: 50}),
+        fc.double({min: 0, max: 1, maxExcluded: true, noNaN: true}),
+        fc.integer({min: 1, max: 10_000}),
+        (pollPolicy, result, attempts, draw, untilDeadline) => {
+          const registration = pending({
+            pollPolicy,
+            attempts,
+            deadline: NOW + untilDeadline,
+          });
+          const next = decide(registration, result, NOW, () => draw);
+          if (!next.outcome)
+            expect(next.nextPollAt - NOW).toBeGreaterThanOrEqual(
+              MIN_POLL_INTERVAL_MS,
+            );
+          const retried = afterPublishFailure(
+            registration,
+            next,
+            {kind: 'publish', message: 'refused'},
+            NOW,
+            () => draw,
+          );
+          expect(retried.nextPollAt - NOW).toBeGreaterThanOrEqual(
+            MIN_POLL_INTERVAL_MS,
+          );
+        },
+      ),
+    );
+  });
+
+  it('holds for the policy that polled 36 times in 20 s: 1 s, x1, full jitter', () => {
+    const pollPolicy = pollPolicyRequestSchema.parse({
+      initialDelay: '1s',
+      multiplier: 1,
+      jitter: 1,
+    });
+    let now = NOW;
+    let registration = pending({pollPolicy});
+    let polls = 0;
+    while (now < NOW + 20_000) {
+      polls++;
+      const next = decide(registration, running, now, () => 0.999999);
+      registration = {...registration, attempts: next.attempts};
+      now = next.nextPollAt;
+    }
+    expect(polls).toBeLessThanOrEqual(20);
   });
 });

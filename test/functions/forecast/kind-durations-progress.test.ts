@@ -5,7 +5,8 @@ import {
   observedDuration,
   type DurationSums,
 } from '../../../functions/forecast/durations';
-import {kindDocumentId, operationKind} from '../../../functions/forecast/kind';
+import {operationKind} from '../../../functions/forecast/kind';
+import {kindDocumentId} from '../../../functions/forecast/kind-durations';
 import {extrapolate, readProgress} from '../../../functions/forecast/progress';
 
 const START = 1_800_000_000_000;
@@ -24,7 +25,7 @@ describe('operationKind', () => {
       verb: 'create',
       key: 'redis.googleapis.com google.cloud.redis.v1.OperationMetadata create',
     });
-    expect(kindDocumentId(kind!)).toMatch(/^[0-9a-f]{32}$/);
+    expect(kindDocumentId('tenant team-a', kind!)).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it("reads Compute's operationType, and tells verbs apart", () => {
@@ -35,7 +36,12 @@ describe('operationKind', () => {
       operationType: 'delete',
     });
     expect(insert?.verb).toBe('insert');
-    expect(kindDocumentId(insert!)).not.toBe(kindDocumentId(del!));
+    expect(kindDocumentId('tenant team-a', insert!)).not.toBe(
+      kindDocumentId('tenant team-a', del!),
+    );
+    expect(kindDocumentId('tenant team-a', insert!)).not.toBe(
+      kindDocumentId('tenant team-b', insert!),
+    );
   });
 
   it('is unknown for an operation that says nothing of what it does', () => {

@@ -48,6 +48,7 @@ describe('buildNotification', () => {
     expect(parseNotification(notification.data)).toEqual({
       registrationId: registration.id,
       outcome: 'failed',
+      owner: 'a@example.com',
       service: 'firestore.googleapis.com',
       operationUrl: registration.operation.url,
       operation,
@@ -66,6 +67,7 @@ describe('buildNotification', () => {
       'content-type': 'application/json',
       outcome: 'failed',
       registrationId: registration.id,
+      owner: 'a@example.com',
       service: 'firestore.googleapis.com',
       operationName: registration.operation.name,
       errorCode: '9',
@@ -118,6 +120,21 @@ describe('buildNotification', () => {
     for (const type of types)
       expect(type).toMatch(/^dev\.opwatch\.operation\.v1\.[a-z_]+$/);
     expect(cloudEventTypeSchema.options).toEqual(types);
+  });
+
+  it("carries the owner's tenant in the data and as an attribute, when it has one", () => {
+    const notification = buildNotification(
+      {...registration, tenant: 'team-a'},
+      {outcome: 'succeeded', finishedAt, attempts: 2},
+    );
+    expect(parseNotification(notification.data)).toMatchObject({
+      owner: 'a@example.com',
+      tenant: 'team-a',
+    });
+    expect(notification.attributes).toMatchObject({
+      owner: 'a@example.com',
+      tenant: 'team-a',
+    });
   });
 
   it('has no errorCode when the operation succeeded, and a pollError when the watch ended without a result', () => {

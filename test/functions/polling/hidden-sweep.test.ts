@@ -56,7 +56,7 @@ it('finds every hidden registration, reports and ends it, and leaves the rest al
     'operations/visible',
   );
   const store = new RegistrationStore(firestore, collection, 86_400_000);
-  expect(await store.countPending('anonymous')).toBe(ids.size + 1);
+  expect(await store.countPending('owner', 'anonymous')).toBe(ids.size + 1);
 
   const reports: Array<{
     topic: string;
@@ -130,7 +130,7 @@ it('finds every hidden registration, reports and ends it, and leaves the rest al
   expect(reports.map(r => r.attributes.registrationId)).not.toContain(
     visible.id,
   );
-  expect(await store.countPending('anonymous')).toBe(0);
+  expect(await store.countPending('owner', 'anonymous')).toBe(0);
 });
 
 it('names the field at fault', async () => {

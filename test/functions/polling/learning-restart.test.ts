@@ -10,6 +10,10 @@ import {
 } from '../../support/stack';
 import type {SpawnedFunction} from '../../support/poll-process';
 import {MIN_HISTORY} from '../../../functions/forecast/durations';
+import {
+  historyModel,
+  type StoredHistory,
+} from '../../../functions/forecast/history';
 
 const API = 'https://firestore.googleapis.com/v1';
 /** A kind with a type and a verb and no progress, so only its history can inform the forecast. */
@@ -48,12 +52,15 @@ async function bake(afterMs: number): Promise<string> {
   return name;
 }
 
+/** How many finished operations the kind's history holds (their weights decay, so to the nearest whole). */
 async function learnedCount(): Promise<number | undefined> {
   const kinds = await stack.firestore
     .collection(`${stack.collection}_kinds`)
     .get();
   expect(kinds.size).toBeLessThanOrEqual(1);
-  return kinds.docs[0]?.get('count') as number | undefined;
+  const eras = kinds.docs[0]?.get('eras') as StoredHistory | undefined;
+  const model = eras && historyModel(eras, Date.now());
+  return model && Math.round(model.count);
 }
 
 /** The wait between an operation's first and second poll. */

@@ -6,6 +6,7 @@ import {subscribe, unsubscribe} from 'node:diagnostics_channel';
 import {startStack, type TestStack} from '../../support/stack';
 import type {PulledMessage} from '../../support/emulator-env';
 import {FakeOperationsServer} from '../../support/fake-operations-server';
+import {ANONYMOUS} from '../../../functions/core/model';
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const API = 'https://firestore.googleapis.com/v1';
@@ -101,6 +102,7 @@ describe('a finished operation reaches the topic with its result', () => {
       'content-type': 'application/json',
       outcome: 'succeeded',
       registrationId: id,
+      owner: ANONYMOUS,
       service: 'firestore.googleapis.com',
       operationName: name,
       label_team: 'data',
@@ -109,6 +111,7 @@ describe('a finished operation reaches the topic with its result', () => {
     expect(data).toEqual({
       registrationId: id,
       outcome: 'succeeded',
+      owner: ANONYMOUS,
       service: 'firestore.googleapis.com',
       operationUrl: `${API}/${name}`,
       operation: {

@@ -2,6 +2,7 @@
  * The `operations` function as deployed: the real Functions Framework serving functions/index.ts, storing in
  * the real Firestore emulator that the global setup started.
  */
+import {MIN_POLL_INTERVAL_MS} from '../../../functions/core/policy';
 import {Firestore} from '@google-cloud/firestore';
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
@@ -341,6 +342,33 @@ describe('watching again an operation whose watch ended', () => {
       expect(third.previous).toBeUndefined();
     },
   );
+  it('keeps the floor between polls when the operation is registered again right after its last poll', async () => {
+    const operation = `${FIRESTORE_OP}-again-at-once`;
+    const {body: first} = await api()
+      .post('/operations')
+      .send({operation})
+      .expect(201);
+    const polledAt = Date.now();
+    await firestore
+      .collection(collection)
+      .doc(first.id)
+      .update(
+        toDocument(
+          {
+            state: 'succeeded',
+            updatedAt: polledAt,
+            lastPolledAt: polledAt,
+            finishedAt: polledAt,
+          },
+          30 * 86_400_000,
+        ),
+      );
+    const {body: again} = await api()
+      .post('/operations')
+      .send({operation})
+      .expect(201);
+    expect(Date.parse(again.nextPollAt)).toBe(polledAt + MIN_POLL_INTERVAL_MS);
+  });
 });
 
 describe('GET /operations', () => {

@@ -221,3 +221,33 @@ describe('owners', () => {
     );
   });
 });
+
+describe('X-Serverless-Authorization, the header IAM checks when it is sent', () => {
+  const both = (serverless: string, authorization: string) =>
+    operations.request({
+      method: 'POST',
+      path: '/operations',
+      headers: {
+        'content-type': 'application/json',
+        'x-serverless-authorization': `Bearer ${serverless}`,
+        authorization: `Bearer ${authorization}`,
+      },
+      body: JSON.stringify({operation: `${OPERATION}-serverless`}),
+    });
+
+  it('names the owner, whatever identity Authorization carries beside it', async () => {
+    const answer = await both(tokenOf(BOB), tokenOf(ALICE));
+    expect(answer.status).toBe(201);
+    expect(answer.body).toMatchObject({owner: BOB});
+  });
+
+  it('refuses a token Cloud Run stripped of its signature rather than trust it, storing nothing', async () => {
+    const before = await firestore.collection(collection).count().get();
+    const [header, payload] = tokenOf(BOB).split('.');
+    const answer = await both(`${header}.${payload}.`, tokenOf(ALICE));
+    expect(answer.status).toBe(401);
+    expect(errorOf(answer).message).toContain('X-Serverless-Authorization');
+    const after = await firestore.collection(collection).count().get();
+    expect(after.data().count).toBe(before.data().count);
+  });
+});
