@@ -92,7 +92,8 @@ locals {
     "pollPolicy",
     "bucket",
     "trace",
-    "endSeenAt",
+    "publishFailures",
+    "publishFailingSince",
     "eventDueAt",
   ]
 }

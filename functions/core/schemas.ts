@@ -285,6 +285,14 @@ export type RegistrationView = z.infer<typeof registrationViewSchema>;
 /** A page of `GET /operations`. */
 export const registrationListSchema = z.object({
   registrations: z.array(registrationViewSchema),
+  unreadable: z
+    .array(z.object({id: z.string(), problem: z.string()}))
+    .optional()
+    .meta({
+      description:
+        'Registrations of this page stored in a form this version cannot read, left out of registrations: ' +
+        'each ends poll_error (pollError.kind corrupt).',
+    }),
   nextPageToken: z.string().optional().meta({
     description: 'Pass as pageToken for the next page; absent on the last.',
   }),

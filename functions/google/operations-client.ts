@@ -18,15 +18,24 @@ import {
   PermanentTokenError,
   permanentOAuthError,
 } from './delegation';
+import {within} from '../platform/deadline';
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
 import type {Watch} from '../core/watch';
+import {
+  MAX_ANSWER_DEPTH,
+  answerProblem,
+  nestedDeeperThan,
+} from './operation-answer';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
-/** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
-const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/**
+ * A larger answer is refused unless the memory budget (polling/memory-budget.ts) sets a smaller cap: it could not
+ * be published anyway (Pub/Sub's limit is 10 MB).
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 /** A larger `ListOperations` page is refused: a list is read whole, page by page, within a tick's memory. */
 export const MAX_LIST_PAGE_BYTES = 2 * 1024 * 1024;
 /**
@@ -128,24 +137,6 @@ function scrub(body: string, token: string): string {
   return redact(head).slice(0, ERROR_BODY_CHARS);
 }
 
-/**
- * True when an answer is the registered operation: its `name` is the registered name (or, as Compute and Cloud
- * SQL answer, that name's last segment), or it has a boolean `done`. Any other JSON object is refused, so the
- * poller cannot serve as a GET proxy for other resources under an `operations` path.
- */
-function isOperation(
-  value: unknown,
-  registeredName: string,
-): value is Operation {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return false;
-  const {name, done} = value as Operation;
-  const shortName = registeredName.slice(registeredName.lastIndexOf('/') + 1);
-  return (
-    name === registeredName || name === shortName || typeof done === 'boolean'
-  );
-}
-
 /** An answer of `operations.get`, read whole. */
 interface Answer {
   status: number;
@@ -169,6 +160,8 @@ type Failure = Exclude<PollResult, {kind: 'operation'}>;
 export interface OperationsClientOptions {
   endpointOverrides: EndpointOverrides;
   requestTimeoutMs: number;
+  /** The largest answer read, in bytes; a larger one is the registration's poll error. */
+  maxAnswerBytes?: number;
   tokens?: TokenSource;
   now?: () => number;
 }
@@ -179,9 +172,10 @@ export class OperationsClient {
   private readonly requestTimeoutMs: number;
   private readonly tokens: TokenSource;
   private readonly now: () => number;
+  private readonly maxAnswerBytes: number;
   /** Keep-alive connections per host; an answer over the cap fails as it arrives, and is never read whole. */
-  private readonly agent = new Agent({maxResponseSize: MAX_ANSWER_BYTES});
-  /** The same for lists, whose pages are bounded tighter: a tick holds a whole list in memory. */
+  private readonly agent: Agent;
+  /** The same for lists, whose pages are bounded apart: a tick holds a whole list in memory. */
   private readonly listAgent = new Agent({
     maxResponseSize: MAX_LIST_PAGE_BYTES,
   });
@@ -189,6 +183,8 @@ export class OperationsClient {
   constructor(options: OperationsClientOptions) {
     this.endpointOverrides = options.endpointOverrides;
     this.requestTimeoutMs = options.requestTimeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    this.agent = new Agent({maxResponseSize: this.maxAnswerBytes});
     this.tokens = options.tokens ?? new AdcTokenSource(this.endpointOverrides);
     this.now = options.now ?? Date.now;
   }
@@ -202,14 +198,17 @@ export class OperationsClient {
 
   /** Polls the registration's operation once and classifies the answer; never throws. */
   async get(
-    registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
+    registration: Pick<
+      Registration,
+      'operation' | 'scopes' | 'subject' | 'style'
+    >,
   ): Promise<PollResult> {
     const {service} = registration.operation;
     const token = await this.tokenFor(service, registration);
     if (typeof token !== 'string') return token;
     const answer = await this.send(this.urlFor(registration), service, token);
     if ('kind' in answer) return answer;
-    return this.classify(answer, registration.operation.name, token);
+    return this.classify(answer, registration, token);
   }
 
   /**
@@ -260,14 +259,19 @@ export class OperationsClient {
     return this.token(credentials);
   }
 
-  /** The token to poll with, or the poll's result when there is none. */
+  /**
+   * The token to poll with, or the poll's result when there is none: within the request's own timeout, since a
+   * metadata server or token endpoint that does not answer would otherwise hold the poll's slot.
+   */
   private async token(
     registration: Pick<Registration, 'scopes' | 'subject'>,
   ): Promise<string | Failure> {
     try {
-      return await this.tokens.accessToken(
-        registration.scopes,
-        registration.subject,
+      return await within(
+        this.tokens.accessToken(registration.scopes, registration.subject),
+        this.requestTimeoutMs,
+        'fetching an access token',
+        'the token source',
       );
     } catch (error) {
       const message = `no access token: ${(error as Error).message}`;
@@ -284,7 +288,7 @@ export class OperationsClient {
     token: string,
     {agent, maxBytes}: {agent: Agent; maxBytes: number} = {
       agent: this.agent,
-      maxBytes: MAX_ANSWER_BYTES,
+      maxBytes: this.maxAnswerBytes,
     },
   ): Promise<Answer | Failure> {
     let status: number | undefined;
@@ -334,19 +338,31 @@ export class OperationsClient {
   /** What an answer means: the operation, or an error that is worth retrying or not. */
   private classify(
     {status, retryAfter, body}: Answer,
-    registeredName: string,
+    registration: Pick<Registration, 'operation' | 'style'>,
     token: string,
   ): PollResult {
-    if (status === 200) {
+    let problem = 'not JSON';
+    if (status === 200 && nestedDeeperThan(body, MAX_ANSWER_DEPTH)) {
+      problem = `nested deeper than ${MAX_ANSWER_DEPTH} levels`;
+    } else if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
-        if (isOperation(operation, registeredName))
-          return {kind: 'operation', operation};
+        const found = answerProblem(operation, {
+          name: registration.operation.name,
+          style: registration.style,
+        });
+        if (found === undefined)
+          return {kind: 'operation', operation: operation as Operation};
+        problem = found;
       } catch {
-        // Falls through: a 200 that is not an Operation.
+        // A 200 whose body is not JSON: not an Operation either.
       }
     }
-    return this.failure({status, retryAfter, body}, token, 'an Operation');
+    return this.failure(
+      {status, retryAfter, body},
+      token,
+      `an Operation: ${problem}`,
+    );
   }
 
   /** What an answer that is not the one wanted means: an error that is worth retrying or not. */

@@ -15,6 +15,7 @@ import type {LogThrottle, Logger} from '../platform/log';
 import type {WatchStore} from '../watches/watch-store';
 import type {DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
+import type {ShardLayout} from './shard-layout';
 import type {LeaseTimings} from './lease-timings';
 
 /** What a tick did: the poll function's answer. */
@@ -62,6 +63,8 @@ export interface PollerDependencies {
   due: DueRegistrations;
   /** Makes the lease of one tick on one shard's buckets. */
   lease: (holder: string, range: BucketRange) => PollLease;
+  /** Which shard layout polls while POLL_SHARDS changes; without it, every lease holder works. */
+  layout?: ShardLayout;
   client: OperationsClient;
   /** Checked again before every poll: a registration the current lists refuse ends `poll_error` (`forbidden`). */
   allowlists: Allowlists;
@@ -83,7 +86,10 @@ export interface PollerDependencies {
    * Long enough for a holder's usual end: its last polls, the flush and the release.
    */
   handOverMs?: number;
-  /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
+  /**
+   * How long from its first refusal a notification Pub/Sub refuses is retried before the watch ends `undeliverable`
+   * (at least three tries over at least a minute, whatever this says).
+   */
   publishGraceMs: number;
   /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
   deadLetterTopic?: string;
@@ -125,6 +131,8 @@ export interface TickContext {
   readonly random: () => number;
   /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
   mayStart(): boolean;
+  /** Whether the tick was stopped: its lease lost, or Firestore failing. */
+  stopped(): boolean;
   /** True, and the tick stops, once the lease could run out before a poll's publish and write are done. */
   fenced(): boolean;
   /**
@@ -137,7 +145,7 @@ export interface TickContext {
     work: () => Promise<void>,
   ): Promise<void>;
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
-  write(snapshot: DocumentSnapshot, update: PollUpdate): Promise<boolean>;
+  write(snapshot: DocumentSnapshot, update: PollUpdate): Promise<WriteResult>;
 }
 
 /** Whether a registration falls due, or a watch is due to list, in `range` before `by`. */
@@ -150,4 +158,16 @@ export async function anyWorkBefore(
     (await deps.due.anyDueBefore(range, by)) ||
     ((await deps.watches?.store.anyDueBefore(range, by)) ?? false)
   );
+}
+
+/**
+ * What became of a poll's write. Not written: the document changed since it was read (a cancel, a newer tick),
+ * Firestore failed (the tick stops), or, with `refused`, the update itself cannot be stored: the registration's
+ * own fault, which its poll charges to it (registration-poll.ts).
+ */
+export interface WriteResult {
+  written: boolean;
+  /** The document changed since it was read. */
+  conflict?: boolean;
+  refused?: string;
 }

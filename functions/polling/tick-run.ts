@@ -9,10 +9,15 @@ import type {
   Timestamp,
 } from '@google-cloud/firestore';
 import pLimit from 'p-limit';
-import type {PollUpdate} from '../core/document';
+import {UnstorableError, type PollUpdate} from '../core/document';
 import {bucketOf, type BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
-import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+  firestoreCode,
+} from '../platform/firestore';
 import type {LogThrottle} from '../platform/log';
 import type {PollLease} from './lease';
 import type {LeaseTimings} from './lease-timings';
@@ -22,6 +27,7 @@ import {
   type PollerDependencies,
   type TickContext,
   type TickCounts,
+  type WriteResult,
 } from './tick-context';
 import {listWatch} from './watch-listing';
 import {WakeTimes} from './wake-times';
@@ -41,6 +47,8 @@ export class TickRun implements TickContext {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Update times of this tick's writes, to skip a page read before the write landed. */
   private readonly written = new Map<string, Timestamp>();
+  /** Registrations none of whose writes could be stored: left to the next tick, not polled again in this one. */
+  private readonly unwritable = new Set<string>();
   /** When the registrations this tick left pending fall due: the tick wakes for them, not a second later. */
   private readonly wakeTimes = new WakeTimes();
   private stopReason: string | undefined;
@@ -62,6 +70,10 @@ export class TickRun implements TickContext {
 
   stop(reason: string): void {
     this.stopReason ??= reason;
+  }
+
+  stopped(): boolean {
+    return this.stopReason !== undefined;
   }
 
   /**
@@ -167,7 +179,7 @@ export class TickRun implements TickContext {
   }
 
   private start(snapshot: QueryDocumentSnapshot): void {
-    if (this.stale(snapshot)) return;
+    if (this.stale(snapshot) || this.unwritable.has(snapshot.id)) return;
     this.startWork(snapshot.id, () => pollRegistration(this, snapshot));
   }
 
@@ -223,13 +235,14 @@ export class TickRun implements TickContext {
   }
 
   /**
-   * Writes a poll's result within the write deadline, unless the document changed since it was read.
-   * @returns whether the write landed.
+   * Writes a poll's result within the write deadline, unless the document changed since it was read. Decided by
+   * cause: an update that cannot be stored is refused to the registration that made it, and only Firestore
+   * failing stops the tick.
    */
   async write(
     snapshot: DocumentSnapshot,
     update: PollUpdate,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     try {
       const result = await within(
         this.deps.due.save(
@@ -241,6 +254,7 @@ export class TickRun implements TickContext {
         'writing a poll result',
       );
       this.written.set(snapshot.id, result.writeTime);
+      this.unwritable.delete(snapshot.id);
       const {state, nextPollAt} = update;
       // Only within the budget: at most budget / slot entries, however many registrations the tick polls.
       if (
@@ -249,15 +263,21 @@ export class TickRun implements TickContext {
         nextPollAt < this.deadline
       )
         this.wakeTimes.add(nextPollAt);
-      return true;
+      return {written: true};
     } catch (error) {
-      // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
-      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
-      if (firestoreCode(error) !== FAILED_PRECONDITION) {
-        this.fatal ??= error as Error;
-        this.stop(`Firestore write failed: ${(error as Error).message}`);
+      const code = firestoreCode(error);
+      // Someone else changed the registration (a cancel, a newer tick), or it is gone: theirs stands.
+      if (code === FAILED_PRECONDITION) return {written: false, conflict: true};
+      if (code === NOT_FOUND) return {written: false};
+      // The update itself: a value the codec refuses, or a document Firestore will not store.
+      if (error instanceof UnstorableError || code === INVALID_ARGUMENT) {
+        this.unwritable.add(snapshot.id);
+        return {written: false, refused: (error as Error).message};
       }
-      return false;
+      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
+      this.fatal ??= error as Error;
+      this.stop(`Firestore write failed: ${(error as Error).message}`);
+      return {written: false};
     }
   }
 

@@ -16,7 +16,7 @@ import type {
 import {readDocument, toDocument} from '../core/document';
 import {readWatch} from '../core/watch-document';
 import type {Operation, Registration} from '../core/model';
-import {decide} from '../core/policy';
+import {decide, type Transition} from '../core/policy';
 import {pendingRegistration} from '../core/registration-start';
 import {DEFAULT_TIMEOUT_MS} from '../core/schemas';
 import {operationKey, watchedRegistrationId, type Watch} from '../core/watch';
@@ -25,7 +25,7 @@ import {within} from '../platform/deadline';
 import {ALREADY_EXISTS, firestoreCode} from '../platform/firestore';
 import {planEntry} from '../watches/watch-plan';
 import {publishOutcome} from './outcome-publish';
-import {saveTransition} from './registration-poll';
+import {save} from './poll-settle';
 import type {TickContext} from './tick-context';
 import {endWatch, listFailed, saveWatch, watchRefusal} from './watch-ending';
 
@@ -232,30 +232,38 @@ async function startRegistration(
 }
 
 /**
- * Publishes the notification of a done list entry as a poll's answer would have it, but counting no poll; the
- * transition to store (pending again if Pub/Sub refused it).
+ * Publishes a list entry's ending; undefined when it was not published and the registration's own poll should
+ * take it from here: the lease could run out first, or the notification cannot be built from the entry (a fault
+ * the poll path charges to its registration).
  */
-function publishEntry(
+async function publishEntry(
   tick: TickContext,
   registration: Registration,
   operation: Entry,
   now: number,
-) {
+): Promise<Transition | undefined> {
   const decided = decide(
     registration,
     {kind: 'operation', operation},
     now,
     tick.random,
   );
-  return publishOutcome(
-    tick,
-    registration,
-    {...decided, attempts: registration.attempts},
-    now,
-  );
+  try {
+    return await publishOutcome(
+      tick,
+      registration,
+      {...decided, attempts: registration.attempts},
+      now,
+    );
+  } catch {
+    return undefined;
+  }
 }
 
-/** A new operation already done after the watch began: published from its entry, then stored as ended. */
+/**
+ * A new operation already done after the watch began: published from its entry, then stored as ended (or pending
+ * with its refused publish counted, or, unpublished, pending for its own poll).
+ */
 async function notifyNew(
   tick: TickContext,
   watch: Watch,
@@ -266,15 +274,18 @@ async function notifyNew(
   const now = tick.now();
   const registration = watchedRegistration(watch, operation, now);
   const transition = await publishEntry(tick, registration, operation, now);
+  if (!transition) return createOnce(tick, target, registration);
   const state = transition.outcome ?? 'pending';
   await createOnce(tick, target, {
     ...registration,
     state,
     nextPollAt: transition.nextPollAt,
     ...(transition.lastError && {lastError: transition.lastError}),
+    ...(transition.publishFailures !== undefined && {
+      publishFailures: transition.publishFailures,
+      publishFailingSince: transition.publishFailingSince,
+    }),
     ...(state !== 'pending' && {finishedAt: now}),
-    // Refused: the lag of the notification that finally goes out counts from here, as for a poll's.
-    ...(state === 'pending' && {endSeenAt: now}),
   });
 }
 
@@ -288,11 +299,7 @@ async function finishFromList(
   if (tick.fenced()) return;
   const now = tick.now();
   const transition = await publishEntry(tick, registration, operation, now);
-  // Refused: the lag of the notification that finally goes out counts from this first sight of the end.
-  const endSeenAt = transition.outcome
-    ? undefined
-    : (registration.endSeenAt ?? now);
-  await saveTransition(tick, snapshot, {transition}, now, endSeenAt);
+  if (transition) await save(tick, snapshot, {transition}, now);
 }
 
 /** Writes the list's result to the watch; a watch cancelled meanwhile has the registrations this list made cancelled. */

@@ -21,6 +21,7 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
+import {CorruptDocumentError} from '../core/document';
 import {audit, type AuditEvent} from '../platform/audit';
 import {TRACE_FIELD, traceFields, type Logger} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
@@ -177,6 +178,8 @@ export function createRegistrationHandler(
         trace: trace[TRACE_FIELD] as string | undefined,
       });
     } catch (error) {
+      if (error instanceof CorruptDocumentError)
+        return unreadable(res, caller, error, log);
       log.error('request failed', {
         method: req.method,
         path,
@@ -186,4 +189,28 @@ export function createRegistrationHandler(
         sendError(res, 503, 'the registration store is unavailable; retry');
     }
   };
+}
+
+/**
+ * A registration stored in a form this version cannot read: 409 to its owner (or an admin), saying why; to anyone
+ * else, as if it did not exist. Never a 5xx: retrying would not help, and the poller ends the watch.
+ */
+function unreadable(
+  res: Response,
+  caller: Caller,
+  error: CorruptDocumentError,
+  log: Logger,
+): void {
+  log.error('registration unreadable', {
+    registrationId: error.registrationId,
+    problem: error.message,
+  });
+  if (!caller.admin && error.owner !== caller.principal)
+    return sendError(res, 404, `no registration ${error.registrationId}`);
+  sendError(
+    res,
+    409,
+    `registration ${error.registrationId} is stored in a form this version cannot read (${error.message}); ` +
+      'its watch ends poll_error (corrupt), and registering the operation again starts a new watch',
+  );
 }

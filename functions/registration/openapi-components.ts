@@ -15,6 +15,7 @@ import {
   notificationAttributesSchema,
   notificationPayloadSchema,
 } from '../notify/notification';
+import {corruptReportSchema} from '../notify/dead-letter';
 import {
   durationSchema,
   errorBodySchema,
@@ -145,6 +146,7 @@ const ANSWERS = {
   NotificationAttributes: notificationAttributesSchema,
   Stats: statsSchema,
   PubSubPushEnvelope: pushEnvelopeSchema,
+  CorruptReport: corruptReportSchema,
 };
 
 /** The JSON Schemas of `schemas`, named by their keys and referring to each other as OpenAPI components. */

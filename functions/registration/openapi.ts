@@ -56,6 +56,11 @@ const responses: Record<string, ResponseObject> = {
     content: json(ref('Error')),
   },
   Unavailable: errorResponse('The registration store is unavailable; retry.'),
+  Unreadable: errorResponse(
+    'The registration is stored in a form this version cannot read (the message says which fields): its watch ' +
+      'ends poll_error (pollError.kind corrupt), reported on DEAD_LETTER_TOPIC. Registering the operation again ' +
+      'starts a new watch in its place.',
+  ),
   Error: errorResponse(
     'Any other error: 404 for a path not in this document, 405 for a method not listed on a path, 500.',
   ),
@@ -206,6 +211,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -221,6 +227,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },

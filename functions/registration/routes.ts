@@ -71,6 +71,7 @@ export function listRoute({store}: RegistrationApiDependencies): RouteHandler {
       });
       res.json({
         registrations: page.registrations.map(r => toApiView(r)),
+        unreadable: page.unreadable,
         nextPageToken: page.nextPageToken,
       });
     } catch (error) {

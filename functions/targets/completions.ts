@@ -18,7 +18,7 @@ export function completionsHandler(
   const config = loadCompletionsConfig();
   const db = newFirestore(config.projectId);
   return createCompletionsHandler({
-    due: new DueNow(db, config.collection, config.retentionMs),
+    due: new DueNow(db, config.collection, config.retentionMs, log),
     watches: new WatchStore(db, config.collection, config.retentionMs),
     poller: newPoller(
       config,

@@ -263,6 +263,32 @@ it('duplicate and late events change nothing and publish nothing again', async (
   expect(await stack.pull(1, 1500)).toHaveLength(0);
 });
 
+it('a registration of the operation stored with a nextPollAt that is no time: the event is acknowledged, the rest notified', async () => {
+  const name = firestoreName();
+  stack.operationsApi.define(name, {kind: 'never'});
+  const id = await registerAndPollOnce(FIRESTORE, 'v1', name);
+  // The same operation for another topic, then broken: the lookup finds it beside the first.
+  const twin = await stack.register({
+    operation: `https://${FIRESTORE}/v1/${name}`,
+    topic: `${stack.topic}-twin`,
+  });
+  expect(twin.status).toBe(201);
+  await stack.firestore
+    .collection(stack.collection)
+    .doc(twin.body.id)
+    .update({nextPollAt: 'soon'});
+  stack.operationsApi.define(name, {kind: 'finish', afterMs: 0});
+
+  const answer = await stack.event(
+    AUDIT_LOG_WRITTEN,
+    auditEntry(FIRESTORE, name),
+  );
+
+  expect(answer.status).toBe(204);
+  const [message] = await stack.pull(1, 5000);
+  expect(message.attributes.registrationId).toBe(id);
+});
+
 it('a burst of events makes a running operation due once: one poll, not one per event', async () => {
   const name = firestoreName();
   stack.operationsApi.define(name, {kind: 'never'});
