@@ -38,6 +38,8 @@ import {WakeTimes} from './wake-times';
  * emulator, 600 near 1,180/s at the same CPU per poll.
  */
 export const PAGE_SIZE = 600;
+/** How often a tick reads its shard's due watches at most. */
+const WATCHES_RECHECK_MS = 2000;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
 
@@ -52,6 +54,8 @@ export class TickRun implements TickContext {
   /** When the registrations this tick left pending fall due: the tick wakes for them, not a second later. */
   private readonly wakeTimes = new WakeTimes();
   private stopReason: string | undefined;
+  /** When the tick last read its shard's due watches. */
+  private watchesLookedAt = -Infinity;
   private fatal: Error | undefined;
 
   constructor(
@@ -97,11 +101,6 @@ export class TickRun implements TickContext {
         await Promise.race(this.inFlight.values());
         continue;
       }
-      if (cursor === undefined) {
-        await this.listDueWatches();
-        // A failed read of the watches fails the tick: no second read to wait out on a Firestore that is away.
-        if (this.stopReason !== undefined) break;
-      }
       const read = await this.store(
         this.deps.due.page(this.range, this.now(), PAGE_SIZE, cursor),
         'reading due registrations',
@@ -110,6 +109,9 @@ export class TickRun implements TickContext {
       const {docs: page, readTime} = read;
       this.forgetWritesBefore(readTime);
       for (const snapshot of page) this.start(snapshot);
+      // After the page's polls started, so the registrations due now never wait for it.
+      if (cursor === undefined) await this.listDueWatches();
+      if (this.stopReason !== undefined) break;
       if (page.length === PAGE_SIZE) {
         cursor = page[page.length - 1];
         continue;
@@ -164,12 +166,16 @@ export class TickRun implements TickContext {
   }
 
   /**
-   * Starts the list of each watch of the shard due to list, once per sweep; they take poll slots like polls, and a
-   * sweep's end waits for them as for polls, so the registrations a list made are read by the next sweep.
+   * Starts the list of each watch of the shard due to list, at most every WATCHES_RECHECK_MS; they take poll slots
+   * like polls, and a sweep's end waits for them as for polls, so the registrations a list made are read by the
+   * next sweep.
    */
   private async listDueWatches(): Promise<void> {
     const watches = this.deps.watches;
-    if (!watches) return;
+    // Lists are due every LIST_INTERVAL_SECONDS: a look every few seconds, not every sweep, finds them in time.
+    if (!watches || this.now() < this.watchesLookedAt + WATCHES_RECHECK_MS)
+      return;
+    this.watchesLookedAt = this.now();
     const due = await this.store(
       watches.store.due(this.range, this.now(), PAGE_SIZE),
       'reading due watches',
