@@ -17,8 +17,9 @@ const DEPENDS_ON = {
   google: ['platform'],
   notify: ['platform'],
   forecast: ['platform'],
-  polling: ['http', 'google', 'notify', 'forecast'],
-  registration: ['http', 'notify'],
+  watches: ['platform'],
+  polling: ['http', 'google', 'notify', 'forecast', 'watches'],
+  registration: ['http', 'notify', 'watches'],
   completions: ['polling'],
   targets: ['registration', 'completions'],
 };

@@ -1,6 +1,7 @@
 /**
  * The fault suites (test/faults): the poller killed, Pub/Sub and Firestore taken away, an API storm, fuzzed
- * requests and token and log safety, each on the real emulators with the poll function in a process of its own.
+ * requests, hostile answers and corrupt documents, and token and log safety, each on the real emulators with the
+ * poll function in a process of its own.
  * Two sizes (test/faults/profile.ts): `npm test` runs the quick profile after the main suite, a few minutes;
  * `npm run test:faults` runs the full one (FAULT_PROFILE=full), whose figures docs/reliability.md reports.
  *

@@ -11,6 +11,7 @@ import {evaluationSection} from './report-evaluation';
 import {cores, pct, table, verdict} from './report-format';
 import {eventsSection, realSection} from './report-real';
 import {scaleOutSection} from './report-scale-out';
+import {watchSection} from './watch';
 import {costInputs, costSection, steadySection} from './report-steady';
 import type {Results} from './results';
 import type {Sweep} from './scale';
@@ -117,7 +118,7 @@ function scaleSection(sweeps: readonly Sweep[], timing: Timing): string {
 
 /**
  * The report's sections after the header, in order; each writes nothing when its stage did not run. A new stage's
- * section (issue 26's API calls per watched parent, say) is one more entry here.
+ * section is one more entry here.
  */
 const SECTIONS: ((results: Results) => string | undefined)[] = [
   r => r.evaluation && evaluationSection(r.evaluation, r.timing),
@@ -137,6 +138,7 @@ const SECTIONS: ((results: Results) => string | undefined)[] = [
   r => r.registration && registrationSection(r.registration),
   r => (r.scale?.length ? scaleSection(r.scale, r.timing) : undefined),
   scaleOutSection,
+  r => r.watch && watchSection(r.watch),
 ];
 
 /** The Markdown report. */

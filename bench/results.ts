@@ -10,6 +10,7 @@ import type {Sweep} from './scale';
 import type {ShardResults} from './shards';
 import type {Timing} from './simulate';
 import type {SteadyRun} from './steady';
+import type {WatchResult} from './watch';
 
 /** Where and how the benchmark ran. */
 export interface Machine {
@@ -46,4 +47,6 @@ export interface Results {
   registration?: LoadResult[];
   scale?: Sweep[];
   shards?: ShardResults;
+  /** API calls per operation for a watched parent against registering each (bench/watch.ts). */
+  watch?: WatchResult;
 }

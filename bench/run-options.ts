@@ -15,6 +15,7 @@ export const STAGES = [
   'registration',
   'scale',
   'shards',
+  'watch',
 ] as const;
 
 /** Sizes of a full run, and of `--quick`, which runs fewer and smaller stages (the report says so). */
@@ -38,6 +39,7 @@ const PROFILES = {
     scaleTicks: 2,
     shardSize: 20_000,
     shardWorkers: '1,2,4',
+    watchOperations: 30,
   },
   quick: {
     stages: 'evaluation,events,real,steady,registration',
@@ -58,6 +60,7 @@ const PROFILES = {
     scaleTicks: 2,
     shardSize: 2000,
     shardWorkers: '1,2',
+    watchOperations: 10,
   },
 };
 type Profile = (typeof PROFILES)['full'];

@@ -1,7 +1,6 @@
 /**
  * The stages of `npm run bench`, in the order they run. Each reads the run's options, adds its results, and says
- * what it does through its own progress line. A new stage (issue 26's API calls per watched parent, say) is one
- * more entry in {@link STAGE_RUNNERS} and in run-options.ts' STAGES, a field in results.ts, and a section in
+ * what it does through its own progress line. A new stage is one more entry in {@link STAGE_RUNNERS} and in run-options.ts' STAGES, a field in results.ts, and a section in
  * report.ts' SECTIONS.
  */
 import {OPWATCH, OPWATCH_EVENTS, OPWATCH_INFORMED, PEERS} from './contenders';
@@ -19,6 +18,7 @@ import type {Results} from './results';
 import {sweep} from './scale';
 import {measureShards} from './shards';
 import {steadyRun} from './steady';
+import {measureWatch} from './watch';
 
 /** What every stage gets: the options, the results so far, a progress line writer, and the emulators. */
 export interface StageContext {
@@ -196,6 +196,15 @@ export const STAGE_RUNNERS: Record<string, StageRunner> = {
         workerCounts: numbers(sizes.shardWorkers),
         concurrency: deployment.concurrency,
         budgetSeconds: deployment.budgetSeconds,
+        log: context.log,
+      });
+    },
+  } /** API calls per operation for a watched parent against registering each, in real time. */,
+  watch: {
+    needsEnv: true,
+    async run(context) {
+      context.results.watch = await measureWatch(needEnv(context), {
+        operations: context.options.sizes.watchOperations,
         log: context.log,
       });
     },

@@ -11,7 +11,12 @@ import {join} from 'node:path';
 /** test/support/fake-operations-server.ts, as the benchmark uses it. */
 export interface FakeOperationsServer {
   readonly baseUrl: string;
-  readonly requests: ReadonlyArray<{name?: string; at: number; status: number}>;
+  readonly requests: ReadonlyArray<{
+    name?: string;
+    at: number;
+    status: number;
+    path: string;
+  }>;
   define(
     name: string,
     behavior:
@@ -49,9 +54,16 @@ export function startFakeOperations(
 ): Promise<FakeOperationsServer> {
   return load<{
     FakeOperationsServer: {
-      start(o: {latencyMs: number}): Promise<FakeOperationsServer>;
+      start(o: {
+        latencyMs: number;
+        listPageSize: number;
+      }): Promise<FakeOperationsServer>;
     };
-  }>('fake-operations-server').FakeOperationsServer.start({latencyMs});
+  }>('fake-operations-server').FakeOperationsServer.start({
+    latencyMs,
+    // ListOperations pages as an API's pages, not two at a time as the tests' fake does to page often.
+    listPageSize: 100,
+  });
 }
 
 /** Starts the fake GCE metadata server that mints the poller's tokens. */

@@ -9,6 +9,7 @@ import type {
   RegistrationView as ApiRegistrationView,
 } from '../functions/core/schemas';
 import type {Stats} from '../functions/core/stats';
+import type {WatchView as ApiWatchView} from '../functions/core/watch';
 import type {Authorizer} from './auth';
 
 /** A registration as the API shows it (schema Registration). */
@@ -16,6 +17,10 @@ export type RegistrationView = ApiRegistrationView;
 
 /** A page of registrations (schema RegistrationList). */
 export type RegistrationPage = RegistrationList;
+/** A watch of a parent, as the API shows it. */
+export type WatchView = ApiWatchView;
+/** A page of `GET /watches`. */
+export type WatchPage = {watches: WatchView[]; nextPageToken?: string};
 
 /** The `error` of an error answer (schema Error). */
 export type ApiErrorDetail = ErrorBody['error'];
@@ -109,6 +114,29 @@ export class OpwatchApi {
   /** DELETE /operations/{id}. */
   async cancel(id: string): Promise<void> {
     await this.send('DELETE', `/operations/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /watches: `created` is false when the same parent is already watched (200). */
+  async watch(body: object): Promise<{created: boolean; watch: WatchView}> {
+    const {status, json} = await this.send('POST', '/watches', body);
+    return {created: status === 201, watch: json as WatchView};
+  }
+
+  /** GET /watches: one page. */
+  async listWatches(query: ListQuery): Promise<WatchPage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const search = params.size > 0 ? `?${params}` : '';
+    const {json} = await this.send('GET', `/watches${search}`);
+    return json as WatchPage;
+  }
+
+  /** DELETE /watches/{id}: the watch, cancelled. */
+  async cancelWatch(id: string): Promise<WatchView> {
+    const path = `/watches/${encodeURIComponent(id)}`;
+    return (await this.send('DELETE', path)).json as WatchView;
   }
 
   private async send(

@@ -11,7 +11,14 @@ import {Command, CommanderError, InvalidArgumentError, Option} from 'commander';
 import {existsSync, readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {STATES} from '../functions/core/model';
+import {WATCH_STATES} from '../functions/core/watch';
 import * as commands from './commands';
+import {
+  cancelWatch,
+  createWatch,
+  listWatches,
+  type WatchFlags,
+} from './watch-commands';
 import {EXIT} from './exit-codes';
 import {Output} from './output';
 
@@ -131,7 +138,42 @@ export function buildProgram(): Command {
   addRegistrationCommands(program);
   addWaitCommand(program);
   addTailCommand(program);
+  addWatchCommand(program);
   return program;
+}
+
+/** `watch create|list|cancel`: watches of a parent, every operation under it. */
+function addWatchCommand(program: Command): void {
+  const watch = program
+    .command('watch')
+    .description('watch every operation under a parent (create, list, cancel)');
+  withGlobals(watch.command('create'))
+    .description('watch a parent: each operation under it is notified once')
+    .requiredOption(
+      '--service <host>',
+      'API host, e.g. firestore.googleapis.com',
+    )
+    .requiredOption('--parent <parent>', 'e.g. projects/P/databases/(default)')
+    .option('--version <version>', 'API version (default: the service preset)')
+    .option('--filter <filter>', "passed through as ListOperations' filter")
+    .option('--topic <topic>', 'topic id or projects/P/topics/T')
+    .option('--label <key=value>', 'a label; repeat for more', collect)
+    .option('--timeout <duration>', 'how long to watch, e.g. 86400s')
+    .action(action((ctx, flags: WatchFlags) => createWatch(ctx, flags)));
+  withGlobals(watch.command('list'))
+    .description('list watches')
+    .addOption(
+      new Option('--state <state>', 'only this state').choices(WATCH_STATES),
+    )
+    .option('--all', 'follow nextPageToken to the last page')
+    .action(
+      action((ctx, flags: {state?: string; all?: boolean}) =>
+        listWatches(ctx, flags),
+      ),
+    );
+  withGlobals(watch.command('cancel <id>'))
+    .description('stop watching a parent (and its pending operations)')
+    .action(action((ctx, id: string) => cancelWatch(ctx, id)));
 }
 
 /** `register`, `status`, `list`, `cancel` and `stats`: one call of the registration API each. */

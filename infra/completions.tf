@@ -101,7 +101,7 @@ resource "google_cloudfunctions2_function" "completions" {
   # Reached by Pub/Sub push (outside any VPC); only the push account holds roles/run.invoker.
   service_config {
     service_account_email          = google_service_account.poller.email
-    available_memory               = "512M"
+    available_memory               = "${var.poll_memory_mb}M"
     available_cpu                  = "1"
     timeout_seconds                = var.completion_poll_budget_seconds + var.poll_request_timeout_seconds + 30
     min_instance_count             = 0

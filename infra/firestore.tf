@@ -92,7 +92,8 @@ locals {
     "pollPolicy",
     "bucket",
     "trace",
-    "endSeenAt",
+    "publishFailures",
+    "publishFailingSince",
     "eventDueAt",
   ]
 }
@@ -152,6 +153,77 @@ resource "google_firestore_field" "stats_expire_at" {
   project    = var.project_id
   database   = local.firestore_database
   collection = "${var.operations_collection}_stats"
+  field      = "expireAt"
+
+  ttl_config {}
+
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
+# The watches (functions/watches/watch-store.ts), in <operations_collection>_watches: each shard's tick lists its
+# due ones, state == "active", bucket in the shard's range, nextListAt <= now, as the due registrations' query.
+resource "google_firestore_index" "due_watches" {
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = "${var.operations_collection}_watches"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "bucket"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "nextListAt"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
+locals {
+  # UNINDEXED_WATCH_FIELDS of functions/core/watch-document.ts (test/infra holds the two to each other): above all
+  # the baseline, one string of up to 5,000 keys, which no query reads.
+  unindexed_watch_fields = [
+    "baseline",
+    "nextListAt",
+    "lastListedAt",
+    "updatedAt",
+    "createdAt",
+    "finishedAt",
+    "deadline",
+    "lastError",
+    "labels",
+    "scopes",
+    "filter",
+    "bucket",
+  ]
+}
+
+resource "google_firestore_field" "unindexed_watch" {
+  for_each = toset(local.unindexed_watch_fields)
+
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = "${var.operations_collection}_watches"
+  field      = each.value
+
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}
+
+# Ended watches carry expireAt (finishedAt + retention_days), as registrations do.
+resource "google_firestore_field" "watch_expire_at" {
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = "${var.operations_collection}_watches"
   field      = "expireAt"
 
   ttl_config {}

@@ -49,6 +49,7 @@ locals {
     POLL_CONCURRENCY             = tostring(var.poll_concurrency)
     POLL_LEASE_SECONDS           = tostring(var.poll_lease_seconds)
     POLL_REQUEST_TIMEOUT_SECONDS = tostring(var.poll_request_timeout_seconds)
+    POLL_MEMORY_MB               = tostring(var.poll_memory_mb)
     POLL_SHARDS                  = tostring(var.poll_shards)
     POLL_FANOUT_TOPIC            = google_pubsub_topic.poll_fanout.id
     WATCH_PROJECTS               = join(",", var.watch_projects)
@@ -57,6 +58,7 @@ locals {
     DELEGATION_SUBJECTS          = join(",", var.delegation_subjects)
     TENANTS                      = local.tenants_env
     PUBLISH_GRACE_SECONDS        = tostring(var.publish_grace_seconds)
+    LIST_INTERVAL_SECONDS        = tostring(var.list_interval_seconds)
     DEAD_LETTER_TOPIC            = var.dead_letter_topic
     COMPLETION_EVENTS_TOPIC      = local.completion_events_topic
   }
@@ -170,7 +172,7 @@ resource "google_cloudfunctions2_function" "poll" {
   # holds roles/run.invoker.
   service_config {
     service_account_email          = google_service_account.poller.email
-    available_memory               = "512M"
+    available_memory               = "${var.poll_memory_mb}M"
     available_cpu                  = "1"
     timeout_seconds                = var.poll_timeout_seconds
     min_instance_count             = 0

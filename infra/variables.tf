@@ -128,8 +128,30 @@ variable "poll_request_timeout_seconds" {
   default     = 10
 }
 
+variable "list_interval_seconds" {
+  description = "How often at most each watch lists its parent's operations (LIST_INTERVAL_SECONDS); a completion event of an operation under it lists sooner."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.list_interval_seconds > 0 && var.list_interval_seconds <= 86400
+    error_message = "list_interval_seconds must be in (0, 86400]."
+  }
+}
+
+variable "poll_memory_mb" {
+  description = "Memory of the poll function, and of the completions function, which polls too, in MB; also passed to them as POLL_MEMORY_MB, which bounds what a tick holds: each answer is capped so POLL_CONCURRENCY of them, parsed, fit in the heap Node.js sizes at half this memory (functions/polling/memory-budget.ts), and a larger answer is its registration's poll error."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.poll_memory_mb >= 256 && var.poll_memory_mb <= 32768
+    error_message = "poll_memory_mb must be in [256, 32768]."
+  }
+}
+
 variable "publish_grace_seconds" {
-  description = "How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable (PUBLISH_GRACE_SECONDS)."
+  description = "How long from its first refused publish a notification Pub/Sub keeps refusing is retried before the watch ends undeliverable, at least three tries over at least a minute (PUBLISH_GRACE_SECONDS)."
   type        = number
   default     = 3600
 }

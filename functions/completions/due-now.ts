@@ -9,12 +9,18 @@
  * last did), however many arrive, duplicates included; and never sooner than the poller's floor after its last
  * poll (core/policy.ts MIN_POLL_INTERVAL_MS), so events cannot make it poll in a loop.
  */
-import type {
-  Firestore,
-  DocumentSnapshot,
+import {
   Timestamp,
+  type DocumentSnapshot,
+  type Firestore,
 } from '@google-cloud/firestore';
-import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+  firestoreCode,
+} from '../platform/firestore';
+import type {Logger} from '../platform/log';
 import {toDocument} from '../core/document';
 import {COMPLETION_KEY_FIELD} from '../core/completion-events';
 import {MIN_POLL_INTERVAL_MS} from '../core/policy';
@@ -24,8 +30,11 @@ const MARK_ATTEMPTS = 3;
 /** Completion events make one registration due at most once per this interval. */
 export const EVENT_INTERVAL_MS = 5000;
 
-const millisOf = (doc: DocumentSnapshot, field: string) =>
-  (doc.get(field) as Timestamp | undefined)?.toMillis();
+/** A stored time field, or undefined when it is absent or not a time (a document broken by hand, say). */
+function millisOf(doc: DocumentSnapshot, field: string): number | undefined {
+  const value: unknown = doc.get(field);
+  return value instanceof Timestamp ? value.toMillis() : undefined;
+}
 
 /** Registrations of one collection, looked up by their operation's completion key. */
 export class DueNow {
@@ -33,6 +42,8 @@ export class DueNow {
     private readonly firestore: Firestore,
     private readonly collectionName: string,
     private readonly retentionMs: number,
+    /** Where a registration left alone for its own data is said; silent without. */
+    private readonly log?: Logger,
   ) {}
 
   private get collection() {
@@ -56,12 +67,25 @@ export class DueNow {
     return ids.filter((id): id is string => id !== undefined);
   }
 
+  /**
+   * Makes one registration due. One document's own fault (a `nextPollAt` that is no time, a write Firestore
+   * refuses for its content) leaves that one alone, said in the log; only Firestore failing throws, so the event
+   * is redelivered for that and nothing else. A hidden document is the poller's sweep's to report and end.
+   */
   private async markOne(
     doc: DocumentSnapshot,
     now: number,
     attempts: number,
   ): Promise<string | undefined> {
     if (!doc.exists || doc.get('state') !== 'pending') return undefined;
+    const nextPollAt = millisOf(doc, 'nextPollAt');
+    if (nextPollAt === undefined) {
+      this.log?.error('completion event: registration left alone', {
+        registrationId: doc.id,
+        problem: 'nextPollAt is not a timestamp',
+      });
+      return undefined;
+    }
     const eventDueAt = millisOf(doc, 'eventDueAt');
     if (eventDueAt !== undefined && now - eventDueAt < EVENT_INTERVAL_MS)
       return undefined;
@@ -69,7 +93,7 @@ export class DueNow {
       now,
       (millisOf(doc, 'lastPolledAt') ?? -Infinity) + MIN_POLL_INTERVAL_MS,
     );
-    if (millisOf(doc, 'nextPollAt')! <= dueAt) return doc.id;
+    if (nextPollAt <= dueAt) return doc.id;
     try {
       await doc.ref.update(
         toDocument(
@@ -80,8 +104,16 @@ export class DueNow {
       );
       return doc.id;
     } catch (error) {
-      if (firestoreCode(error) !== FAILED_PRECONDITION || attempts <= 1)
-        throw error;
+      const code = firestoreCode(error);
+      if (code === NOT_FOUND) return undefined;
+      if (code === INVALID_ARGUMENT) {
+        this.log?.error('completion event: registration left alone', {
+          registrationId: doc.id,
+          problem: (error as Error).message,
+        });
+        return undefined;
+      }
+      if (code !== FAILED_PRECONDITION || attempts <= 1) throw error;
       return this.markOne(await doc.ref.get(), now, attempts - 1);
     }
   }
@@ -92,11 +124,14 @@ export class DueNow {
     const refs = ids.map(id => this.collection.doc(id));
     const docs = await this.firestore.getAll(...refs);
     return docs
-      .filter(
-        doc =>
+      .filter(doc => {
+        const nextPollAt = millisOf(doc, 'nextPollAt');
+        return (
           doc.get('state') === 'pending' &&
-          millisOf(doc, 'nextPollAt')! <= since,
-      )
+          nextPollAt !== undefined &&
+          nextPollAt <= since
+        );
+      })
       .map(doc => doc.id);
   }
 }

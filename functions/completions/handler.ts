@@ -22,6 +22,8 @@ import type {Logger} from '../platform/log';
 import {within} from '../platform/deadline';
 import type {Poller} from '../polling/poller';
 import {rangeOwning, type BucketRange} from '../core/shards';
+import type {WatchStore} from '../watches/watch-store';
+import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 import type {DueNow} from './due-now';
 import {readEvent} from './events';
 import {completionKeyOfEntry} from './lookup-key';
@@ -32,6 +34,8 @@ const RECHECK_MS = 500;
 /** What the handler works with. */
 export interface CompletionsDependencies {
   due: DueNow;
+  /** Watches of parents: an event of an operation no registration has yet lists its parent's watches now. */
+  watches?: WatchStore;
   /** A poller whose ticks last the completion budget. */
   poller: Poller;
   /** POLL_SHARDS: a tick works the shard that owns a registration, under that shard's lease. */
@@ -72,18 +76,38 @@ export function createCompletionsHandler(
       deps.firestoreTimeoutMs,
       'marking registrations due',
     );
-    if (ids.length === 0) {
-      log.info('completion event: no pending registration', {
-        operation: read.entry.operation.id,
-      });
-      return;
+    if (ids.length > 0) {
+      log.info('completion event: registrations due now', {registrations: ids});
+      return pollSoon(deps, ids, markedAt, log);
     }
-    log.info('completion event: registrations due now', {registrations: ids});
-    await pollSoon(deps, ids, markedAt, log);
+    const watches = await watchesDue(deps, key, markedAt);
+    if (watches.length > 0) {
+      // The list registers the operation, or notifies it from its entry: a tick of each watch's shard lists now.
+      log.info('completion event: watches of its parent list now', {watches});
+      return pollSoon(deps, watches, markedAt, log);
+    }
+    log.info('completion event: no pending registration', {
+      operation: read.entry.operation.id,
+    });
   };
 }
 
-/** The shards that own `ids`, each once. */
+/** The active watches of the parent of the operation keyed `key`, made due to list now. */
+async function watchesDue(
+  deps: CompletionsDependencies,
+  key: string,
+  now: number,
+): Promise<string[]> {
+  const at = key.lastIndexOf('/operations/');
+  if (!deps.watches || at < 0) return [];
+  return within(
+    deps.watches.markDueByParent(key.slice(0, at), now, MIN_POLL_INTERVAL_MS),
+    deps.firestoreTimeoutMs,
+    'marking watches due',
+  );
+}
+
+/** The shards that own `ids` (registrations' or watches', bucketed alike), each once. */
 function shardsOwning(ids: string[], shards: number): BucketRange[] {
   const ranges = new Map<string, BucketRange>();
   for (const id of ids) {

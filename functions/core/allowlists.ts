@@ -96,13 +96,38 @@ const list = (text: string | undefined): string[] | undefined =>
     ? undefined
     : splitList(text).map(item => item.toLowerCase());
 
-/** True when `text` fits `glob`, whose `*` matches any run of characters within one path segment. */
+/**
+ * True when `text` fits `glob`, whose `*` matches any run of characters within one path segment. No regular
+ * expression: backtracking made a glob with several `*` cost a power of the text's length (`*a*a*a*a*a*a*b`
+ * against a 100-character topic took two minutes). Here each segment's pieces are found left to right, each
+ * at its first place, which for `*` alone is exact, and every character of the text is looked at a bounded
+ * number of times per piece: linear in the text for a given glob.
+ */
 export function globMatches(glob: string, text: string): boolean {
-  const body = glob
-    .split('*')
-    .map(part => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('[^/]*');
-  return new RegExp(`^${body}$`).test(text);
+  const globSegments = glob.split('/');
+  const textSegments = text.split('/');
+  return (
+    globSegments.length === textSegments.length &&
+    globSegments.every((segment, i) => segmentMatches(segment, textSegments[i]))
+  );
+}
+
+/** Whether one path segment fits one segment of a glob. */
+function segmentMatches(glob: string, text: string): boolean {
+  const pieces = glob.split('*');
+  if (pieces.length === 1) return glob === text;
+  const first = pieces[0];
+  const last = pieces[pieces.length - 1];
+  const end = text.length - last.length;
+  if (end < first.length || !text.startsWith(first) || !text.endsWith(last))
+    return false;
+  let at = first.length;
+  for (const piece of pieces.slice(1, -1)) {
+    const found = text.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
 }
 
 /** Reads the allowlists; an unset variable takes its documented default. */

@@ -130,7 +130,7 @@ const registrationSchema = z.object({
   MAX_PENDING_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
 });
 
-/** How long past its deadline a refused notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
+/** How long from its first refusal a notification is retried, unless PUBLISH_GRACE_SECONDS says otherwise. */
 export const DEFAULT_PUBLISH_GRACE_SECONDS = 3600;
 
 const pollerSchema = z.object({
@@ -140,7 +140,11 @@ const pollerSchema = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   POLL_LEASE_SECONDS: positiveNumber(15, 600),
   POLL_REQUEST_TIMEOUT_SECONDS: positiveNumber(10, 300),
+  // The function's memory as Terraform gives it (available_memory): the answers' budget (polling/memory-budget.ts).
+  POLL_MEMORY_MB: z.coerce.number().int().min(128).max(32_768).default(512),
   ...pollShards,
+  // Each watch's parent is listed at most this often (functions/polling/watch-listing.ts).
+  LIST_INTERVAL_SECONDS: positiveNumber(30, 86_400),
   PUBLISH_GRACE_SECONDS: positiveNumber(
     DEFAULT_PUBLISH_GRACE_SECONDS,
     30 * 86_400,
@@ -205,8 +209,12 @@ export interface PollerConfig extends CommonConfig, ShardsConfig {
   concurrency: number;
   leaseMs: number;
   requestTimeoutMs: number;
-  /** How long past its deadline a notification Pub/Sub keeps refusing is retried before the watch ends. */
+  /** The function's memory in MB (POLL_MEMORY_MB), which the answers a tick holds are budgeted from. */
+  memoryMb: number;
+  /** How long from its first refusal a notification Pub/Sub keeps refusing is retried before the watch ends. */
   publishGraceMs: number;
+  /** LIST_INTERVAL_SECONDS: a watch lists its parent at most this often. */
+  listIntervalMs: number;
   /** Full topic name that also gets the notification of an `undeliverable` watch, if set. */
   deadLetterTopic?: string;
   /** How long a tick waits for the previous one to hand the lease over: that tick's usual end. */
@@ -368,9 +376,11 @@ function pollerConfig(parsed: z.infer<typeof pollerSchema>): PollerConfig {
     concurrency: parsed.POLL_CONCURRENCY,
     leaseMs,
     requestTimeoutMs,
+    memoryMb: parsed.POLL_MEMORY_MB,
     shards: parsed.POLL_SHARDS,
     fanoutTopic,
     publishGraceMs: parsed.PUBLISH_GRACE_SECONDS * 1000,
+    listIntervalMs: parsed.LIST_INTERVAL_SECONDS * 1000,
     ...(parsed.DEAD_LETTER_TOPIC !== undefined && {
       deadLetterTopic: topicName(
         'DEAD_LETTER_TOPIC',

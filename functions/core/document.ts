@@ -32,11 +32,20 @@ export const MAX_STORED_OPERATION_BYTES = 256 * 1024;
  */
 export const MAX_PENDING_OPERATION_BYTES = 16 * 1024;
 
-/** Epoch milliseconds in the code, a Timestamp in the document. */
-const time = z.codec(z.instanceof(Timestamp), z.number().finite(), {
-  decode: stored => stored.toMillis(),
-  encode: millis => Timestamp.fromMillis(millis),
-});
+/** The earliest instant a Firestore Timestamp holds, 0001-01-01T00:00:00Z, in epoch milliseconds. */
+export const MIN_STORED_TIME = -62_135_596_800_000;
+/** The latest instant a Firestore Timestamp holds, 9999-12-31T23:59:59.999Z, in epoch milliseconds. */
+export const MAX_STORED_TIME = 253_402_300_799_999;
+
+/** Epoch milliseconds in the code, a Timestamp in the document; an instant Firestore cannot hold is refused. */
+export const time = z.codec(
+  z.instanceof(Timestamp),
+  z.number().min(MIN_STORED_TIME).max(MAX_STORED_TIME),
+  {
+    decode: stored => stored.toMillis(),
+    encode: millis => Timestamp.fromMillis(millis),
+  },
+);
 
 /** The operation's JSON text, or only its name and done flag when the text is over `maxBytes`. */
 function capped(operation: Operation, maxBytes: number): string {
@@ -93,6 +102,8 @@ export const storedRegistration = z.object({
   completionKey: z.string().optional(),
   /** When a completion event last made it due (completions/due-now.ts). */
   eventDueAt: time.optional(),
+  /** The watch that found it (core/watch.ts); absent for a registration made directly. */
+  watchId: z.string().optional(),
   operation: z.object({
     service: z.string(),
     version: z.string(),
@@ -128,10 +139,11 @@ export const storedRegistration = z.object({
   progressPercent: z.number().min(0).max(100).optional(),
   /** When the operation will likely be done (forecast/); only while pending. */
   estimatedDoneAt: time.optional(),
+  /** Refused publishes of the notification, and when the first was: how long it has been tried. */
+  publishFailures: count.optional(),
+  publishFailingSince: time.optional(),
   /** The Cloud Logging trace of the registering request (model.ts). */
   trace: z.string().max(256).optional(),
-  /** When a poll first found the watch ended, while Pub/Sub refuses its notification (model.ts). */
-  endSeenAt: time.optional(),
   expireAt: time.optional(),
 });
 
@@ -160,7 +172,8 @@ export const UNINDEXED_FIELDS = [
   'pollPolicy',
   'bucket',
   'trace',
-  'endSeenAt',
+  'publishFailures',
+  'publishFailingSince',
   'eventDueAt',
 ] as const;
 
@@ -181,7 +194,8 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
       | 'finishedAt'
       | 'progressPercent'
       | 'estimatedDoneAt'
-      | 'endSeenAt'
+      | 'publishFailures'
+      | 'publishFailingSince'
     >
   >;
 
@@ -189,15 +203,19 @@ export type PollUpdate = Pick<Registration, 'state' | 'updatedAt'> &
 export type ReadResult =
   {ok: true; registration: Registration} | {ok: false; problem: string};
 
+/** Why a stored `what` does not fit its schema, field by field. */
+export function unreadable(what: string, error: z.ZodError): string {
+  const problem = error.issues
+    .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
+    .join('; ');
+  return `stored ${what} unreadable: ${problem}`;
+}
+
 /** Decodes and validates a stored document. */
 export function readDocument(snapshot: DocumentSnapshot): ReadResult {
   const parsed = storedRegistration.safeParse(snapshot.data());
-  if (!parsed.success) {
-    const problem = parsed.error.issues
-      .map(issue => `${issue.path.join('.') || 'document'}: ${issue.message}`)
-      .join('; ');
-    return {ok: false, problem: `stored document unreadable: ${problem}`};
-  }
+  if (!parsed.success)
+    return {ok: false, problem: unreadable('document', parsed.error)};
   // expireAt is the TTL policy's, not part of the registration.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const {expireAt, ...fields} = parsed.data;
@@ -205,13 +223,44 @@ export function readDocument(snapshot: DocumentSnapshot): ReadResult {
 }
 
 /**
+ * Thrown by {@link toDocument} for fields that do not fit the stored schema (a time Firestore cannot hold, a
+ * number that is not one, an operation that cannot be written as JSON). What caused it is the registration's
+ * own data, never Firestore: the poller charges it to that registration and goes on with the rest.
+ */
+export class UnstorableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnstorableError';
+  }
+}
+
+/**
  * Encodes registration fields (a whole registration, or the fields an update changes) as stored. A whole
  * registration (it has its id) is stored with its shard bucket; while pending, at most
  * {@link MAX_PENDING_OPERATION_BYTES} of the last operation is kept; a watch that ends gets its `expireAt`;
  * a field of {@link CLEARABLE_FIELDS} given as undefined is deleted.
- * @throws when a field does not fit the stored schema: opwatch never writes a document it could not read back.
+ * @throws UnstorableError when a field does not fit the stored schema: opwatch never writes a document it could
+ *   not read back.
  */
 export function toDocument(
+  fields: Partial<Registration>,
+  retentionMs: number,
+): Record<string, unknown> {
+  try {
+    return encode(fields, retentionMs);
+  } catch (error) {
+    if (error instanceof z.ZodError) {
+      const problems = error.issues.map(
+        issue => `${issue.path.join('.') || 'document'}: ${issue.message}`,
+      );
+      throw new UnstorableError(`not storable: ${problems.join('; ')}`);
+    }
+    // Timestamp's own range check, or JSON.stringify on an operation nested past the stack.
+    throw new UnstorableError(`not storable: ${(error as Error).message}`);
+  }
+}
+
+function encode(
   fields: Partial<Registration>,
   retentionMs: number,
 ): Record<string, unknown> {
@@ -236,8 +285,26 @@ export function toDocument(
   return document;
 }
 
-/** Thrown for a stored document that is not a registration this version can read. */
-export class CorruptDocumentError extends Error {}
+/**
+ * Thrown for a stored document that is not a registration this version can read: which one, and the owner it
+ * names if it names one (so only that owner, or an admin, is told about it).
+ */
+export class CorruptDocumentError extends Error {
+  constructor(
+    message: string,
+    readonly registrationId: string,
+    readonly owner: string | undefined,
+  ) {
+    super(message);
+    this.name = 'CorruptDocumentError';
+  }
+}
+
+/** The owner a stored document names, when that field at least is a non-empty string. */
+export function storedOwner(snapshot: DocumentSnapshot): string | undefined {
+  const owner: unknown = snapshot.get('owner');
+  return typeof owner === 'string' && owner !== '' ? owner : undefined;
+}
 
 /**
  * Converts a stored document to a registration.
@@ -245,6 +312,11 @@ export class CorruptDocumentError extends Error {}
  */
 export function fromDocument(snapshot: DocumentSnapshot): Registration {
   const read = readDocument(snapshot);
-  if (!read.ok) throw new CorruptDocumentError(read.problem);
+  if (!read.ok)
+    throw new CorruptDocumentError(
+      read.problem,
+      snapshot.id,
+      storedOwner(snapshot),
+    );
   return read.registration;
 }

@@ -159,20 +159,24 @@ export interface Registration extends NewRegistration {
   eventDueAt?: number;
   /** The registration's virtual bucket, a hash of its id (core/shards.ts); absent on registrations of old. */
   bucket?: number;
+  /** The watch that found it under its parent (core/watch.ts); absent for a registration made directly. */
+  watchId?: string;
   /** Share of the work done, 0 to 100, as the operation last reported it; only while pending. */
   progressPercent?: number;
   /** When the operation will likely be done, from its progress or its kind's history; only while pending. */
   estimatedDoneAt?: number;
   /**
+   * Refused publishes of its notification so far, and when the first was refused (core/policy.ts): the poll that
+   * first found the watch ended, where the grace runs from and the notification's lag starts when the operation
+   * reports no end time of its own.
+   */
+  publishFailures?: number;
+  publishFailingSince?: number;
+  /**
    * The Cloud Logging trace of the request that registered it (`projects/P/traces/T`), carried by the log lines
    * about it in ticks, so a registration and its notification can be followed as one trace.
    */
   trace?: string;
-  /**
-   * When a poll first found the watch ended, kept while Pub/Sub refuses its notification: where the notification's
-   * lag starts when the operation reports no end time of its own.
-   */
-  endSeenAt?: number;
 }
 
 /** The owner of registrations made without an ID token (ALLOW_UNAUTHENTICATED=true). */

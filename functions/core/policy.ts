@@ -46,6 +46,11 @@ export const PERMANENT_ERROR_POLLS = 3;
 /** A `Retry-After` longer than this is taken as this: a misbehaving server must not park a watch for days. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
+/** Refused publishes a notification gets, at the least, before its watch may end `undeliverable`. */
+export const MIN_PUBLISH_ATTEMPTS = 3;
+/** The least time from a notification's first refused publish to its watch ending `undeliverable`. */
+export const MIN_PUBLISH_RETRY_MS = 60_000;
+
 /** The result of one `operations.get`, classified. */
 export type PollResult =
   | {kind: 'operation'; operation: Operation}
@@ -66,6 +71,9 @@ export interface Transition {
   errorStreak: number;
   lastError?: PollError;
   lastOperation?: Operation;
+  /** After a refused publish: the refusals so far, and when the first was. */
+  publishFailures?: number;
+  publishFailingSince?: number;
 }
 
 /** The part of a registration the policy reads. */
@@ -78,6 +86,8 @@ export type PolicyInput = Pick<
   | 'lastError'
   | 'lastOperation'
   | 'style'
+  | 'publishFailures'
+  | 'publishFailingSince'
 >;
 
 /** How an operation resource of the given style reads: finished, and if so whether it failed. */
@@ -190,9 +200,29 @@ export function decide(
 }
 
 /**
+ * Whether a notification refused at `now` has been tried enough for its watch to end `undeliverable`: the grace
+ * runs from its first refused publish, not from the deadline (a watch that ends at its deadline would otherwise be
+ * undeliverable after one refusal), and it takes at least {@link MIN_PUBLISH_ATTEMPTS} refusals over at least
+ * {@link MIN_PUBLISH_RETRY_MS}, whatever the grace.
+ */
+export function undeliverableAt(
+  registration: Pick<PolicyInput, 'publishFailures' | 'publishFailingSince'>,
+  now: number,
+  graceMs: number,
+): boolean {
+  const refusals = (registration.publishFailures ?? 0) + 1;
+  const since = registration.publishFailingSince ?? now;
+  return (
+    refusals >= MIN_PUBLISH_ATTEMPTS &&
+    now - since >= Math.max(graceMs, MIN_PUBLISH_RETRY_MS)
+  );
+}
+
+/**
  * After Pub/Sub refused a notification: the registration stays pending and the whole poll is tried again after
- * the backoff, so the message, when it goes out, carries the operation's latest state. A permanent-error streak
- * starts over, which costs at most {@link PERMANENT_ERROR_POLLS} more polls in a rare case.
+ * the backoff, so the message, when it goes out, carries the operation's latest state; the refusal is counted.
+ * A permanent-error streak starts over, which costs at most {@link PERMANENT_ERROR_POLLS} more polls in a rare
+ * case.
  */
 export function afterPublishFailure(
   registration: PolicyInput,
@@ -213,5 +243,7 @@ export function afterPublishFailure(
         MIN_POLL_INTERVAL_MS,
         backoffDelay(policy, transition.attempts, random),
       ),
+    publishFailures: (registration.publishFailures ?? 0) + 1,
+    publishFailingSince: registration.publishFailingSince ?? now,
   };
 }

@@ -81,7 +81,7 @@ export const durationSchema = z
   });
 
 /** A duration in a request, read as milliseconds within bounds. */
-const durationWithin = (minMs: number, maxMs: number) =>
+export const durationWithin = (minMs: number, maxMs: number) =>
   durationSchema.transform((text, ctx) => {
     const ms = parseDuration(text)!;
     if (ms >= minMs && ms <= maxMs) return ms;
@@ -236,6 +236,10 @@ export const registrationViewSchema = z
     }),
     state: stateSchema,
     operationUrl: z.string(),
+    watchId: registrationIdSchema.optional().meta({
+      description:
+        'The watch that found the operation under its parent (POST /watches); absent when registered directly.',
+    }),
     service: z.string(),
     version: z.string(),
     name: z.string(),
@@ -281,6 +285,14 @@ export type RegistrationView = z.infer<typeof registrationViewSchema>;
 /** A page of `GET /operations`. */
 export const registrationListSchema = z.object({
   registrations: z.array(registrationViewSchema),
+  unreadable: z
+    .array(z.object({id: z.string(), problem: z.string()}))
+    .optional()
+    .meta({
+      description:
+        'Registrations of this page stored in a form this version cannot read, left out of registrations: ' +
+        'each ends poll_error (pollError.kind corrupt).',
+    }),
   nextPageToken: z.string().optional().meta({
     description: 'Pass as pageToken for the next page; absent on the last.',
   }),

@@ -35,12 +35,11 @@ export function durationModel(
   const mean = sums.sumLog / sums.count;
   const variance =
     (sums.sumLogSquares - sums.count * mean * mean) / (sums.count - 1);
-  if (!Number.isFinite(mean) || !Number.isFinite(variance)) return undefined;
-  return {
-    count: sums.count,
-    medianMs: Math.exp(mean),
-    sigma: Math.max(MIN_SIGMA, Math.sqrt(Math.max(0, variance))),
-  };
+  const medianMs = Math.exp(mean);
+  const sigma = Math.max(MIN_SIGMA, Math.sqrt(Math.max(0, variance)));
+  // Sums that overflow (stored by something else, or learned from absurd durations) teach nothing.
+  if (!Number.isFinite(medianMs) || !Number.isFinite(sigma)) return undefined;
+  return {count: sums.count, medianMs, sigma};
 }
 
 /** The duration `z` standard deviations from the median (z = -2 is the 2.3 % quantile). */
@@ -106,10 +105,11 @@ export function reportedEndTime(
 
 /**
  * How long a finished operation took, as well as opwatch can tell: from the watch's start to the end time the
- * operation reports, or else to the middle of the last two polls, between which it finished.
+ * operation reports, or else to the middle of the last two polls, between which it finished. Never longer than
+ * the watch itself could last (its timeout): a finish seen past the deadline teaches no longer duration.
  */
 export function observedDuration(
-  watch: {createdAt: number; lastPolledAt?: number},
+  watch: {createdAt: number; deadline: number; lastPolledAt?: number},
   operation: Operation,
   finishedSeenAt: number,
 ): number | undefined {
@@ -121,7 +121,7 @@ export function observedDuration(
     reported <= finishedSeenAt
       ? reported
       : (lastPoll + finishedSeenAt) / 2;
-  const duration = end - watch.createdAt;
+  const duration = Math.min(end, watch.deadline) - watch.createdAt;
   return duration > 0 ? duration : undefined;
 }
 

@@ -104,9 +104,12 @@ export function forecast(
   const typicalEnd = history && registration.createdAt + history.medianMs;
   const shown = {
     progressPercent: reading && Math.round(reading.fraction * 1000) / 10,
-    estimatedDoneAt:
+    estimatedDoneAt: inWindow(
       estimate?.doneAt ??
-      (typicalEnd !== undefined && typicalEnd > now ? typicalEnd : undefined),
+        (typicalEnd !== undefined && typicalEnd > now ? typicalEnd : undefined),
+      now,
+      registration.deadline,
+    ),
   };
   if (registration.pollPolicy) return {transition, ...shown};
 
@@ -120,10 +123,27 @@ export function forecast(
   return {
     transition: {
       ...transition,
-      nextPollAt: nextPollAfter(now, wait, registration.deadline),
+      nextPollAt: Number.isNaN(wait)
+        ? transition.nextPollAt
+        : nextPollAfter(now, wait, registration.deadline),
     },
     ...shown,
   };
+}
+
+/**
+ * An instant derived from an answer, kept within the watch's window: not before `now`, not after the deadline;
+ * undefined for no instant at all. Whatever an answer says (a start in year 1, progress of 1e-9 %), nothing the
+ * forecast stores lies outside what Firestore holds, and nothing waits past the deadline.
+ */
+function inWindow(
+  at: number | undefined,
+  now: number,
+  deadline: number,
+): number | undefined {
+  return at === undefined || Number.isNaN(at)
+    ? undefined
+    : clamp(at, now, deadline);
 }
 
 /** The cap for a registration without its own policy. */

@@ -34,12 +34,17 @@ import {
   type StoredHistory,
 } from './history';
 import type {OperationKind} from './kind';
+import {within} from '../platform/deadline';
 import type {Logger} from '../platform/log';
 
 /** How long a kind's model read from Firestore is used before it is read again. */
 export const KIND_CACHE_MS = 60_000;
 /** The longest learned sums wait in memory for the end of their tick before a learn writes them. */
 export const KIND_FLUSH_MS = 10_000;
+/** How long a kind's read may take unless the poller says (it gives a poll's write deadline). */
+const READ_TIMEOUT_MS = 5_000;
+/** After a read that failed or came too late, how long the kind goes without history before it is read again. */
+export const FAILED_READ_RETRY_MS = 10_000;
 /** Scope and kind models kept in memory, least recently used dropped first. */
 const CACHED_MODELS = 10_000;
 
@@ -99,6 +104,8 @@ export class KindDurations {
     private readonly collection: string,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** The deadline of a kind's read: a poll waits for it, so it is shorter than the poll's slot. */
+    private readonly readTimeoutMs = READ_TIMEOUT_MS,
   ) {}
 
   private ref(scope: string, kind: OperationKind) {
@@ -107,7 +114,11 @@ export class KindDurations {
       .doc(kindDocumentId(scope, kind));
   }
 
-  /** The kind's model in `scope`, or undefined while it has too little history, or when it cannot be read. */
+  /**
+   * The kind's model in `scope`, or undefined while it has too little history, or when it cannot be read within
+   * the read deadline (then the kind goes without history for {@link FAILED_READ_RETRY_MS}: polls do not each
+   * wait).
+   */
   model(
     kind: OperationKind,
     scope: string,
@@ -116,8 +127,11 @@ export class KindDurations {
     const cached = this.cache.get(id);
     if (cached && this.now() - cached.readAt < KIND_CACHE_MS)
       return cached.model;
-    const model = this.ref(scope, kind)
-      .get()
+    const model = within(
+      this.ref(scope, kind).get(),
+      this.readTimeoutMs,
+      `reading the learned durations of ${kind.key}`,
+    )
       .then(snapshot => {
         if (!snapshot.exists) return undefined;
         const stored = historySchema.safeParse(snapshot.data());
@@ -130,8 +144,11 @@ export class KindDurations {
         return historyModel(stored.data.eras as StoredHistory, this.now());
       })
       .catch((error: Error) => {
-        // Polling goes on without the history; the next read tries again.
-        this.cache.delete(id);
+        // Polling goes on without the history; a read after a while tries again.
+        this.cache.set(id, {
+          model: Promise.resolve(undefined),
+          readAt: this.now() - KIND_CACHE_MS + FAILED_READ_RETRY_MS,
+        });
         this.log.warn(
           `reading the learned durations of ${kind.key} failed: ${error.message}`,
         );

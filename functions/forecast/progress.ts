@@ -37,9 +37,10 @@ function work(value: unknown): number | undefined {
   >;
   const done = number(completedWork);
   const total = number(estimatedWork);
-  if (done === undefined || total === undefined || !(total > 0))
+  if (!(total! > 0 && total! < Infinity && done! >= 0 && done! < Infinity))
     return undefined;
-  return done >= 0 ? Math.min(1, done / total) : undefined;
+  // More done than estimated is an estimate that fell short (Firestore's are estimates): all but done.
+  return Math.min(1, done! / total!);
 }
 
 /** Spanner's `progress`: one OperationProgress, or one per DDL statement (their mean, from the first's start). */

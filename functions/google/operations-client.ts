@@ -18,14 +18,31 @@ import {
   PermanentTokenError,
   permanentOAuthError,
 } from './delegation';
+import {within} from '../platform/deadline';
 import {redact} from '../platform/log';
 import type {Operation, Registration} from '../core/model';
 import type {PollResult} from '../core/policy';
+import type {Watch} from '../core/watch';
+import {
+  MAX_ANSWER_DEPTH,
+  answerProblem,
+  nestedDeeperThan,
+} from './operation-answer';
 
 /** Enough of an answer's body to tell what went wrong, without storing a whole HTML error page. */
 const ERROR_BODY_CHARS = 2048;
-/** A larger answer is refused: it could not be published anyway (Pub/Sub's limit is 10 MB). */
-const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/**
+ * A larger answer is refused unless the memory budget (polling/memory-budget.ts) sets a smaller cap: it could not
+ * be published anyway (Pub/Sub's limit is 10 MB).
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/** A larger `ListOperations` page is refused: a list is read whole, page by page, within a tick's memory. */
+export const MAX_LIST_PAGE_BYTES = 2 * 1024 * 1024;
+/**
+ * The `pageSize` asked of `ListOperations`: APIs coerce a larger one to their maximum (AIP-158), so this asks for as
+ * few pages as they allow, within the byte bound.
+ */
+const LIST_PAGE_SIZE = 1000;
 const USER_AGENT = 'opwatch/0.1 (+https://github.com/opwatch)';
 /** Token clients kept: one per set of scopes and subject in use, least recently used dropped first. */
 const MAX_TOKEN_CLIENTS = 500;
@@ -120,24 +137,6 @@ function scrub(body: string, token: string): string {
   return redact(head).slice(0, ERROR_BODY_CHARS);
 }
 
-/**
- * True when an answer is the registered operation: its `name` is the registered name (or, as Compute and Cloud
- * SQL answer, that name's last segment), or it has a boolean `done`. Any other JSON object is refused, so the
- * poller cannot serve as a GET proxy for other resources under an `operations` path.
- */
-function isOperation(
-  value: unknown,
-  registeredName: string,
-): value is Operation {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return false;
-  const {name, done} = value as Operation;
-  const shortName = registeredName.slice(registeredName.lastIndexOf('/') + 1);
-  return (
-    name === registeredName || name === shortName || typeof done === 'boolean'
-  );
-}
-
 /** An answer of `operations.get`, read whole. */
 interface Answer {
   status: number;
@@ -145,10 +144,24 @@ interface Answer {
   body: string;
 }
 
+/** What a list needs of a watch. */
+export type ListedParent = Pick<
+  Watch,
+  'service' | 'version' | 'parent' | 'filter' | 'scopes'
+>;
+
+/** One page of `ListOperations`, parsed but unchecked, or why there is none. */
+export type ListPageResult = {kind: 'page'; page: unknown} | Failure;
+
+/** A poll or a list that yielded nothing, and why. */
+type Failure = Exclude<PollResult, {kind: 'operation'}>;
+
 /** What the operations client needs. */
 export interface OperationsClientOptions {
   endpointOverrides: EndpointOverrides;
   requestTimeoutMs: number;
+  /** The largest answer read, in bytes; a larger one is the registration's poll error. */
+  maxAnswerBytes?: number;
   tokens?: TokenSource;
   now?: () => number;
 }
@@ -159,12 +172,19 @@ export class OperationsClient {
   private readonly requestTimeoutMs: number;
   private readonly tokens: TokenSource;
   private readonly now: () => number;
+  private readonly maxAnswerBytes: number;
   /** Keep-alive connections per host; an answer over the cap fails as it arrives, and is never read whole. */
-  private readonly agent = new Agent({maxResponseSize: MAX_ANSWER_BYTES});
+  private readonly agent: Agent;
+  /** The same for lists, whose pages are bounded apart: a tick holds a whole list in memory. */
+  private readonly listAgent = new Agent({
+    maxResponseSize: MAX_LIST_PAGE_BYTES,
+  });
 
   constructor(options: OperationsClientOptions) {
     this.endpointOverrides = options.endpointOverrides;
     this.requestTimeoutMs = options.requestTimeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    this.agent = new Agent({maxResponseSize: this.maxAnswerBytes});
     this.tokens = options.tokens ?? new AdcTokenSource(this.endpointOverrides);
     this.now = options.now ?? Date.now;
   }
@@ -178,30 +198,80 @@ export class OperationsClient {
 
   /** Polls the registration's operation once and classifies the answer; never throws. */
   async get(
-    registration: Pick<Registration, 'operation' | 'scopes' | 'subject'>,
+    registration: Pick<
+      Registration,
+      'operation' | 'scopes' | 'subject' | 'style'
+    >,
   ): Promise<PollResult> {
     const {service} = registration.operation;
+    const token = await this.tokenFor(service, registration);
+    if (typeof token !== 'string') return token;
+    const answer = await this.send(this.urlFor(registration), service, token);
+    if ('kind' in answer) return answer;
+    return this.classify(answer, registration, token);
+  }
+
+  /**
+   * One page of `ListOperations` under a watch's parent (`GET {parent}/operations`), its `filter` passed through;
+   * never throws. The page is parsed JSON, not yet checked: operations-list.ts reads it as untrusted.
+   */
+  async listPage(
+    watch: ListedParent,
+    pageToken?: string,
+  ): Promise<ListPageResult> {
+    const {service, version, parent} = watch;
+    const token = await this.tokenFor(service, watch);
+    if (typeof token !== 'string') return token;
+    const query = new URLSearchParams({pageSize: String(LIST_PAGE_SIZE)});
+    if (watch.filter !== undefined) query.set('filter', watch.filter);
+    if (pageToken !== undefined) query.set('pageToken', pageToken);
+    const base = this.endpointOverrides.get(service) ?? `https://${service}`;
+    const url = `${base}/${version}/${parent}/operations?${query}`;
+    const answer = await this.send(url, service, token, {
+      agent: this.listAgent,
+      maxBytes: MAX_LIST_PAGE_BYTES,
+    });
+    if ('kind' in answer) return answer;
+    if (answer.status === 200) {
+      try {
+        return {kind: 'page', page: JSON.parse(answer.body) as unknown};
+      } catch {
+        // Falls through: a 200 that is not JSON.
+      }
+    }
+    return this.failure(answer, token, 'a ListOperations page');
+  }
+
+  /**
+   * The token for a request to `service`, checked again against the current configuration's trusted hosts (a
+   * registration or watch stored under an older one may name a host no longer trusted); or why there is none.
+   */
+  private async tokenFor(
+    service: string,
+    credentials: Pick<Registration, 'scopes' | 'subject'>,
+  ): Promise<string | Failure> {
     if (!isTrustedHost(service, this.endpointOverrides)) {
       return {
         kind: 'rejected',
         error: {kind: 'untrusted', message: `${service} is not a trusted host`},
       };
     }
-    const token = await this.token(registration);
-    if (typeof token !== 'string') return token;
-    const answer = await this.send(registration, token);
-    if ('kind' in answer) return answer;
-    return this.classify(answer, registration.operation.name, token);
+    return this.token(credentials);
   }
 
-  /** The token to poll with, or the poll's result when there is none. */
+  /**
+   * The token to poll with, or the poll's result when there is none: within the request's own timeout, since a
+   * metadata server or token endpoint that does not answer would otherwise hold the poll's slot.
+   */
   private async token(
     registration: Pick<Registration, 'scopes' | 'subject'>,
-  ): Promise<string | PollResult> {
+  ): Promise<string | Failure> {
     try {
-      return await this.tokens.accessToken(
-        registration.scopes,
-        registration.subject,
+      return await within(
+        this.tokens.accessToken(registration.scopes, registration.subject),
+        this.requestTimeoutMs,
+        'fetching an access token',
+        'the token source',
       );
     } catch (error) {
       const message = `no access token: ${(error as Error).message}`;
@@ -211,16 +281,21 @@ export class OperationsClient {
     }
   }
 
-  /** Sends `operations.get`: the answer read whole, or the poll's result when there was none to read. */
+  /** Sends a GET: the answer read whole, or the poll's result when there was none to read. */
   private async send(
-    registration: Pick<Registration, 'operation'>,
+    url: string,
+    service: string,
     token: string,
-  ): Promise<Answer | PollResult> {
+    {agent, maxBytes}: {agent: Agent; maxBytes: number} = {
+      agent: this.agent,
+      maxBytes: this.maxAnswerBytes,
+    },
+  ): Promise<Answer | Failure> {
     let status: number | undefined;
     try {
       // undici's request follows no redirect, and asks for no compression unless told to.
-      const response = await request(this.urlFor(registration), {
-        dispatcher: this.agent,
+      const response = await request(url, {
+        dispatcher: agent,
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
@@ -242,7 +317,7 @@ export class OperationsClient {
           error: {
             kind: 'invalid',
             ...(status !== undefined && {status}),
-            message: `answer over ${MAX_ANSWER_BYTES} bytes`,
+            message: `answer over ${maxBytes} bytes`,
           },
         };
       }
@@ -254,7 +329,7 @@ export class OperationsClient {
         kind: 'transient',
         error: {
           kind: 'network',
-          message: `no answer from ${registration.operation.service}: ${reason}`,
+          message: `no answer from ${service}: ${reason}`,
         },
       };
     }
@@ -263,19 +338,40 @@ export class OperationsClient {
   /** What an answer means: the operation, or an error that is worth retrying or not. */
   private classify(
     {status, retryAfter, body}: Answer,
-    registeredName: string,
+    registration: Pick<Registration, 'operation' | 'style'>,
     token: string,
   ): PollResult {
-    if (status === 200) {
+    let problem = 'not JSON';
+    if (status === 200 && nestedDeeperThan(body, MAX_ANSWER_DEPTH)) {
+      problem = `nested deeper than ${MAX_ANSWER_DEPTH} levels`;
+    } else if (status === 200) {
       try {
         const operation: unknown = JSON.parse(body);
-        if (isOperation(operation, registeredName))
-          return {kind: 'operation', operation};
+        const found = answerProblem(operation, {
+          name: registration.operation.name,
+          style: registration.style,
+        });
+        if (found === undefined)
+          return {kind: 'operation', operation: operation as Operation};
+        problem = found;
       } catch {
-        // Falls through: a 200 that is not an Operation.
+        // A 200 whose body is not JSON: not an Operation either.
       }
     }
-    // Only an answer that is not an Operation is kept, so only such a body is scrubbed.
+    return this.failure(
+      {status, retryAfter, body},
+      token,
+      `an Operation: ${problem}`,
+    );
+  }
+
+  /** What an answer that is not the one wanted means: an error that is worth retrying or not. */
+  private failure(
+    {status, retryAfter, body}: Answer,
+    token: string,
+    wanted: string,
+  ): Failure {
+    // Only an answer that is not what was asked for is kept, so only such a body is scrubbed.
     const error = {
       kind: 'http' as const,
       status,
@@ -288,7 +384,7 @@ export class OperationsClient {
         error: {
           ...error,
           kind: 'invalid',
-          message: 'HTTP 200 but not an Operation',
+          message: `HTTP 200 but not ${wanted}`,
         },
       };
     }

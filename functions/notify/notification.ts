@@ -39,6 +39,10 @@ export const notificationPayloadSchema = z
     }),
     service: z.string(),
     operationUrl: z.string(),
+    watchId: registrationIdSchema.optional().meta({
+      description:
+        'The watch (POST /watches) that found the operation under its parent; absent for a registration made directly.',
+    }),
     operation: operationSchema.optional().meta({
       description:
         'As the API returned it; for expired, not_found and poll_error the last one seen, if any.',
@@ -120,6 +124,10 @@ export const notificationAttributesSchema = z
       .meta({description: 'As in the data; absent without tenants.'}),
     service: z.string(),
     operationName: z.string(),
+    watchId: z
+      .string()
+      .optional()
+      .meta({description: 'As in the data; absent without a watch.'}),
     errorCode: z
       .string()
       .regex(/^-?\d+$/)
@@ -185,6 +193,9 @@ export function buildNotification(
     ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     service: registration.operation.service,
     operationUrl: registration.operation.url,
+    ...(registration.watchId !== undefined && {
+      watchId: registration.watchId,
+    }),
     ...(ending.operation !== undefined && {operation: ending.operation}),
     labels: registration.labels,
     registeredAt: new Date(registration.createdAt).toISOString(),
@@ -206,6 +217,9 @@ export function buildNotification(
     ...(registration.tenant !== undefined && {tenant: registration.tenant}),
     service: registration.operation.service,
     operationName: registration.operation.name,
+    ...(registration.watchId !== undefined && {
+      watchId: registration.watchId,
+    }),
   };
   const code =
     ending.outcome === 'failed' ? errorCode(ending.operation) : undefined;

@@ -6,7 +6,7 @@ import type {Logger} from './log';
 
 /** One audited event. */
 export interface AuditEvent {
-  action: 'register' | 'cancel' | 'notify';
+  action: 'register' | 'cancel' | 'notify' | 'watch' | 'unwatch';
   /** Who: the caller for a registration or cancellation, the registration's owner for a notification. */
   principal: string;
   /** The principal's tenant (TENANTS), when it has one. */
@@ -19,6 +19,10 @@ export interface AuditEvent {
    */
   outcome: string;
   registrationId?: string;
+  /** The watch a watch or unwatch is about, or the watch that found the operation notified. */
+  watchId?: string;
+  /** The watched parent, `https://{service}/{version}/{parent}`. */
+  parentUrl?: string;
   operationUrl?: string;
   /** The watched API's host, for a notification: what the log-based metrics label by. */
   service?: string;

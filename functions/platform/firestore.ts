@@ -14,6 +14,10 @@ export function newFirestore(projectId: string): Firestore {
   return new Firestore({projectId, ignoreUndefinedProperties: true});
 }
 
+/** Firestore's code for a request it refuses as malformed: for a write, a document it cannot store. */
+export const INVALID_ARGUMENT = 3;
+/** Firestore's code for an update of a document that no longer exists. */
+export const NOT_FOUND = 5;
 /** Firestore's code for a create of a document that already exists. */
 export const ALREADY_EXISTS = 6;
 /** Firestore's code for a write whose precondition (an update time, or that the document exists) failed. */

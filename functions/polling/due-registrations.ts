@@ -11,6 +11,7 @@
  * of overwriting newer state.
  */
 import {
+  FieldPath,
   Timestamp,
   type DocumentReference,
   type Firestore,
@@ -18,9 +19,31 @@ import {
   type WriteResult,
 } from '@google-cloud/firestore';
 import {BatchedWrites} from '../platform/batched-writes';
-import {FAILED_PRECONDITION} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+} from '../platform/firestore';
 import {toDocument, type PollUpdate} from '../core/document';
 import type {BucketRange} from '../core/shards';
+
+/** The fields queries filter on, beside `state`, and the deadline that bounds the due time. */
+export const QUERIED_FIELDS = [
+  'bucket',
+  'nextPollAt',
+  'owner',
+  'completionKey',
+  'deadline',
+] as const;
+
+/** Codes a poll's write is not tried again on. */
+const FINAL_CODES = new Set<number>([
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+]);
+/** Tries of a poll's write before it fails. */
+const WRITE_ATTEMPTS = 5;
 
 /** Pending registrations of one collection, read in due order and updated after each poll. */
 export class DueRegistrations {
@@ -31,9 +54,11 @@ export class DueRegistrations {
     private readonly collectionName: string,
     private readonly retentionMs: number,
   ) {
+    // A lost precondition, a deleted document or one Firestore will not store fails the same way every time.
     this.writes = new BatchedWrites(
       firestore,
-      error => error.code !== FAILED_PRECONDITION && error.failedAttempts < 5,
+      error =>
+        !FINAL_CODES.has(error.code) && error.failedAttempts < WRITE_ATTEMPTS,
     );
   }
 
@@ -60,6 +85,24 @@ export class DueRegistrations {
       .limit(1)
       .get();
     return !snapshot.empty;
+  }
+
+  /**
+   * Up to `limit` pending registrations in id order after `after` (from the first without it), with only the
+   * fields the poller's and the quota's queries filter on: what the sweep for hidden registrations checks.
+   */
+  async pendingPage(
+    after: string | undefined,
+    limit: number,
+  ): Promise<QueryDocumentSnapshot[]> {
+    let query = this.firestore
+      .collection(this.collectionName)
+      .where('state', '==', 'pending')
+      .orderBy(FieldPath.documentId())
+      .select(...QUERIED_FIELDS)
+      .limit(limit);
+    if (after !== undefined) query = query.startAfter(after);
+    return (await query.get()).docs;
   }
 
   private due(range: BucketRange, dueBy: number) {

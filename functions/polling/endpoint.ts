@@ -36,6 +36,13 @@ export function createPollHandler(deps: {
       sendInvalid(res, request.problems);
       return;
     }
+    if (request.ignored !== undefined) {
+      log.warn('tick message for an unknown shard acknowledged', {
+        problem: request.ignored,
+      });
+      res.json({ignored: request.ignored});
+      return;
+    }
     if (request.shard === undefined && deps.shards > 1) {
       try {
         const fannedOut = await deps.work.fanOut();

@@ -31,13 +31,21 @@ import {
 } from '../platform/firestore';
 
 /** Whether a claim, renewal or release lost to another write: its precondition failed. */
-function lostRace(error: unknown): boolean {
+export function lostRace(error: unknown): boolean {
   const code = firestoreCode(error);
   return code === ALREADY_EXISTS || code === FAILED_PRECONDITION;
 }
 
-/** How often a tick waiting for a hand-over looks at the lease: each look is one read. */
+/** How often a tick waiting for a hand-over, or for a dead holder's lease to run out, looks at it: one read each. */
 const HAND_OVER_PAUSE_MS = 200;
+/** Renewals a holder makes per lease length: renewEveryMs in lease-timings.ts (test/functions/polling holds the two). */
+export const RENEWALS_PER_LEASE = 6;
+/**
+ * A holder that has not renewed within this share of the lease, two renewals, is presumed dead. Its lease still
+ * stands until it runs out: presumed dead only makes a tick that finds it wait to take it over then, rather than
+ * stand down and leave the shard idle until the next call.
+ */
+export const SILENT_SHARE = 2 / RENEWALS_PER_LEASE;
 
 /**
  * What a tick claims the lease for: when its polling ends, given when the last scheduled tick's slot ends
@@ -57,6 +65,15 @@ export interface LeaseState {
   pollsUntil?: number;
   /** The document's last write (a claim, renewal or release); undefined when there never was one. */
   updatedAt?: Timestamp;
+  /** When the holder's next renewal is due at the latest: past it, the holder is presumed dead. */
+  renewBy?: number;
+}
+
+/** Whether a lease is held, at `now`, by a holder presumed dead: it stopped renewing. */
+export function silent(lease: LeaseState, now: number): boolean {
+  return (
+    lease.until > now && lease.renewBy !== undefined && now > lease.renewBy
+  );
 }
 
 function millisOf(value: unknown): number | undefined {
@@ -78,6 +95,7 @@ function leaseStateOf(snapshot: DocumentSnapshot): LeaseState {
     until: millisOf(snapshot.get('until')) ?? 0,
     pollsUntil: millisOf(snapshot.get('pollsUntil')),
     updatedAt: snapshot.updateTime,
+    renewBy: millisOf(snapshot.get('renewBy')),
   };
 }
 
@@ -125,7 +143,9 @@ export class PollLease {
   /**
    * Takes the lease, waiting up to `waitMs` for a holder whose budget ends within that time to hand it over
    * (release it, or let it run out). A holder with more of its budget left is another tick at work, and this one
-   * stands down at once.
+   * stands down, once it has seen that holder renew: a holder that does not (presumed dead, {@link SILENT_SHARE})
+   * has its lease taken as soon as it runs out, so a crash idles the shard for the rest of one lease, not until
+   * the next call.
    * @returns when the claimed polling ends, or undefined when the lease stayed another's.
    */
   async acquireOnHandOver(
@@ -136,6 +156,8 @@ export class PollLease {
   ): Promise<number | undefined> {
     const pauseMs = HAND_OVER_PAUSE_MS;
     const giveUpAt = this.now() + waitMs;
+    /** The holder's renewal deadline when this tick first found it at work. */
+    let watched: number | undefined;
     for (;;) {
       // Each look within the lease's length: an unreachable Firestore fails the claim now, not after the wait.
       const attempt = await within(
@@ -144,26 +166,49 @@ export class PollLease {
         'claiming the lease',
       );
       if (attempt.acquired !== undefined) return attempt.acquired;
-      const holderDone = attempt.holderPollsUntil ?? Infinity;
-      if (holderDone > giveUpAt || this.now() + pauseMs > giveUpAt)
+      const held = attempt.held;
+      const now = this.now();
+      if (!held) {
+        // Another claim won the write: look at what it holds.
+        await sleep(pauseMs);
+        continue;
+      }
+      const handsOver = (held.pollsUntil ?? Infinity) <= giveUpAt;
+      if (handsOver && now + pauseMs <= giveUpAt) {
+        await sleep(pauseMs);
+      } else if (silent(held, now)) {
+        await sleep(Math.min(pauseMs, held.until - now));
+      } else if (
+        held.renewBy === undefined ||
+        (watched !== undefined && held.renewBy !== watched)
+      ) {
+        // At work: it renewed since this tick first looked (or says nothing of when it will).
         return undefined;
-      await sleep(pauseMs);
+      } else {
+        // Look again when its next renewal is due (a sixth of the lease before the deadline), then at the deadline.
+        const due =
+          watched === undefined
+            ? held.renewBy - this.durationMs / RENEWALS_PER_LEASE
+            : held.renewBy;
+        watched = held.renewBy;
+        await sleep(Math.max(0, due - now) + pauseMs);
+      }
     }
   }
 
   /** `acquired`: when the claimed polling ends (the claim's askedAt when the terms say nothing). */
   private async tryAcquire(
     terms?: ClaimTerms,
-  ): Promise<{acquired?: number; holderPollsUntil?: number}> {
+  ): Promise<{acquired?: number; held?: LeaseState}> {
     const askedAt = this.now();
     const current = await this.ref.get();
     const held = leaseStateOf(current);
-    if (held.until > askedAt) return {holderPollsUntil: held.pollsUntil};
+    if (held.until > askedAt) return {held};
     const claimed = terms?.(millisOf(current.get('scheduledUntil')));
     const pollsUntil = claimed?.pollsUntil;
     const claim = {
       holder: this.holder,
-      until: Timestamp.fromMillis(askedAt + this.durationMs),
+      ...this.terms(askedAt),
       ...(claimed && {
         pollsUntil: Timestamp.fromMillis(claimed.pollsUntil),
         ...(claimed.slot && {
@@ -188,10 +233,9 @@ export class PollLease {
     if (!this.lastWrite) return false;
     const askedAt = this.now();
     try {
-      const written = await this.ref.update(
-        {until: Timestamp.fromMillis(askedAt + this.durationMs)},
-        {lastUpdateTime: this.lastWrite},
-      );
+      const written = await this.ref.update(this.terms(askedAt), {
+        lastUpdateTime: this.lastWrite,
+      });
       this.held(written.writeTime, askedAt);
       return true;
     } catch (error) {
@@ -215,6 +259,14 @@ export class PollLease {
       this.lastWrite = undefined;
       this.heldUntil = 0;
     }
+  }
+
+  /** What a claim or renewal asked at `askedAt` writes: until when it holds, and by when it renews again. */
+  private terms(askedAt: number) {
+    return {
+      until: Timestamp.fromMillis(askedAt + this.durationMs),
+      renewBy: Timestamp.fromMillis(askedAt + this.durationMs * SILENT_SHARE),
+    };
   }
 
   private held(writeTime: Timestamp, askedAt: number): void {

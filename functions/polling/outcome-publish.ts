@@ -1,19 +1,24 @@
 /**
  * Publishing the notification of a watch that ended, within the publish timeout the lease's fence counts on. A
- * refused publish leaves the registration pending for another try after the backoff; once the deadline and the
- * publish grace have passed, the watch ends `undeliverable` and the notification goes to the dead-letter topic.
+ * refused publish leaves the registration pending for another try after the backoff; once the publish grace has
+ * run from the first refusal, with at least three refusals over at least a minute (core/policy.ts), the watch
+ * ends `undeliverable` and the notification goes to the dead-letter topic, under the lease's fence like any other
+ * publish.
  */
 import type {Operation, PollError, Registration} from '../core/model';
-import {afterPublishFailure, type Transition} from '../core/policy';
+import {
+  afterPublishFailure,
+  undeliverableAt,
+  type Transition,
+} from '../core/policy';
 import {reportedEndTime} from '../forecast/durations';
+import {undeliverableLetter} from '../notify/dead-letter';
 import {buildNotification, type Notification} from '../notify/notification';
+import type {OutgoingMessage} from '../notify/publisher';
 import {audit, type AuditEvent} from '../platform/audit';
 import {within} from '../platform/deadline';
 import {withTrace, type Logger} from '../platform/log';
 import type {TickContext, TickCounts} from './tick-context';
-
-/** Pub/Sub's limit on an attribute value, in bytes. */
-const MAX_ATTRIBUTE_BYTES = 1024;
 
 /** The counter of each outcome a notification was published for. */
 const OUTCOME_COUNTER: Record<
@@ -48,14 +53,14 @@ function pollErrorOf(
 /**
  * Where a notification's lag starts: the end time a done operation reports, counted from the registration at the
  * earliest (an operation registered after it ended is not late for the time before); else when a poll first found
- * the watch ended, which a refused publish keeps (`endSeenAt`) so the retries count.
+ * the watch ended, which the first refused publish keeps (`publishFailingSince`) so the retries count.
  */
 export function lagStart(
-  registration: Pick<Registration, 'createdAt' | 'endSeenAt'>,
+  registration: Pick<Registration, 'createdAt' | 'publishFailingSince'>,
   operation: Operation | undefined,
   seenAt: number,
 ): number {
-  const firstSeen = registration.endSeenAt ?? seenAt;
+  const firstSeen = registration.publishFailingSince ?? seenAt;
   const reported = operation?.done ? reportedEndTime(operation) : undefined;
   if (reported === undefined || reported > firstSeen) return firstSeen;
   return Math.max(reported, registration.createdAt);
@@ -64,14 +69,16 @@ export function lagStart(
 /**
  * Publishes the notification of a transition that ends the watch.
  * @returns the transition to store: as given once Pub/Sub accepted the notification; pending again after a refusal;
- *   `undeliverable` once refusals outlast the deadline and the grace.
+ *   `undeliverable` once refusals outlast the grace; undefined when the lease could run out before the dead-letter
+ *   publish and the write are done (the registration is left, due, to the next holder).
+ * @throws when the notification cannot be built from the registration's data: its own fault.
  */
 export async function publishOutcome(
   tick: TickContext,
   registration: Registration,
   transition: Transition,
   now: number,
-): Promise<Transition> {
+): Promise<Transition | undefined> {
   const outcome = transition.outcome!;
   const notification = buildNotification(registration, {
     outcome,
@@ -107,23 +114,15 @@ export async function publishOutcome(
     audit(log, {...event, outcome: 'publish_failed'});
     const message = `publishing to ${registration.topic} failed: ${(error as Error).message}`;
     const failure: PollError = {kind: 'publish', message};
-    if (now >= registration.deadline + tick.deps.publishGraceMs) {
-      audit(log, {...event, outcome: 'undeliverable'});
-      tick.deps.stats?.record(
-        'undeliverable',
-        now,
-        undefined,
-        registration.tenant,
-      );
+    if (undeliverableAt(registration, now, tick.deps.publishGraceMs))
       return undeliverable(
         tick,
-        log,
+        {log, event, now},
         registration,
         transition,
         notification,
         failure,
       );
-    }
     const held = tick.throttle.pass(`publish ${registration.topic}`);
     if (held !== undefined) {
       log.warn(message, {
@@ -142,13 +141,13 @@ export async function publishOutcome(
 }
 
 /** A publish within the publish timeout, whatever the sink does: the fence counts on it. */
-function publishWithin(
+export function publishWithin(
   tick: TickContext,
   topic: string,
-  notification: Notification,
+  message: OutgoingMessage,
 ): Promise<string> {
   return within(
-    tick.deps.sink.publish(topic, notification),
+    tick.deps.sink.publish(topic, message),
     tick.timings.publishTimeoutMs,
     'publishing',
     'Pub/Sub',
@@ -161,24 +160,27 @@ function publishWithin(
  */
 async function undeliverable(
   tick: TickContext,
-  log: Logger,
+  {
+    log,
+    event,
+    now,
+  }: {log: Logger; event: Omit<AuditEvent, 'outcome'>; now: number},
   registration: Registration,
   transition: Transition,
   notification: Notification,
   error: PollError,
-): Promise<Transition> {
+): Promise<Transition | undefined> {
   const deadLetter = tick.deps.deadLetterTopic;
   let deadLettered = false;
   if (deadLetter) {
+    // A second publish after the one refused: the fence's margin covers one, so it is checked again.
+    if (tick.fenced()) return undefined;
     try {
-      await publishWithin(tick, deadLetter, {
-        data: notification.data,
-        attributes: {
-          ...notification.attributes,
-          topic: registration.topic,
-          publishError: truncate(error.message, MAX_ATTRIBUTE_BYTES),
-        },
-      });
+      await publishWithin(
+        tick,
+        deadLetter,
+        undeliverableLetter(notification, registration.topic, error.message),
+      );
       deadLettered = true;
     } catch (deadLetterError) {
       log.error('publishing to the dead-letter topic failed', {
@@ -187,6 +189,9 @@ async function undeliverable(
       });
     }
   }
+  // Counted once the watch really ends: a fenced one is tried again by the next holder.
+  audit(log, {...event, outcome: 'undeliverable'});
+  tick.deps.stats?.record('undeliverable', now, undefined, registration.tenant);
   tick.counts.undeliverable++;
   log.error('watch ended undeliverable', {
     registrationId: registration.id,
@@ -201,12 +206,4 @@ async function undeliverable(
     errorStreak: 0,
     lastError: error,
   };
-}
-
-/** `text` cut to at most `bytes` UTF-8 bytes. */
-function truncate(text: string, bytes: number): string {
-  const encoded = Buffer.from(text);
-  if (encoded.byteLength <= bytes) return text;
-  // A cut through a multi-byte character decodes to U+FFFD, which may be longer: leave room for it.
-  return encoded.subarray(0, bytes - 3).toString('utf8');
 }

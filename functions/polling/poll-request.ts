@@ -29,9 +29,13 @@ const pushEnvelopeSchema = z.object({
   subscription: z.string().optional(),
 });
 
-/** A poll call: the shard asked for, if any, or what is wrong with the body. */
+/**
+ * A poll call: the shard asked for, if any; `ignored` for a Pub/Sub delivery of a shard that does not exist
+ * (published before POLL_SHARDS changed), to acknowledge rather than refuse, which Pub/Sub would redeliver for
+ * as long as it keeps messages; or what is wrong with the body.
+ */
 export type PollRequest =
-  | {ok: true; shard?: number; wake?: boolean}
+  | {ok: true; shard?: number; wake?: boolean; ignored?: string}
   | {ok: false; problems: FieldProblem[]};
 
 /** Reads a poll call's body; `shards` is POLL_SHARDS, which the shard must be below. */
@@ -56,16 +60,15 @@ export function parsePollRequest(body: unknown, shards: number): PollRequest {
       return {ok: false, problems: [{field: prefix, message: 'not JSON'}]};
     }
   }
-  const parsed = shardSchema
-    .refine(value => value.shard < shards, {
-      path: ['shard'],
-      message: `must be below POLL_SHARDS (${shards})`,
-    })
-    .safeParse(request);
+  const parsed = shardSchema.safeParse(request);
   if (!parsed.success)
     return {
       ok: false,
       problems: fieldProblems(parsed.error, 'body', prefix ? [prefix] : []),
     };
-  return {ok: true, shard: parsed.data.shard, wake: parsed.data.wake};
+  const {shard, wake} = parsed.data;
+  if (shard < shards) return {ok: true, shard, wake};
+  const problem = `must be below POLL_SHARDS (${shards})`;
+  if (push.success) return {ok: true, ignored: `shard ${shard}: ${problem}`};
+  return {ok: false, problems: [{field: 'shard', message: problem}]};
 }

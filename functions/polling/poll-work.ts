@@ -6,15 +6,19 @@
 import type {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
 import type {PollerConfig} from '../core/config';
+import {within} from '../platform/deadline';
 import {newFirestore} from '../platform/firestore';
 import {OperationsClient} from '../google/operations-client';
 import type {Logger} from '../platform/log';
 import {NotificationStats} from '../notify/outcome-stats';
-import {PubSubPublisher} from '../notify/publisher';
+import {PubSubPublisher, type NotificationSink} from '../notify/publisher';
 import {DueRegistrations} from './due-registrations';
 import {KindDurations} from '../forecast/kind-durations';
+import {WatchStore} from '../watches/watch-store';
 import {PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
+import {memoryBudget} from './memory-budget';
+import {ShardLayout} from './shard-layout';
 import {shardMessage} from './poll-request';
 import {Poller} from './poller';
 import type {TickCounts, TickTrigger} from './tick-context';
@@ -41,7 +45,7 @@ export function newPoller(
   config: PollerConfig,
   db: Firestore,
   budgetMs: number,
-  sink: PubSubPublisher,
+  sink: NotificationSink,
   log: Logger,
 ): Poller {
   return new Poller({
@@ -55,11 +59,25 @@ export function newPoller(
         Date.now,
         leaseId(range),
       ),
-    client: new OperationsClient(config),
+    layout: new ShardLayout(db, config.collection, config.shards),
+    client: new OperationsClient({
+      ...config,
+      maxAnswerBytes: memoryBudget(config).maxAnswerBytes,
+    }),
     allowlists: config.allowlists,
     tenants: config.tenants,
-    kinds: new KindDurations(db, config.collection, log),
+    kinds: new KindDurations(
+      db,
+      config.collection,
+      log,
+      Date.now,
+      leaseTimings(config.leaseMs).writeDeadlineMs,
+    ),
     stats: new NotificationStats(db, config.collection),
+    watches: {
+      store: new WatchStore(db, config.collection, config.retentionMs),
+      listIntervalMs: config.listIntervalMs,
+    },
     sink,
     log,
     budgetMs,
@@ -85,9 +103,15 @@ export function createPollWork(config: PollerConfig, log: Logger): PollWork {
     tick: (range, trigger) => poller.tick(range, trigger),
     async fanOut() {
       const shards = Array.from({length: config.shards}, (_, shard) => shard);
+      const {publishTimeoutMs} = leaseTimings(config.leaseMs);
       await Promise.all(
         shards.map(shard =>
-          sink.publish(config.fanoutTopic!, shardMessage(shard)),
+          within(
+            sink.publish(config.fanoutTopic!, shardMessage(shard)),
+            publishTimeoutMs,
+            `publishing the fan-out to shard ${shard}`,
+            'Pub/Sub',
+          ),
         ),
       );
       return shards.length;

@@ -11,10 +11,12 @@ import {randomUUID} from 'node:crypto';
 import {BUCKETS, type BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
 import {LogThrottle} from '../platform/log';
+import {HiddenSweep} from './hidden-sweep';
 import type {ClaimTerms, PollLease} from './lease';
 import {leaseTimings} from './lease-timings';
 import {Renewals} from './renewals';
 import {
+  anyWorkBefore,
   newTickCounts,
   type PollerDependencies,
   type TickCounts,
@@ -31,11 +33,14 @@ export class Poller {
   private readonly random: () => number;
   /** Across ticks, so a topic refused on every retry logs once a minute. */
   private readonly throttle: LogThrottle;
+  /** Across ticks: where the sweep for hidden registrations goes on. */
+  private readonly sweep: HiddenSweep;
 
   constructor(private readonly deps: PollerDependencies) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.throttle = new LogThrottle(REPEATED_LOG_INTERVAL_MS, this.now);
+    this.sweep = new HiddenSweep(deps.due, this.now, this.random);
   }
 
   /**
@@ -69,7 +74,7 @@ export class Poller {
       leaseMs + (this.deps.handOverMs ?? 0),
       'claiming the lease',
     );
-    if (deadline === undefined) {
+    if (deadline === undefined || !(await this.admitted(range, lease))) {
       return {...counts, leaseHeld: true, durationMs: this.now() - started};
     }
     let idle = await this.workHeld(range, lease, counts, deadline);
@@ -113,10 +118,15 @@ export class Poller {
     );
     const renewals = new Renewals(lease, timings.renewEveryMs, leaseMs, run);
     try {
-      return await run.execute();
+      const idle = await run.execute();
+      await this.sweep.step(run, range);
+      return idle;
     } finally {
       // What the tick learned is written before it answers: past the answer, Cloud Functions may take the CPU away.
-      await Promise.all([this.flushLearned(), this.flushStats()]);
+      await Promise.all([
+        this.flush(this.deps.kinds, 'learned durations'),
+        this.flush(this.deps.stats, 'notification figures'),
+      ]);
       // A renewal still under way would change the lease under the release's precondition, and a whole new
       // lease would be left for the next tick to wait out.
       await renewals.stop();
@@ -141,11 +151,16 @@ export class Poller {
     try {
       return (
         (await within(
-          this.deps.due.anyDueBefore(range, deadline),
+          anyWorkBefore(this.deps, range, deadline),
           leaseMs,
           'looking for registrations due within the budget',
         )) &&
-        (await within(lease.acquire(deadline), leaseMs, 'claiming the lease'))
+        (await within(
+          lease.acquire(deadline),
+          leaseMs,
+          'claiming the lease',
+        )) &&
+        (await this.admitted(range, lease))
       );
     } catch (error) {
       this.deps.log.warn((error as Error).message);
@@ -153,23 +168,47 @@ export class Poller {
     }
   }
 
-  /** Writes the tick's notification figures (GET /stats), within the lease's length; a failure costs only them. */
-  private async flushStats(): Promise<void> {
-    if (!this.deps.stats) return;
-    await within(
-      this.deps.stats.flush(),
-      this.deps.leaseMs,
-      'writing notification figures',
-    ).catch((error: Error) => this.deps.log.warn(error.message));
+  /**
+   * Whether the shard layout lets this tick, which holds the lease of `range`, work it (shard-layout.ts); if not,
+   * the lease is given back at once.
+   * @throws when Firestore cannot be reached, as a claim does.
+   */
+  private async admitted(
+    range: BucketRange,
+    lease: PollLease,
+  ): Promise<boolean> {
+    const layout = this.deps.layout;
+    if (!layout) return true;
+    const leaseMs = this.deps.leaseMs;
+    let admitted = false;
+    try {
+      admitted = await within(
+        layout.admits(range, this.now()),
+        leaseMs,
+        'reading the shard layout',
+      );
+      return admitted;
+    } finally {
+      if (!admitted)
+        await within(lease.release(), leaseMs, 'releasing the lease').catch(
+          () => {
+            // It runs out by itself.
+          },
+        );
+    }
   }
 
-  /** Writes the durations learned so far, within the lease's length; a failure costs history, not the tick. */
-  private async flushLearned(): Promise<void> {
-    if (!this.deps.kinds) return;
-    await within(
-      this.deps.kinds.flush(),
-      this.deps.leaseMs,
-      'writing learned durations',
-    ).catch((error: Error) => this.deps.log.warn(error.message));
+  /**
+   * Writes what the tick gathered for `store` (learned durations, the notification figures of GET /stats), within
+   * the lease's length: a failure costs only that history, not the tick.
+   */
+  private async flush(
+    store: {flush(): Promise<void>} | undefined,
+    what: string,
+  ): Promise<void> {
+    if (!store) return;
+    await within(store.flush(), this.deps.leaseMs, `writing ${what}`).catch(
+      (error: Error) => this.deps.log.warn(error.message),
+    );
   }
 }

@@ -2,6 +2,12 @@
  * One registration's poll within a tick: its stored document read, the allowlists checked again, its operation
  * fetched, the next poll forecast, its notification published if the watch ended, and the result written.
  *
+ * Faults belong to their cause. Whatever this registration's answer, forecast, notification or update does wrong
+ * (a value the codec cannot store, a notification that cannot be built, a throw in the forecast) is charged to
+ * this registration as a poll error (`invalid`, with the reason): counted, retried with the backoff, and ended
+ * `poll_error` with a notification after as many as any permanent error (core/policy.ts). Only Firestore or
+ * Pub/Sub failing stops the tick (tick-run.ts); a stored document this version cannot read is corrupt-end.ts's.
+ *
  * The publish and the write stay inside the POLL_CONCURRENCY slot the tick gave this poll: released after the
  * request, they pile up unthrottled, and a crash then catches more of them between Pub/Sub's ack and the write
  * (duplicates in the crash suite went from 0.8 % to 2.5 %, over its 1 % bound).
@@ -10,13 +16,14 @@ import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
 import {accessRefusals} from '../core/tenants';
 import {readDocument} from '../core/document';
 import type {Registration} from '../core/model';
-import {readOperation, type PollResult, type Transition} from '../core/policy';
+import {decide, type PollResult} from '../core/policy';
 import {lroSettingsFor} from '../core/presets';
-import {observedDuration} from '../forecast/durations';
 import {forecast, type Forecast} from '../forecast/forecast';
 import {learningKind, operationKind} from '../forecast/kind';
 import {historyScope} from '../forecast/kind-durations';
-import {publishOutcome} from './outcome-publish';
+import {withTrace} from '../platform/log';
+import {endCorrupt} from './corrupt-end';
+import {finishChanged, save, settle} from './poll-settle';
 import type {TickContext} from './tick-context';
 
 /** Polls the registration of `snapshot` once, as part of `tick`. */
@@ -38,28 +45,40 @@ export async function pollRegistration(
   tick.counts.polled++;
   if (result.kind === 'transient') tick.counts.retried++;
 
-  const next = await forecastNext(tick, registration, result, now);
-  let transition = next.transition;
-  let endSeenAt: number | undefined;
-  if (transition.outcome) {
-    // Left pending and due, the registration is the next lease holder's to finish.
-    if (tick.fenced()) return;
-    transition = await publishOutcome(tick, registration, transition, now);
-    // Refused: the lag of the notification that finally goes out counts from this first sight of the end.
-    if (!transition.outcome) endSeenAt = registration.endSeenAt ?? now;
+  let next: Forecast;
+  try {
+    next = await forecastNext(tick, registration, result, now);
+  } catch (error) {
+    next = charged(
+      tick,
+      registration,
+      `forecast failed: ${(error as Error).message}`,
+      now,
+    );
   }
-  const saved = await save(
-    tick,
-    snapshot,
-    {...next, transition},
-    now,
-    endSeenAt,
-  );
-  if (
-    saved &&
-    (transition.outcome === 'succeeded' || transition.outcome === 'failed')
-  )
-    learn(tick, registration, transition, now);
+  const settled = await settle(tick, snapshot, registration, next, now);
+  if (settled.conflict && settled.published)
+    return finishChanged(tick, snapshot, settled.published, now);
+  if (settled.refused === undefined) return;
+  // What this poll would store cannot be stored. Once its notification is out, the watch ends all the same,
+  // keeping the last operation stored before; otherwise the registration is charged with it.
+  const again = settled.published
+    ? await save(
+        tick,
+        snapshot,
+        {transition: {...settled.published, lastOperation: undefined}},
+        now,
+      )
+    : await settle(
+        tick,
+        snapshot,
+        registration,
+        charged(tick, registration, settled.refused, now),
+        now,
+      );
+  // Not even that: what the registration holds cannot be carried on (its counts at their limit, say).
+  if (again.refused !== undefined)
+    await endCorrupt(tick, snapshot, `not writable: ${again.refused}`);
 }
 
 /**
@@ -113,78 +132,25 @@ async function forecastNext(
 }
 
 /**
- * Adds a finished operation's duration (succeeded or failed: failing early is part of what a kind does) to its
- * kind in its scope (its tenant, or its owner), once its final write landed; the poller writes it. Only an
- * operation seen running at least once teaches anything: one registered when already done says nothing of how
- * long it ran, and would let anyone teach a kind any duration.
+ * The policy's decision after a poll whose own data failed it: a poll error of kind `invalid` saying why, with
+ * the last operation stored before, which is known to store and publish.
  */
-function learn(
+function charged(
   tick: TickContext,
   registration: Registration,
-  transition: Transition,
+  reason: string,
   now: number,
-): void {
-  const seen = registration.lastOperation;
-  if (!seen || readOperation(seen, registration.style).done) return;
-  const operation = transition.lastOperation;
-  const duration = operation && observedDuration(registration, operation, now);
-  if (!tick.deps.kinds || duration === undefined) return;
-  tick.deps.kinds.learn(
-    learningKind(registration.operation.service, operation),
-    historyScope(registration),
-    registration.owner,
-    duration,
+): Forecast {
+  withTrace(tick.deps.log, registration.trace).warn(
+    'poll charged to its registration',
+    {
+      registrationId: registration.id,
+      reason,
+    },
   );
-}
-
-function save(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
-  {transition, progressPercent, estimatedDoneAt}: Forecast,
-  now: number,
-  endSeenAt: number | undefined,
-): Promise<boolean> {
-  const state = transition.outcome ?? 'pending';
-  const pending = state === 'pending';
-  return tick.write(snapshot, {
-    state,
-    attempts: transition.attempts,
-    errorStreak: transition.errorStreak,
-    nextPollAt: transition.nextPollAt,
-    lastPolledAt: now,
-    updatedAt: now,
-    lastError: transition.lastError,
-    ...(transition.lastOperation && {
-      lastOperation: transition.lastOperation,
-    }),
-    // Cleared when the operation stops telling, or the watch ends.
-    progressPercent: pending ? progressPercent : undefined,
-    estimatedDoneAt: pending ? estimatedDoneAt : undefined,
-    ...(!pending && {finishedAt: now}),
-    ...(endSeenAt !== undefined && {endSeenAt}),
-  });
-}
-
-/**
- * A stored document this version cannot read ends `poll_error` (kind `corrupt`) with no notification, since
- * its topic cannot be trusted; if even that write fails, it is skipped until a later tick.
- */
-async function endCorrupt(
-  tick: TickContext,
-  snapshot: QueryDocumentSnapshot,
-  problem: string,
-): Promise<void> {
-  tick.counts.corrupt++;
-  const now = tick.now();
-  tick.deps.log.error('corrupt registration document', {
-    registrationId: snapshot.id,
-    problem,
-  });
-  await tick.write(snapshot, {
-    state: 'poll_error',
-    updatedAt: now,
-    lastPolledAt: now,
-    finishedAt: now,
-    lastError: {kind: 'corrupt', message: problem},
-  });
+  const fault: PollResult = {
+    kind: 'rejected',
+    error: {kind: 'invalid', message: reason.slice(0, 1024)},
+  };
+  return {transition: decide(registration, fault, now, tick.random)};
 }

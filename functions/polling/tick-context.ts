@@ -2,7 +2,7 @@
  * What a tick is given and what it answers: the poller's dependencies, the trigger that started the tick, its
  * counts, and the view of the running tick that one registration's poll works through (registration-poll.ts).
  */
-import type {QueryDocumentSnapshot} from '@google-cloud/firestore';
+import type {DocumentSnapshot} from '@google-cloud/firestore';
 import type {Allowlists} from '../core/allowlists';
 import type {Tenants} from '../core/tenants';
 import type {PollUpdate} from '../core/document';
@@ -12,8 +12,10 @@ import type {OperationsClient} from '../google/operations-client';
 import type {NotificationStats} from '../notify/outcome-stats';
 import type {NotificationSink} from '../notify/publisher';
 import type {LogThrottle, Logger} from '../platform/log';
+import type {WatchStore} from '../watches/watch-store';
 import type {DueRegistrations} from './due-registrations';
 import type {PollLease} from './lease';
+import type {ShardLayout} from './shard-layout';
 import type {LeaseTimings} from './lease-timings';
 
 /** What a tick did: the poll function's answer. */
@@ -35,6 +37,8 @@ export interface TickCounts {
    * runs (the dashboard's backlog).
    */
   maxLateMs: number;
+  /** Watched parents listed (each list is one or more `ListOperations` pages). */
+  listed: number;
   durationMs: number;
   /** True when another tick held the lease (and was not about to hand it over) and this one did nothing. */
   leaseHeld?: boolean;
@@ -47,11 +51,20 @@ export interface TickCounts {
  */
 export type TickTrigger = 'scheduler' | 'registration' | 'completion';
 
+/** What a tick lists watched parents with. */
+export interface WatchListing {
+  store: WatchStore;
+  /** LIST_INTERVAL_SECONDS: a watch lists its parent at most this often. */
+  listIntervalMs: number;
+}
+
 /** What a tick works with. */
 export interface PollerDependencies {
   due: DueRegistrations;
   /** Makes the lease of one tick on one shard's buckets. */
   lease: (holder: string, range: BucketRange) => PollLease;
+  /** Which shard layout polls while POLL_SHARDS changes; without it, every lease holder works. */
+  layout?: ShardLayout;
   client: OperationsClient;
   /** Checked again before every poll: a registration the current lists refuse ends `poll_error` (`forbidden`). */
   allowlists: Allowlists;
@@ -59,6 +72,8 @@ export interface PollerDependencies {
   tenants?: Tenants;
   sink: NotificationSink;
   log: Logger;
+  /** Watched parents, listed by the tick of their shard; without it, no watch is listed. */
+  watches?: WatchListing;
   /** Learned durations per kind; without it, forecasts use progress and the owners' settings only. */
   kinds?: KindDurations;
   /** The per-minute outcome and lag figures `GET /stats` reads; written at the end of each tick. */
@@ -71,7 +86,10 @@ export interface PollerDependencies {
    * Long enough for a holder's usual end: its last polls, the flush and the release.
    */
   handOverMs?: number;
-  /** How long past its deadline a notification Pub/Sub refuses is retried before the watch ends `undeliverable`. */
+  /**
+   * How long from its first refusal a notification Pub/Sub refuses is retried before the watch ends `undeliverable`
+   * (at least three tries over at least a minute, whatever this says).
+   */
   publishGraceMs: number;
   /** Full topic name that also gets an `undeliverable` watch's notification, with the publish error attached. */
   deadLetterTopic?: string;
@@ -97,6 +115,7 @@ export function newTickCounts(): TickCounts {
     undeliverable: 0,
     corrupt: 0,
     maxLateMs: 0,
+    listed: 0,
     durationMs: 0,
   };
 }
@@ -112,8 +131,43 @@ export interface TickContext {
   readonly random: () => number;
   /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
   mayStart(): boolean;
+  /** Whether the tick was stopped: its lease lost, or Firestore failing. */
+  stopped(): boolean;
   /** True, and the tick stops, once the lease could run out before a poll's publish and write are done. */
   fenced(): boolean;
+  /**
+   * Runs `work` on the registration of `snapshot` unless it is another shard's, or the tick is polling it, or
+   * wrote it after `snapshot` was read: a list's entry and a poll never both publish one registration's
+   * notification.
+   */
+  exclusive(
+    snapshot: DocumentSnapshot,
+    work: () => Promise<void>,
+  ): Promise<void>;
   /** Writes a poll's result within the write deadline, unless the document changed since it was read. */
-  write(snapshot: QueryDocumentSnapshot, update: PollUpdate): Promise<boolean>;
+  write(snapshot: DocumentSnapshot, update: PollUpdate): Promise<WriteResult>;
+}
+
+/** Whether a registration falls due, or a watch is due to list, in `range` before `by`. */
+export async function anyWorkBefore(
+  deps: Pick<PollerDependencies, 'due' | 'watches'>,
+  range: BucketRange,
+  by: number,
+): Promise<boolean> {
+  return (
+    (await deps.due.anyDueBefore(range, by)) ||
+    ((await deps.watches?.store.anyDueBefore(range, by)) ?? false)
+  );
+}
+
+/**
+ * What became of a poll's write. Not written: the document changed since it was read (a cancel, a newer tick),
+ * Firestore failed (the tick stops), or, with `refused`, the update itself cannot be stored: the registration's
+ * own fault, which its poll charges to it (registration-poll.ts).
+ */
+export interface WriteResult {
+  written: boolean;
+  /** The document changed since it was read. */
+  conflict?: boolean;
+  refused?: string;
 }

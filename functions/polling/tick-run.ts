@@ -3,17 +3,33 @@
  * until the budget is spent, nothing is due within it, or the lease could run out.
  */
 import {setTimeout as delay} from 'node:timers/promises';
-import type {QueryDocumentSnapshot, Timestamp} from '@google-cloud/firestore';
+import type {
+  DocumentSnapshot,
+  QueryDocumentSnapshot,
+  Timestamp,
+} from '@google-cloud/firestore';
 import pLimit from 'p-limit';
-import type {PollUpdate} from '../core/document';
-import type {BucketRange} from '../core/shards';
+import {UnstorableError, type PollUpdate} from '../core/document';
+import {bucketOf, type BucketRange} from '../core/shards';
 import {within} from '../platform/deadline';
-import {FAILED_PRECONDITION, firestoreCode} from '../platform/firestore';
+import {
+  FAILED_PRECONDITION,
+  INVALID_ARGUMENT,
+  NOT_FOUND,
+  firestoreCode,
+} from '../platform/firestore';
 import type {LogThrottle} from '../platform/log';
 import type {PollLease} from './lease';
 import type {LeaseTimings} from './lease-timings';
 import {pollRegistration} from './registration-poll';
-import type {PollerDependencies, TickContext, TickCounts} from './tick-context';
+import {
+  anyWorkBefore,
+  type PollerDependencies,
+  type TickContext,
+  type TickCounts,
+  type WriteResult,
+} from './tick-context';
+import {listWatch} from './watch-listing';
 import {WakeTimes} from './wake-times';
 
 /**
@@ -22,6 +38,8 @@ import {WakeTimes} from './wake-times';
  * emulator, 600 near 1,180/s at the same CPU per poll.
  */
 export const PAGE_SIZE = 600;
+/** How often a tick reads its shard's due watches at most. */
+const WATCHES_RECHECK_MS = 2000;
 /** While nothing is due, how often to look for new registrations (which are due at once). */
 const IDLE_RECHECK_MS = 1000;
 
@@ -31,9 +49,13 @@ export class TickRun implements TickContext {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Update times of this tick's writes, to skip a page read before the write landed. */
   private readonly written = new Map<string, Timestamp>();
+  /** Registrations none of whose writes could be stored: left to the next tick, not polled again in this one. */
+  private readonly unwritable = new Set<string>();
   /** When the registrations this tick left pending fall due: the tick wakes for them, not a second later. */
   private readonly wakeTimes = new WakeTimes();
   private stopReason: string | undefined;
+  /** When the tick last read its shard's due watches. */
+  private watchesLookedAt = -Infinity;
   private fatal: Error | undefined;
 
   constructor(
@@ -52,6 +74,10 @@ export class TickRun implements TickContext {
 
   stop(reason: string): void {
     this.stopReason ??= reason;
+  }
+
+  stopped(): boolean {
+    return this.stopReason !== undefined;
   }
 
   /**
@@ -83,6 +109,9 @@ export class TickRun implements TickContext {
       const {docs: page, readTime} = read;
       this.forgetWritesBefore(readTime);
       for (const snapshot of page) this.start(snapshot);
+      // After the page's polls started, so the registrations due now never wait for it.
+      if (cursor === undefined) await this.listDueWatches();
+      if (this.stopReason !== undefined) break;
       if (page.length === PAGE_SIZE) {
         cursor = page[page.length - 1];
         continue;
@@ -97,7 +126,7 @@ export class TickRun implements TickContext {
       // Nothing of its own due within the budget: a tick with nothing due at all ends, and spares the instance.
       if (known >= this.deadline) {
         const more = await this.store(
-          this.deps.due.anyDueBefore(this.range, this.deadline),
+          anyWorkBefore(this.deps, this.range, this.deadline),
           'looking for registrations due within the budget',
         );
         idle = more === false;
@@ -136,13 +165,59 @@ export class TickRun implements TickContext {
     }
   }
 
+  /**
+   * Starts the list of each watch of the shard due to list, at most every WATCHES_RECHECK_MS; they take poll slots
+   * like polls, and a sweep's end waits for them as for polls, so the registrations a list made are read by the
+   * next sweep.
+   */
+  private async listDueWatches(): Promise<void> {
+    const watches = this.deps.watches;
+    // Lists are due every LIST_INTERVAL_SECONDS: a look every few seconds, not every sweep, finds them in time.
+    if (!watches || this.now() < this.watchesLookedAt + WATCHES_RECHECK_MS)
+      return;
+    this.watchesLookedAt = this.now();
+    const due = await this.store(
+      watches.store.due(this.range, this.now(), PAGE_SIZE),
+      'reading due watches',
+    );
+    for (const snapshot of due ?? [])
+      this.startWork(`watch ${snapshot.id}`, () => listWatch(this, snapshot));
+  }
+
   private start(snapshot: QueryDocumentSnapshot): void {
+    if (this.stale(snapshot) || this.unwritable.has(snapshot.id)) return;
+    this.startWork(snapshot.id, () => pollRegistration(this, snapshot));
+  }
+
+  /** A page read before this tick's own write landed shows the registration as it was. */
+  private stale(snapshot: DocumentSnapshot): boolean {
+    const written = this.written.get(snapshot.id);
+    return (
+      written !== undefined &&
+      written.valueOf() > (snapshot.updateTime as Timestamp).valueOf()
+    );
+  }
+
+  exclusive(
+    snapshot: DocumentSnapshot,
+    work: () => Promise<void>,
+  ): Promise<void> {
     const id = snapshot.id;
+    // Another shard's registration is that shard's tick's to poll, under that shard's lease.
+    const bucket = bucketOf(id);
+    const ours = bucket >= this.range.from && bucket < this.range.to;
+    if (!ours || this.inFlight.has(id) || this.stale(snapshot))
+      return Promise.resolve();
+    // Outside the poll slots: the list that runs it holds one already.
+    const running = work().finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, running);
+    return running;
+  }
+
+  /** Runs `work` in a poll slot, unless work under the same key is under way. */
+  private startWork(id: string, work: () => Promise<void>): void {
     if (this.inFlight.has(id)) return;
-    // A page read before this tick's own write landed shows the registration as it was: skip it.
-    const written = this.written.get(id);
-    if (written && written.valueOf() > snapshot.updateTime.valueOf()) return;
-    const work = this.limit(() => pollRegistration(this, snapshot))
+    const running = this.limit(work)
       .catch((error: Error) => {
         // A bug, not bad data: the registration stays as it was for the next tick, the rest of the tick goes on.
         this.deps.log.error('poll failed', {
@@ -151,7 +226,7 @@ export class TickRun implements TickContext {
         });
       })
       .finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, work);
+    this.inFlight.set(id, running);
   }
 
   /** Whether a poll may start now: the tick goes on, within its budget and its lease. */
@@ -166,13 +241,14 @@ export class TickRun implements TickContext {
   }
 
   /**
-   * Writes a poll's result within the write deadline, unless the document changed since it was read.
-   * @returns whether the write landed.
+   * Writes a poll's result within the write deadline, unless the document changed since it was read. Decided by
+   * cause: an update that cannot be stored is refused to the registration that made it, and only Firestore
+   * failing stops the tick.
    */
   async write(
-    snapshot: QueryDocumentSnapshot,
+    snapshot: DocumentSnapshot,
     update: PollUpdate,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     try {
       const result = await within(
         this.deps.due.save(
@@ -184,6 +260,7 @@ export class TickRun implements TickContext {
         'writing a poll result',
       );
       this.written.set(snapshot.id, result.writeTime);
+      this.unwritable.delete(snapshot.id);
       const {state, nextPollAt} = update;
       // Only within the budget: at most budget / slot entries, however many registrations the tick polls.
       if (
@@ -192,15 +269,21 @@ export class TickRun implements TickContext {
         nextPollAt < this.deadline
       )
         this.wakeTimes.add(nextPollAt);
-      return true;
+      return {written: true};
     } catch (error) {
-      // A failed precondition means someone else changed the registration (a cancel, a newer tick): theirs stands.
-      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
-      if (firestoreCode(error) !== FAILED_PRECONDITION) {
-        this.fatal ??= error as Error;
-        this.stop(`Firestore write failed: ${(error as Error).message}`);
+      const code = firestoreCode(error);
+      // Someone else changed the registration (a cancel, a newer tick), or it is gone: theirs stands.
+      if (code === FAILED_PRECONDITION) return {written: false, conflict: true};
+      if (code === NOT_FOUND) return {written: false};
+      // The update itself: a value the codec refuses, or a document Firestore will not store.
+      if (error instanceof UnstorableError || code === INVALID_ARGUMENT) {
+        this.unwritable.add(snapshot.id);
+        return {written: false, refused: (error as Error).message};
       }
-      return false;
+      // Anything else means Firestore is unreachable: stop and let Cloud Scheduler retry the tick.
+      this.fatal ??= error as Error;
+      this.stop(`Firestore write failed: ${(error as Error).message}`);
+      return {written: false};
     }
   }
 

@@ -4,7 +4,8 @@
  * A new registration is due at once. A tick at work polls it at its next look, within a second. But a tick with
  * nothing due ends early, to spare the instance, and until Cloud Scheduler calls again, up to a minute later,
  * nothing polls. So once a create has landed, the registration function reads the lease of the registration's
- * shard, and when no tick holds it, or the holder's polling ends within {@link HOLDER_LOOKS_MS}, it publishes
+ * shard, and when no tick holds it, the holder's polling ends within {@link HOLDER_LOOKS_MS}, or the holder stopped
+ * renewing (a crash: the woken tick takes its lease as soon as it runs out, lease.ts), it publishes
  * `{"shard": k, "wake": true}` to the poll fan-out topic, whose push subscription starts a tick of that shard (one
  * that polls to the end of the scheduled slot, where the next scheduled tick takes over: poller.ts).
  *
@@ -21,7 +22,7 @@ import {setImmediate as nextTurn} from 'node:timers/promises';
 import type {Firestore} from '@google-cloud/firestore';
 import {LogThrottle, type Logger} from '../platform/log';
 import {within} from '../platform/deadline';
-import {leaseRef, readLease, type LeaseState} from './lease';
+import {leaseRef, readLease, silent, type LeaseState} from './lease';
 import {bucketRange, leaseId, shardOwning} from '../core/shards';
 
 /** A holder whose polling goes on at least this long looks again (every second while idle) before it ends. */
@@ -105,7 +106,13 @@ export class TickWake {
     );
     const now = this.now();
     const pollsUntil = lease.pollsUntil ?? Infinity;
-    if (lease.until > now && pollsUntil > now + HOLDER_LOOKS_MS) return;
+    // A holder presumed dead (it stopped renewing) polls nothing: the woken tick takes its lease as it runs out.
+    if (
+      lease.until > now &&
+      pollsUntil > now + HOLDER_LOOKS_MS &&
+      !silent(lease, now)
+    )
+      return;
     const last = this.sent.get(shard);
     if (last && sameWrite(last.lease, lease) && now < last.at + WAKE_AGAIN_MS)
       return;

@@ -6,6 +6,10 @@
  *   GET    /operations/{id}     one registration
  *   DELETE /operations/{id}     stop watching (204)
  *   GET    /stats               how the deployment is doing (ADMIN_PRINCIPALS only; stats-route.ts)
+ *   POST   /watches             watch a parent: every operation under it (watch-routes.ts)
+ *   GET    /watches             a page of watches
+ *   GET    /watches/{id}        one watch
+ *   DELETE /watches/{id}        stop watching the parent (200, the watch cancelled)
  *   GET    /openapi.json        the OpenAPI description of all of this (functions/registration/openapi.ts)
  *
  * Every call needs a Google-signed ID token (caller.ts) unless ALLOW_UNAUTHENTICATED=true; with TENANTS set, a
@@ -17,6 +21,7 @@ import type {Request, Response} from '@google-cloud/functions-framework';
 import {registrationIdSchema} from '../core/schemas';
 import {leaveRequestDomain} from '../http/request-domain';
 import {sendError} from '../http/responses';
+import {CorruptDocumentError} from '../core/document';
 import {audit, type AuditEvent} from '../platform/audit';
 import {TRACE_FIELD, traceFields, type Logger} from '../platform/log';
 import {CallerIdentity, UnauthenticatedError, type Caller} from './caller';
@@ -30,6 +35,12 @@ import {
   type RouteHandler,
 } from './routes';
 import {statsRoute} from './stats-route';
+import {
+  cancelWatchRoute,
+  createWatchRoute,
+  listWatchesRoute,
+  showWatchRoute,
+} from './watch-routes';
 
 /** The handlers of one path, by method. */
 type Route = {methods: Record<string, RouteHandler>};
@@ -39,6 +50,14 @@ const AUDITED_ACTIONS: Record<string, AuditEvent['action'] | undefined> = {
   POST: 'register',
   DELETE: 'cancel',
 };
+/** The same for the watch routes. */
+const AUDITED_WATCH_ACTIONS: typeof AUDITED_ACTIONS = {
+  POST: 'watch',
+  DELETE: 'unwatch',
+};
+
+/** An item path: its collection and id. */
+const ITEM_PATH = /^\/(operations|watches)\/([^/]+)$/;
 
 /** The caller of a route that needs no identity (the API description). */
 const ANYONE: Caller = {principal: 'anyone', admin: false};
@@ -53,8 +72,8 @@ async function admit(
   req: Request,
   res: Response,
   log: Logger,
+  action: AuditEvent['action'] | undefined,
 ): Promise<Caller | undefined> {
-  const action = AUDITED_ACTIONS[req.method];
   let caller: Caller;
   try {
     caller = await identity.identify(req);
@@ -74,38 +93,63 @@ async function admit(
   return caller;
 }
 
+/** The routes: fixed paths, and item paths by their collection (`/operations/{id}`, `/watches/{id}`). */
+function routeTable(deps: RegistrationApiDependencies) {
+  const openapi: Route = {
+    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
+  };
+  const fixedPaths = new Map<string, Route>([
+    [
+      '/operations',
+      {methods: {POST: registerRoute(deps), GET: listRoute(deps)}},
+    ],
+    ['/openapi.json', openapi],
+    ['/stats', {methods: {GET: statsRoute(deps)}}],
+  ]);
+  const items = new Map<string, Route>([
+    [
+      'operations',
+      {methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)}},
+    ],
+  ]);
+  const {watches} = deps;
+  if (watches) {
+    const watchDeps = {...deps, watches};
+    fixedPaths.set('/watches', {
+      methods: {
+        POST: createWatchRoute(watchDeps),
+        GET: listWatchesRoute(watchDeps),
+      },
+    });
+    items.set('watches', {
+      methods: {
+        GET: showWatchRoute(watchDeps),
+        DELETE: cancelWatchRoute(watchDeps),
+      },
+    });
+  }
+  return {openapi, fixedPaths, items};
+}
+
 /** Builds the `operations` function's handler. */
 export function createRegistrationHandler(
   deps: RegistrationApiDependencies,
 ): (req: Request, res: Response) => Promise<void> {
   const {config} = deps;
   const identity = new CallerIdentity(config);
-  const collection: Route = {
-    methods: {POST: registerRoute(deps), GET: listRoute(deps)},
-  };
-  const item: Route = {
-    methods: {GET: showRoute(deps), DELETE: cancelRoute(deps)},
-  };
-  const openapi: Route = {
-    methods: {GET: (_req, res) => void res.json(OPENAPI_DOCUMENT)},
-  };
-  const stats: Route = {methods: {GET: statsRoute(deps)}};
-  const fixedPaths = new Map([
-    ['/operations', collection],
-    ['/openapi.json', openapi],
-    ['/stats', stats],
-  ]);
+  const {openapi, fixedPaths, items} = routeTable(deps);
 
   return async (req, res) => {
     leaveRequestDomain();
     const trace = traceFields(req.headers, config.projectId);
     const log = deps.log.child(trace);
     const path = req.path.replace(/\/+$/, '') || '/';
-    const itemMatch = /^\/operations\/([^/]+)$/.exec(path);
-    const route = fixedPaths.get(path) ?? (itemMatch ? item : undefined);
+    const itemMatch = ITEM_PATH.exec(path);
+    const route =
+      fixedPaths.get(path) ?? (itemMatch ? items.get(itemMatch[1]) : undefined);
     if (
       !route ||
-      (itemMatch && !registrationIdSchema.safeParse(itemMatch[1]).success)
+      (itemMatch && !registrationIdSchema.safeParse(itemMatch[2]).success)
     ) {
       return sendError(res, 404, `no such resource: ${req.method} ${path}`);
     }
@@ -121,16 +165,21 @@ export function createRegistrationHandler(
       req,
       res,
       log,
+      (path.startsWith('/watches') ? AUDITED_WATCH_ACTIONS : AUDITED_ACTIONS)[
+        req.method
+      ],
     );
     if (!caller) return;
     try {
       await handler(req, res, {
         caller,
-        id: itemMatch?.[1],
+        id: itemMatch?.[2],
         log,
         trace: trace[TRACE_FIELD] as string | undefined,
       });
     } catch (error) {
+      if (error instanceof CorruptDocumentError)
+        return unreadable(res, caller, error, log);
       log.error('request failed', {
         method: req.method,
         path,
@@ -140,4 +189,28 @@ export function createRegistrationHandler(
         sendError(res, 503, 'the registration store is unavailable; retry');
     }
   };
+}
+
+/**
+ * A registration stored in a form this version cannot read: 409 to its owner (or an admin), saying why; to anyone
+ * else, as if it did not exist. Never a 5xx: retrying would not help, and the poller ends the watch.
+ */
+function unreadable(
+  res: Response,
+  caller: Caller,
+  error: CorruptDocumentError,
+  log: Logger,
+): void {
+  log.error('registration unreadable', {
+    registrationId: error.registrationId,
+    problem: error.message,
+  });
+  if (!caller.admin && error.owner !== caller.principal)
+    return sendError(res, 404, `no registration ${error.registrationId}`);
+  sendError(
+    res,
+    409,
+    `registration ${error.registrationId} is stored in a form this version cannot read (${error.message}); ` +
+      'its watch ends poll_error (corrupt), and registering the operation again starts a new watch',
+  );
 }

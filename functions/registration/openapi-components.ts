@@ -15,6 +15,7 @@ import {
   notificationAttributesSchema,
   notificationPayloadSchema,
 } from '../notify/notification';
+import {corruptReportSchema} from '../notify/dead-letter';
 import {
   durationSchema,
   errorBodySchema,
@@ -28,6 +29,12 @@ import {
   timestampSchema,
 } from '../core/schemas';
 import {statsSchema} from '../core/stats';
+import {
+  watchListSchema,
+  watchRequestSchema,
+  watchStateSchema,
+  watchViewSchema,
+} from '../core/watch';
 
 /** A JSON Schema (2020-12) as OpenAPI 3.1 uses it; `$ref`s point into `#/components/schemas`. */
 export type Schema = z.core.JSONSchema.BaseSchema;
@@ -116,6 +123,7 @@ const REQUESTS = {
   ...COMMON,
   RegistrationRequest: registrationRequestSchema,
   PollPolicyRequest: pollPolicyRequestSchema,
+  WatchRequest: watchRequestSchema,
 };
 
 /** Written by opwatch: closed objects, so a field the document does not know is an error. */
@@ -130,11 +138,15 @@ const ANSWERS = {
   PreviousWatch: previousWatchSchema,
   Registration: registrationViewSchema,
   RegistrationList: registrationListSchema,
+  WatchState: watchStateSchema,
+  Watch: watchViewSchema,
+  WatchList: watchListSchema,
   Error: errorBodySchema,
   Notification: notificationPayloadSchema,
   NotificationAttributes: notificationAttributesSchema,
   Stats: statsSchema,
   PubSubPushEnvelope: pushEnvelopeSchema,
+  CorruptReport: corruptReportSchema,
 };
 
 /** The JSON Schemas of `schemas`, named by their keys and referring to each other as OpenAPI components. */

@@ -16,6 +16,7 @@ import {
 import {listQuerySchema, registrationIdSchema} from '../core/schemas';
 import {statsQuerySchema} from '../core/stats';
 import {MAX_BODY_BYTES} from '../http/body-limit';
+import {WATCH_PATHS} from './openapi-watches';
 
 const MAX_BODY_KIB = MAX_BODY_BYTES / 1024;
 
@@ -55,6 +56,11 @@ const responses: Record<string, ResponseObject> = {
     content: json(ref('Error')),
   },
   Unavailable: errorResponse('The registration store is unavailable; retry.'),
+  Unreadable: errorResponse(
+    'The registration is stored in a form this version cannot read (the message says which fields): its watch ' +
+      'ends poll_error (pollError.kind corrupt), reported on DEAD_LETTER_TOPIC. Registering the operation again ' +
+      'starts a new watch in its place.',
+  ),
   Error: errorResponse(
     'Any other error: 404 for a path not in this document, 405 for a method not listed on a path, 500.',
   ),
@@ -84,6 +90,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
   tags: [
     {name: 'registrations', description: 'Watch operations.'},
     {name: 'operations', description: 'How the deployment is doing.'},
+    {name: 'watches', description: 'Watch every operation under a parent.'},
     {name: 'meta', description: 'This description.'},
   ],
   paths: {
@@ -204,6 +211,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -219,6 +227,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '401': {$ref: '#/components/responses/Unauthenticated'},
           '403': {$ref: '#/components/responses/NoTenant'},
           '404': {$ref: '#/components/responses/NotFound'},
+          '409': {$ref: '#/components/responses/Unreadable'},
           '503': {$ref: '#/components/responses/Unavailable'},
           default: {$ref: '#/components/responses/Error'},
         },
@@ -249,6 +258,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    ...WATCH_PATHS,
     '/openapi.json': {
       get: {
         operationId: 'openapi',

@@ -18,8 +18,11 @@ import type {RegistrationStore} from './store';
 import {validateRegistration} from './validation';
 import {toApiView} from './view';
 
-/** The pending bounds: MAX_PENDING_PER_OWNER per owner, and each tenant's `maxPending` for the whole tenant. */
-class PendingBounds {
+/**
+ * The pending bounds: MAX_PENDING_PER_OWNER per owner, and each tenant's `maxPending` for the whole tenant. A new
+ * watch is held to them as a new registration is (watch-routes.ts).
+ */
+export class PendingBounds {
   private readonly owners: PendingQuota;
   private readonly tenants = new Map<string, PendingQuota>();
 
@@ -70,9 +73,12 @@ class PendingBounds {
   }
 }
 
-/** Answers 403 when the caller may not register `request`, auditing it; true when it did. */
-function refused(
-  request: NewRegistration,
+/**
+ * Answers 403 when the caller may not register `request` (or watch a parent: its operations stand for it),
+ * auditing it; true when it did.
+ */
+export function refused(
+  request: Pick<NewRegistration, 'operation' | 'topic' | 'subject'>,
   caller: Caller,
   config: RegistrationConfig,
   res: Response,

@@ -13,6 +13,7 @@ import type {Logger} from '../platform/log';
 import type {Caller} from './caller';
 import {InvalidPageTokenError, type RegistrationStore} from './store';
 import {toApiView} from './view';
+import type {WatchStore} from '../watches/watch-store';
 
 /** Wakes a tick for a new registration that no running tick will poll soon (polling/tick-wake.ts). */
 export interface RegistrationWake {
@@ -25,6 +26,8 @@ export interface RegistrationApiDependencies {
   config: RegistrationConfig;
   store: RegistrationStore;
   log: Logger;
+  /** Watches of parents (`/watches`); none: those paths answer 404. */
+  watches?: WatchStore;
   /** Wakes a tick for a new registration no running tick will poll soon; none: no wakes. */
   wake?: RegistrationWake;
   now?: () => number;
@@ -68,6 +71,7 @@ export function listRoute({store}: RegistrationApiDependencies): RouteHandler {
       });
       res.json({
         registrations: page.registrations.map(r => toApiView(r)),
+        unreadable: page.unreadable,
         nextPageToken: page.nextPageToken,
       });
     } catch (error) {

@@ -6,14 +6,14 @@
 import type {Firestore} from '@google-cloud/firestore';
 import {BatchedWrites} from '../platform/batched-writes';
 import {ALREADY_EXISTS, firestoreCode} from '../platform/firestore';
-import {fromDocument, toDocument} from '../core/document';
+import {fromDocument, readDocument, toDocument} from '../core/document';
 import {
   registrationId,
   type NewRegistration,
   type Registration,
   type State,
 } from '../core/model';
-import {completionKeyOf} from '../core/completion-events';
+import {pendingRegistration} from '../core/registration-start';
 import {MIN_POLL_INTERVAL_MS} from '../core/policy';
 
 /** Codes a new registration's create is tried again on (BulkWriter's own), and how often at most. */
@@ -25,6 +25,8 @@ const CREATE_ATTEMPTS = 3;
 /** A page of registrations. */
 export interface RegistrationPage {
   registrations: Registration[];
+  /** Documents of the page this version cannot read: which, and why. */
+  unreadable?: Array<{id: string; problem: string}>;
   /** Opaque token for the next page; absent on the last one. */
   nextPageToken?: string;
 }
@@ -35,14 +37,32 @@ export type EndedWatch = Pick<
   'state' | 'finishedAt' | 'attempts' | 'lastError'
 >;
 
+/** What a stored watch ended with; for one this version cannot read, `poll_error` saying why. */
+function endedWatch(read: ReturnType<typeof readDocument>): EndedWatch {
+  if (read.ok) {
+    const {state, finishedAt, attempts, lastError} = read.registration;
+    return {state, finishedAt, attempts, lastError};
+  }
+  return {
+    state: 'poll_error',
+    attempts: 0,
+    lastError: {kind: 'corrupt', message: read.problem},
+  };
+}
+
 /** Thrown for a page token this store did not issue. */
 export class InvalidPageTokenError extends Error {}
 
-function encodePageToken(id: string): string {
+/** A page token naming the last id of a page. */
+export function encodePageToken(id: string): string {
   return Buffer.from(JSON.stringify({after: id})).toString('base64url');
 }
 
-function decodePageToken(token: string): string {
+/**
+ * The last id of the page before, from a token {@link encodePageToken} made.
+ * @throws InvalidPageTokenError for a token this API did not issue.
+ */
+export function decodePageToken(token: string): string {
   try {
     const {after} = JSON.parse(
       Buffer.from(token, 'base64url').toString('utf8'),
@@ -96,21 +116,14 @@ export class RegistrationStore {
     previous?: EndedWatch;
   }> {
     const id = registrationId(request.operation.url, request.topic, owner);
-    const registration: Registration = {
-      ...request,
+    const registration = pendingRegistration(
+      request,
       id,
       owner,
-      ...(tenant !== undefined && {tenant}),
-      state: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      deadline: now + request.timeoutMs,
-      nextPollAt: now,
-      attempts: 0,
-      errorStreak: 0,
-      completionKey: completionKeyOf(request.operation),
-      ...(trace !== undefined && {trace}),
-    };
+      now,
+      tenant,
+      trace,
+    );
     const ref = this.collection.doc(id);
     try {
       await this.creates.create(
@@ -123,24 +136,27 @@ export class RegistrationStore {
     }
     return this.firestore.runTransaction(async transaction => {
       const snapshot = await transaction.get(ref);
-      const existing = snapshot.exists ? fromDocument(snapshot) : undefined;
-      if (existing?.state === 'pending')
-        return {registration: existing, created: false};
+      const read = snapshot.exists ? readDocument(snapshot) : undefined;
+      if (read?.ok && read.registration.state === 'pending')
+        return {registration: read.registration, created: false};
       // Registered again at once, the new watch of the operation still keeps the floor between two polls.
+      const lastPolledAt = read?.ok
+        ? read.registration.lastPolledAt
+        : undefined;
       const restarted = {
         ...registration,
         nextPollAt: Math.max(
           now,
-          (existing?.lastPolledAt ?? -Infinity) + MIN_POLL_INTERVAL_MS,
+          (lastPolledAt ?? -Infinity) + MIN_POLL_INTERVAL_MS,
         ),
       };
+      // An ended watch, or one stored in a form this version cannot read: the new watch takes its place.
       transaction.set(ref, toDocument(restarted, this.retentionMs));
-      if (!existing) return {registration: restarted, created: true};
-      const {state, finishedAt, attempts, lastError} = existing;
+      if (!read) return {registration: restarted, created: true};
       return {
         registration: restarted,
         created: true,
-        previous: {state, finishedAt, attempts, lastError},
+        previous: endedWatch(read),
       };
     });
   }
@@ -184,8 +200,16 @@ export class RegistrationStore {
     const snapshot = await query.get();
     const documents = snapshot.docs.slice(0, options.pageSize);
     const more = snapshot.docs.length > options.pageSize;
+    const registrations: Registration[] = [];
+    const unreadable: Array<{id: string; problem: string}> = [];
+    for (const document of documents) {
+      const read = readDocument(document);
+      if (read.ok) registrations.push(read.registration);
+      else unreadable.push({id: document.id, problem: read.problem});
+    }
     return {
-      registrations: documents.map(fromDocument),
+      registrations,
+      ...(unreadable.length > 0 && {unreadable}),
       ...(more && {
         nextPageToken: encodePageToken(documents[documents.length - 1].id),
       }),

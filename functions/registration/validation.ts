@@ -41,9 +41,10 @@ const NAME_SEGMENT = /^[A-Za-z0-9_.~()-]+$/;
 const VERSION = /^v\d+[a-z0-9]*$/;
 const API_PREFIX = /^[a-z][a-z0-9]*$/;
 
-type Problems = FieldProblem[];
+export type Problems = FieldProblem[];
 
-function checkHost(
+/** Checks an API host: a DNS name the poller may send its token to; pushes problems against `field`. */
+export function checkHost(
   raw: string,
   field: string,
   overrides: EndpointOverrides,
@@ -79,7 +80,8 @@ function checkHost(
   return host;
 }
 
-function checkVersion(
+/** Checks an API version path such as v1 or compute/v1; pushes problems against `field`. */
+export function checkVersion(
   version: string,
   field: string,
   problems: Problems,
@@ -96,11 +98,16 @@ function checkVersion(
   return version;
 }
 
-function checkName(
+/**
+ * Checks a resource path the poller sends its token to (an operation name, a watched parent): printable ASCII
+ * segments, no query, fragment, encoding, empty or dot segment; pushes problems against `field`.
+ * @returns its segments, or undefined.
+ */
+export function checkPath(
   name: string,
   field: string,
   problems: Problems,
-): string | undefined {
+): string[] | undefined {
   if (name.length === 0)
     return void problems.push({field, message: 'must not be empty'});
   if (name.length > MAX_NAME_LENGTH) {
@@ -144,6 +151,16 @@ function checkName(
       message: 'segments may contain only letters, digits and _ . ~ ( ) -',
     });
   }
+  return segments;
+}
+
+function checkName(
+  name: string,
+  field: string,
+  problems: Problems,
+): string | undefined {
+  const segments = checkPath(name, field, problems);
+  if (!segments) return undefined;
   const operationsAt = segments.indexOf('operations');
   if (operationsAt < 0 || operationsAt === segments.length - 1) {
     return void problems.push({
@@ -152,6 +169,21 @@ function checkName(
     });
   }
   return name;
+}
+
+/** The full name of the topic a request names (or the default); pushes a problem when it names none. */
+export function checkTopic(
+  topic: string | undefined,
+  context: ValidationContext,
+  problems: Problems,
+): string | undefined {
+  const full = fullTopicName(topic ?? context.defaultTopic, context.projectId);
+  if (!full)
+    problems.push({
+      field: 'topic',
+      message: 'must be a topic id or projects/P/topics/T',
+    });
+  return full;
 }
 
 /** An operation URL's parts. */
@@ -217,17 +249,22 @@ function parseOperationUrl(
 }
 
 type RegistrationRequest = z.output<typeof registrationRequestSchema>;
-type Validated<T> = {ok: true; value: T} | {ok: false; problems: Problems};
+/** A request checked: its normalised value, or every problem with it. */
+export type Validated<T> =
+  {ok: true; value: T} | {ok: false; problems: Problems};
 
-/** The body read with the request schema: its shape, not yet its rules. */
-function parseBody(body: unknown): Validated<RegistrationRequest> {
+/** The body read with a request schema: its shape, not yet its rules. */
+export function parseBody<T extends z.ZodType>(
+  schema: T,
+  body: unknown,
+): Validated<z.output<T>> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {
       ok: false,
       problems: [{field: 'body', message: 'must be a JSON object'}],
     };
   }
-  const parsed = registrationRequestSchema.safeParse(body);
+  const parsed = schema.safeParse(body);
   if (parsed.success) return {ok: true, value: parsed.data};
   return {
     ok: false,
@@ -317,20 +354,12 @@ export function validateRegistration(
   body: unknown,
   context: ValidationContext,
 ): Validated<NewRegistration> {
-  const parsed = parseBody(body);
+  const parsed = parseBody(registrationRequestSchema, body);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const problems: Problems = [];
   const parts = operationParts(request, context.endpointOverrides, problems);
-  const topic = fullTopicName(
-    request.topic ?? context.defaultTopic,
-    context.projectId,
-  );
-  if (!topic)
-    problems.push({
-      field: 'topic',
-      message: 'must be a topic id or projects/P/topics/T',
-    });
+  const topic = checkTopic(request.topic, context, problems);
   if (!parts || !topic || problems.length > 0) return {ok: false, problems};
 
   const preset = presetFor(parts.host) ?? GENERIC_PRESET;

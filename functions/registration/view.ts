@@ -26,6 +26,7 @@ export function toApiView(
     tenant: registration.tenant,
     state: registration.state,
     operationUrl: registration.operation.url,
+    watchId: registration.watchId,
     service: registration.operation.service,
     version: registration.operation.version,
     name: registration.operation.name,

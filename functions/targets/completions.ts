@@ -9,6 +9,7 @@ import type {Logger} from '../platform/log';
 import {newPoller, newPublisher} from '../polling/poll-work';
 import {DueNow} from '../completions/due-now';
 import {createCompletionsHandler} from '../completions/handler';
+import {WatchStore} from '../watches/watch-store';
 
 /** Builds the completions function from the environment's configuration. */
 export function completionsHandler(
@@ -17,7 +18,8 @@ export function completionsHandler(
   const config = loadCompletionsConfig();
   const db = newFirestore(config.projectId);
   return createCompletionsHandler({
-    due: new DueNow(db, config.collection, config.retentionMs),
+    due: new DueNow(db, config.collection, config.retentionMs, log),
+    watches: new WatchStore(db, config.collection, config.retentionMs),
     poller: newPoller(
       config,
       db,

@@ -12,6 +12,7 @@ import {newFirestore} from '../platform/firestore';
 import type {Logger} from '../platform/log';
 import {createRegistrationHandler} from '../registration/api';
 import {RegistrationStore} from '../registration/store';
+import {WatchStore} from '../watches/watch-store';
 
 /** Builds the registration API from the environment's configuration. */
 export function registrationHandler(
@@ -27,6 +28,7 @@ export function registrationHandler(
   return createRegistrationHandler({
     config,
     store,
+    watches: new WatchStore(firestore, config.collection, config.retentionMs),
     log,
     wake: config.fanoutTopic
       ? tickWake(config, config.fanoutTopic, firestore, log)

@@ -5,7 +5,8 @@
  *
  * - The sandbox operations API is the tests' {@link FakeOperationsServer}, answering every operation name it
  *   is asked about by a naming convention on the operation id (the last path segment): see
- *   {@link sandboxBehavior}. An operation's clock starts at its first poll.
+ *   {@link sandboxBehavior}. An operation's clock starts at its first poll (or its first GET by hand), and from
+ *   then on `ListOperations` of its parent lists it, so a watch of the parent finds it.
  * - The functions reach it through ENDPOINT_OVERRIDES ({@link sandboxEndpointOverrides}).
  * - When an operation finishes, the sandbox announces it as Cloud Audit Logs would, with its completion entry
  *   (`onCompleted`, for services whose preset reads such entries); the local stack publishes it to a local audit

@@ -344,3 +344,56 @@ describe('tail', () => {
     expect(run.code).toBe(0);
   });
 });
+
+describe('watch', () => {
+  it('create, again, list, cancel; a parent outside the service refused with exit 2', async () => {
+    const parent = `projects/p/databases/cli-watch-${Date.now()}`;
+    const args = ['--service', 'firestore.googleapis.com', '--parent', parent];
+    const created = await opwatch(
+      'watch',
+      'create',
+      ...args,
+      '--label',
+      'team=data',
+      '--json',
+    );
+    expect(created.code).toBe(0);
+    const {created: isNew, watch} = JSON.parse(created.stdout);
+    expect(isNew).toBe(true);
+    expect(watch).toMatchObject({
+      state: 'active',
+      parent,
+      labels: {team: 'data'},
+    });
+
+    const again = await opwatch(
+      'watch',
+      'create',
+      ...args,
+      '--label',
+      'team=data',
+    );
+    expect(again).toMatchObject({code: 0});
+    expect(again.stdout).toContain(`already watching: ${watch.id}`);
+
+    const listed = await opwatch('watch', 'list', '--state', 'active');
+    expect(listed.stdout).toContain(`${watch.id}  active`);
+
+    const cancelled = await opwatch('watch', 'cancel', watch.id, '--json');
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({
+      id: watch.id,
+      state: 'cancelled',
+    });
+
+    const refused = await opwatch(
+      'watch',
+      'create',
+      '--service',
+      'firestore.googleapis.com',
+      '--parent',
+      'projects/p/instances/i',
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('parent');
+  });
+});

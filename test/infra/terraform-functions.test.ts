@@ -163,6 +163,22 @@ describe('the deployment', () => {
     );
   });
 
+  test('gives the polling functions the memory POLL_MEMORY_MB budgets their answers from', () => {
+    for (const name of ['poll', 'completions']) {
+      const serviceConfig = block(
+        resource(tf, 'google_cloudfunctions2_function', name),
+        'service_config',
+      );
+      expect(serviceConfig.available_memory).toBe(
+        ref('var.poll_memory_mb') + 'M',
+      );
+      expect(environmentOf(tf, name).POLL_MEMORY_MB).toBe(
+        ref('tostring(var.poll_memory_mb)'),
+      );
+    }
+    expect(defaultOf('poll_memory_mb')).toBe(512);
+  });
+
   test('passes the publish grace and the dead-letter topic, and lets the poller publish to that topic only when set', () => {
     const env = environmentOf(tf, 'poll');
     expect(env.PUBLISH_GRACE_SECONDS).toBe(

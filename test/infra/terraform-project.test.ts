@@ -4,6 +4,7 @@
  * is parsed, not planned.
  */
 import {UNINDEXED_FIELDS} from '../../functions/core/document';
+import {UNINDEXED_WATCH_FIELDS} from '../../functions/core/watch-document';
 import {blocks, resource, resourcesOf} from './terraform-config';
 import {defaultOf, ref, tf, useTerraform} from './terraform-support';
 
@@ -60,10 +61,12 @@ describe('the deployment', () => {
         'fields',
       ).map(field => field.field_path),
     ).toEqual(['state', 'tenant', 'bucket', 'nextPollAt']);
-    // Besides those, the optional completion-events index (completions.tf) and the figures' by-scope index.
+    // Besides those, the optional completion-events index (completions.tf), the figures' by-scope index and the
+    // watches' due query.
     expect(indexes.map(index => index.name).sort()).toEqual([
       'completion_key',
       'due_registrations',
+      'due_watches',
       'stats_by_scope',
       'tenant_due_registrations',
     ]);
@@ -87,6 +90,22 @@ describe('the deployment', () => {
     expect(exemption.for_each).toBe(ref('toset(local.unindexed_fields)'));
     expect(exemption.field).toBe(ref('each.value'));
     expect(exemption.collection).toBe(ref('var.operations_collection'));
+    expect(blocks(exemption, 'index_config')).toEqual([{}]);
+  });
+
+  test("indexes the watches' shard query, and exempts exactly the watch fields the code lists", () => {
+    const watches = resource(tf, 'google_firestore_index', 'due_watches');
+    expect(watches.collection).toBe('${var.operations_collection}_watches');
+    expect(blocks(watches, 'fields')).toEqual([
+      {field_path: 'state', order: 'ASCENDING'},
+      {field_path: 'bucket', order: 'ASCENDING'},
+      {field_path: 'nextListAt', order: 'ASCENDING'},
+    ]);
+    expect(tf.locals.get('unindexed_watch_fields')).toEqual([
+      ...UNINDEXED_WATCH_FIELDS,
+    ]);
+    const exemption = resource(tf, 'google_firestore_field', 'unindexed_watch');
+    expect(exemption.collection).toBe(watches.collection);
     expect(blocks(exemption, 'index_config')).toEqual([{}]);
   });
 

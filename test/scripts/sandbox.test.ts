@@ -93,4 +93,32 @@ describe('completion entries', () => {
       await sandbox.stop();
     }
   });
+
+  it('lists the operations started under a parent, for a watch: an operation starts at its first GET', async () => {
+    const sandbox = await startSandbox({
+      port: await freePort(),
+      projectId: 'demo-opwatch',
+      operationMs: 300,
+      log: () => {},
+    });
+    try {
+      const parent = 'projects/demo-opwatch/databases/(default)';
+      const base = `${sandbox.operationsApi.baseUrl}/v1/${parent}`;
+      const list = async () =>
+        (await (await fetch(`${base}/operations`)).json()) as {
+          operations: {name: string; done: boolean}[];
+        };
+      expect((await list()).operations).toEqual([]);
+      await fetch(`${base}/operations/export-1`);
+      const [started] = (await list()).operations;
+      expect(started).toMatchObject({
+        name: `${parent}/operations/export-1`,
+        done: false,
+      });
+      await new Promise(resolve => setTimeout(resolve, 400));
+      expect((await list()).operations[0].done).toBe(true);
+    } finally {
+      await sandbox.stop();
+    }
+  });
 });

@@ -7,9 +7,19 @@
  * from `define()`, nested ones too. Compute-style operations (`status: 'DONE'`) can be served with
  * `{kind: 'status', status: 200, body}`. With a `resolve` option, names nobody defined are defined on the
  * fly (the local stack's sandbox works that way).
+ *
+ * `GET /{version}/{parent}/operations` is `ListOperations`: the defined operations directly under the parent, in the
+ * order they were defined, {@link FakeOperationsServerOptions.listPageSize} per page, paged with `pageToken` and
+ * `nextPageToken` as Google APIs page (the token is opaque to the caller). `filter` is recorded, not applied.
  */
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
+import {
+  listPage,
+  listedParent,
+  type Reply,
+  type Responder,
+} from './fake-list-operations';
 
 type Json = Record<string, unknown>;
 
@@ -101,15 +111,9 @@ export interface FakeOperationsServerOptions {
    * starts at that first poll. `undefined` leaves the name unknown (404). Called again after a reset.
    */
   resolve?: (name: string) => Behavior | undefined;
+  /** Operations per `ListOperations` page; 2 unless set, so a few operations already make several pages. */
+  listPageSize?: number;
 }
-
-interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-  hang?: boolean;
-}
-type Responder = (now: number) => Reply;
 
 const CANONICAL: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -340,7 +344,15 @@ export class FakeOperationsServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url ?? '/';
-    const name = this.resolve(path.split('?')[0], req.method ?? '');
+    const [pathname, search = ''] = path.split('?');
+    const parent =
+      req.method === 'GET'
+        ? listedParent(pathname, this.definitions.keys())
+        : undefined;
+    const name =
+      parent !== undefined
+        ? `${parent}/operations`
+        : this.resolve(pathname, req.method ?? '');
     const record: RecordedRequest = {
       method: req.method ?? '',
       path,
@@ -353,7 +365,16 @@ export class FakeOperationsServer {
     if (req.headers.host) record.host = req.headers.host;
     this.requests.push(record);
 
-    const reply = this.decide(record);
+    const reply =
+      parent !== undefined && !this.chaos
+        ? listPage({
+            definitions: this.definitions,
+            parent,
+            query: new URLSearchParams(search),
+            now: record.at,
+            pageSize: this.options.listPageSize ?? 2,
+          })
+        : this.decide(record);
     if (reply.hang) return;
     const send = () => {
       const headers = {...reply.headers};

@@ -45,6 +45,8 @@ export interface TestStack {
   metadata: FakeMetadataServer;
   /** POSTs a registration; resolves with the response. */
   register(body: object): Promise<request.Response>;
+  /** POSTs a watch of a parent; resolves with the response. */
+  watch(body: object): Promise<request.Response>;
   /** One Scheduler call of the poll function. */
   tick(): Promise<request.Response>;
   /** Delivers a CloudEvent to the completions function as Eventarc does (binary content mode). */
@@ -130,6 +132,7 @@ export async function startStack(
     operationsApi,
     metadata,
     register: body => request(operations).post('/operations').send(body),
+    watch: body => request(operations).post('/watches').send(body),
     tick: () => request(poll).post('/').send({}),
     event: (type, data) =>
       request(completions)

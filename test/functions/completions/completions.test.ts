@@ -263,6 +263,32 @@ it('duplicate and late events change nothing and publish nothing again', async (
   expect(await stack.pull(1, 1500)).toHaveLength(0);
 });
 
+it('a registration of the operation stored with a nextPollAt that is no time: the event is acknowledged, the rest notified', async () => {
+  const name = firestoreName();
+  stack.operationsApi.define(name, {kind: 'never'});
+  const id = await registerAndPollOnce(FIRESTORE, 'v1', name);
+  // The same operation for another topic, then broken: the lookup finds it beside the first.
+  const twin = await stack.register({
+    operation: `https://${FIRESTORE}/v1/${name}`,
+    topic: `${stack.topic}-twin`,
+  });
+  expect(twin.status).toBe(201);
+  await stack.firestore
+    .collection(stack.collection)
+    .doc(twin.body.id)
+    .update({nextPollAt: 'soon'});
+  stack.operationsApi.define(name, {kind: 'finish', afterMs: 0});
+
+  const answer = await stack.event(
+    AUDIT_LOG_WRITTEN,
+    auditEntry(FIRESTORE, name),
+  );
+
+  expect(answer.status).toBe(204);
+  const [message] = await stack.pull(1, 5000);
+  expect(message.attributes.registrationId).toBe(id);
+});
+
 it('a burst of events makes a running operation due once: one poll, not one per event', async () => {
   const name = firestoreName();
   stack.operationsApi.define(name, {kind: 'never'});
@@ -278,4 +304,30 @@ it('a burst of events makes a running operation due once: one poll, not one per 
   // Polled at registration's tick, then once for the whole burst.
   expect(after.attempts).toBe(2);
   expect(stack.operationsApi.requestsFor(name)).toHaveLength(2);
+});
+
+it('an operation under a watched parent, with no registration yet, is listed and notified at once', async () => {
+  const parent = `projects/demo/databases/watched-${run++}`;
+  const created = await stack.watch({service: FIRESTORE, parent});
+  expect(created.status).toBe(201);
+  // The first list: a baseline of nothing, the next one not before LIST_INTERVAL_SECONDS (30 s).
+  expect((await stack.tick()).body.listed).toBe(1);
+  const name = `${parent}/operations/started-later`;
+  stack.operationsApi.define(name, {kind: 'finish', afterMs: 0});
+
+  const sent = Date.now();
+  const answer = await stack.event(
+    AUDIT_LOG_WRITTEN,
+    auditEntry(FIRESTORE, name),
+  );
+  expect(answer.status).toBe(204);
+  const [message] = await stack.pull(1, 5000);
+  expect(Date.now() - sent).toBeLessThan(5000);
+  expect(message.attributes).toMatchObject({
+    operationName: name,
+    watchId: created.body.id,
+    outcome: 'succeeded',
+  });
+  // Found done by the list: notified from its entry, no operations.get spent.
+  expect(stack.operationsApi.requestsFor(name)).toHaveLength(0);
 });

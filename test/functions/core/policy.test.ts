@@ -4,10 +4,13 @@ import {
   DEFAULT_POLICY,
   MAX_RETRY_AFTER_MS,
   MIN_POLL_INTERVAL_MS,
+  MIN_PUBLISH_ATTEMPTS,
+  MIN_PUBLISH_RETRY_MS,
   afterPublishFailure,
   backoffDelay,
   decide,
   readOperation,
+  undeliverableAt,
   type PolicyInput,
   type PollResult,
 } from '../../../functions/core/policy';
@@ -180,6 +183,42 @@ describe('afterPublishFailure', () => {
     expect(retry.outcome).toBeUndefined();
     expect(retry.nextPollAt).toBe(NOW + 1000);
     expect(retry.lastError).toEqual({kind: 'publish', message: 'down'});
+    // The refusal is counted from the first one on.
+    expect(retry).toMatchObject({publishFailures: 1, publishFailingSince: NOW});
+    const next = afterPublishFailure(
+      pending({publishFailures: 1, publishFailingSince: NOW}),
+      transition,
+      {kind: 'publish', message: 'down'},
+      NOW + 5000,
+      noJitter,
+    );
+    expect(next).toMatchObject({publishFailures: 2, publishFailingSince: NOW});
+  });
+});
+
+describe('undeliverableAt: the grace runs from the first refused publish', () => {
+  const GRACE = 1000;
+  const refused = (publishFailures: number, sinceAgo: number) =>
+    pending({publishFailures, publishFailingSince: NOW - sinceAgo});
+
+  it('never at the first refusal, even long past the deadline and a short grace', () => {
+    expect(
+      undeliverableAt(pending({deadline: NOW - 86_400_000}), NOW, GRACE),
+    ).toBe(false);
+  });
+
+  it('takes at least three refusals over at least a minute, whatever the grace', () => {
+    expect(MIN_PUBLISH_ATTEMPTS).toBe(3);
+    expect(MIN_PUBLISH_RETRY_MS).toBe(60_000);
+    expect(undeliverableAt(refused(1, 120_000), NOW, GRACE)).toBe(false);
+    expect(undeliverableAt(refused(2, 59_999), NOW, GRACE)).toBe(false);
+    expect(undeliverableAt(refused(2, 60_000), NOW, GRACE)).toBe(true);
+  });
+
+  it('with a longer grace, the grace from the first refusal', () => {
+    const hour = 3_600_000;
+    expect(undeliverableAt(refused(40, hour - 1), NOW, hour)).toBe(false);
+    expect(undeliverableAt(refused(40, hour), NOW, hour)).toBe(true);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   validateRegistration,
   type ValidationContext,
 } from '../../../functions/registration/validation';
+import {growth} from '../../support/growth';
 
 const AUTH = 'https://www.googleapis.com/auth/';
 const context: ValidationContext = {
@@ -215,6 +216,18 @@ describe('operation names', () => {
     ).toBe(false);
     expect(nameMatches('operations/**', 'operations/a/b/c')).toBe(true);
     expect(nameMatches('operations/**', 'operations')).toBe(false);
+  });
+
+  it.each([
+    ['**', 'projects/*/locations/*/**/operations/*', 'operations/'],
+    ['segments', 'projects/*/locations/*/**/operations/*', 'a/'],
+    ['one long segment', 'operations/**', 'a'],
+  ])('takes time linear in the name (%s)', (_what, pattern, unit) => {
+    const found = growth(size => {
+      const name = `projects/p/locations/l/${unit.repeat(size / unit.length)}x/y/`;
+      return () => nameMatches(pattern, name);
+    });
+    expect(found.ratio).toBeLessThan(8);
   });
 });
 

@@ -90,10 +90,18 @@ describe('learned durations', () => {
     expect(
       durationModel({count: 9, sumLog: NaN, sumLogSquares: 1}),
     ).toBeUndefined();
+    // A median of e^800 ms overflows: no model rather than an infinite one.
+    expect(
+      durationModel({count: 9, sumLog: 9 * 800, sumLogSquares: 9 * 800 ** 2}),
+    ).toBeUndefined();
   });
 
   it('measures a duration up to the reported end time, else the middle of the last two polls', () => {
-    const watch = {createdAt: START, lastPolledAt: START + 50_000};
+    const watch = {
+      createdAt: START,
+      deadline: START + 600_000,
+      lastPolledAt: START + 50_000,
+    };
     const ended = {
       done: true,
       metadata: {endTime: new Date(START + 42_000).toISOString()},
@@ -105,6 +113,15 @@ describe('learned durations', () => {
       metadata: {endTime: new Date(START + 90_000).toISOString()},
     };
     expect(observedDuration(watch, bogus, START + 60_000)).toBe(55_000);
+  });
+
+  it('never learns a duration longer than the watch could last', () => {
+    const watch = {createdAt: START, deadline: START + 60_000};
+    const late = {done: true, metadata: {endTime: '9999-12-31T23:59:59Z'}};
+    expect(observedDuration(watch, late, START + 3_600_000)).toBe(60_000);
+    expect(observedDuration(watch, {done: true}, Number.MAX_SAFE_INTEGER)).toBe(
+      60_000,
+    );
   });
 });
 
@@ -121,6 +138,27 @@ describe('progress', () => {
       }),
     ).toBeUndefined();
     expect(readProgress({metadata: {progressPercent: 140}})).toBeUndefined();
+    for (const [completedWork, estimatedWork] of [
+      ['1e400', '10'],
+      ['5', '1e400'],
+      ['-1', '10'],
+      ['NaN', '10'],
+      ['5', 'Infinity'],
+    ])
+      expect(
+        readProgress({
+          metadata: {progressDocuments: {completedWork, estimatedWork}},
+        }),
+      ).toBeUndefined();
+    expect(
+      readProgress({
+        metadata: {
+          progressDocuments: {completedWork: '12', estimatedWork: '10'},
+        },
+      })?.fraction,
+    ).toBe(1);
+    for (const progressPercent of [-0.5, 100.5, 'Infinity', '1e400', NaN])
+      expect(readProgress({metadata: {progressPercent}})).toBeUndefined();
     expect(readProgress({metadata: {}})).toBeUndefined();
   });
 

@@ -8,6 +8,7 @@ import {DocumentReference, Firestore} from '@google-cloud/firestore';
 import {TEST_PROJECT, uniqueName} from '../../support/emulator-env';
 import {createLogger} from '../../../functions/platform/log';
 import {
+  FAILED_READ_RETRY_MS,
   KIND_CACHE_MS,
   KIND_FLUSH_MS,
   KindDurations,
@@ -136,6 +137,36 @@ it('a document opwatch did not write is ignored with a warning', async () => {
   const lines: string[] = [];
   expect(await store(collection, lines).model(kind, TEAM_A)).toBeUndefined();
   expect(lines.join('\n')).toContain('ignoring the learned durations');
+});
+
+it('a read Firestore does not answer: no history within the deadline, and no wait again for a while', async () => {
+  // Reads that never settle, as the client's do while Firestore is away (it retries silently).
+  const unanswered = {
+    collection: () => ({doc: () => ({get: () => new Promise(() => {})})}),
+  } as unknown as Firestore;
+  const lines: string[] = [];
+  let clock = Date.now();
+  const kinds = new KindDurations(
+    unanswered,
+    uniqueName('operations'),
+    createLogger(line => lines.push(line)),
+    () => clock,
+    300,
+  );
+  const began = Date.now();
+  expect(await kinds.model(kind, TEAM_A)).toBeUndefined();
+  expect(Date.now() - began).toBeLessThan(3000);
+  expect(lines.join('\n')).toContain('no answer from Firestore in 300 ms');
+  // Within the retry delay the next polls take no history at once, rather than each waiting out a deadline.
+  clock += FAILED_READ_RETRY_MS - 1;
+  const again = Date.now();
+  expect(await kinds.model(kind, TEAM_A)).toBeUndefined();
+  expect(Date.now() - again).toBeLessThan(100);
+  // After it, the kind is read again.
+  clock += 2;
+  const third = Date.now();
+  expect(await kinds.model(kind, TEAM_A)).toBeUndefined();
+  expect(Date.now() - third).toBeGreaterThanOrEqual(290);
 });
 
 it("a scope learns only from its own operations: another tenant's history is never read", async () => {

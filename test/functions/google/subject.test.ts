@@ -330,6 +330,7 @@ describe('a subject with metadata-server (Compute) credentials', () => {
       },
       scopes: [CHAT_READ],
       subject: SUBJECT,
+      style: 'longrunning',
     });
     await operationsApi.stop();
 

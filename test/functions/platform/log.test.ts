@@ -3,6 +3,7 @@ import {
   redact,
   traceFields,
 } from '../../../functions/platform/log';
+import {growth} from '../../support/growth';
 
 describe('createLogger', () => {
   it('writes one JSON line per entry with severity, message and fields', () => {
@@ -76,5 +77,35 @@ describe('traceFields', () => {
 
   it('adds nothing without a trace header', () => {
     expect(traceFields({'x-cloud-trace-context': 'garbage'}, 'p')).toEqual({});
+  });
+});
+
+describe('redact in linear time', () => {
+  /** Texts that made a pattern rescan the rest of a run from every place a match could start. */
+  const adversarial: Record<string, (size: number) => string> = {
+    'eyJ-eyJ-…': size => 'eyJ-'.repeat(size / 4),
+    'a_-eyJ.…': size => 'a' + 'a_-eyJ.'.repeat(size / 7),
+    'eyJ.x-eyJx…': size => 'eyJ.' + 'x-eyJx'.repeat(size / 6),
+    'Bearer\\t…': size => ('Bearer' + '\t'.repeat(26)).repeat(size / 32),
+    '1//a-…': size => '1//a-'.repeat(size / 5),
+    'ya29.…': size => 'ya29.'.repeat(size / 5),
+  };
+
+  it.each(Object.keys(adversarial))(
+    '%s: four times the text takes at most about four times as long',
+    family => {
+      const found = growth(size => {
+        const text = adversarial[family](size);
+        return () => redact(text);
+      });
+      expect(found.ratio).toBeLessThan(8);
+    },
+  );
+
+  it('still redacts a JWT after a dash, and all of one whose header holds -eyJ but for that part', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
+    expect(redact(`x-${jwt}`)).toBe('x-[redacted]');
+    expect(redact(`eyJhdr-${jwt}`)).toBe('eyJhdr-[redacted]');
+    expect(redact(`${'eyJ-'.repeat(1000)}`)).toBe('eyJ-'.repeat(1000));
   });
 });

@@ -1,10 +1,18 @@
 /**
- * Malformed stored documents never stop the poller: documents broken in every way planted among good ones, and
- * the real `poll` function in a process of its own. Every good registration is notified, every due malformed one
- * ends `poll_error` (`pollError.kind: "corrupt"`) unnotified, every tick answers 200, and the process never exits.
+ * Malformed stored documents never stop the poller, and end loudly: documents broken in every way planted among
+ * good ones, and the real `poll` function in a process of its own. Every good registration is notified; every
+ * malformed one, due or hidden from the due query, ends `poll_error` (`pollError.kind: "corrupt"`) unnotified, with
+ * its id and the parse error on DEAD_LETTER_TOPIC; every tick answers 200, and the process never exits.
  */
 import {FieldValue, Timestamp} from '@google-cloud/firestore';
-import {type PulledMessage} from '../../support/emulator-env';
+import {PubSub, type Subscription} from '@google-cloud/pubsub';
+import {
+  TEST_PROJECT,
+  createTopicAndSubscription,
+  pullMessages,
+  uniqueName,
+  type PulledMessage,
+} from '../../support/emulator-env';
 import {
   startStackWithPoller,
   type StackWithPoller,
@@ -31,27 +39,39 @@ const DUE_BUT_BROKEN: Record<string, Record<string, unknown>> = {
   'deadline a string': {deadline: 'tomorrow'},
 };
 
-/** Broken so the due query cannot see them: they must not hide the next due time or stop a tick either. */
+/** Broken so the due query cannot see them: the sweep finds them; they must not stop a tick either. */
 const HIDDEN: Record<string, Record<string, unknown>> = {
   'nextPollAt NaN': {nextPollAt: Number.NaN},
   'nextPollAt a string': {nextPollAt: 'soon'},
+  'bucket a string': {bucket: 'seven'},
 };
 
 let running: StackWithPoller;
 let stack: TestStack;
 let poller: SpawnedFunction;
+let pubsub: PubSub;
+let deadLetters: Subscription;
 
 beforeAll(async () => {
+  const deadLetter = uniqueName('dead-letter');
+  pubsub = new PubSub({projectId: TEST_PROJECT});
+  ({subscription: deadLetters} = await createTopicAndSubscription(
+    pubsub,
+    deadLetter,
+    `${deadLetter}-sub`,
+  ));
   running = await startStackWithPoller({
     POLL_BUDGET_SECONDS: '6',
     POLL_LEASE_SECONDS: '4',
     POLL_REQUEST_TIMEOUT_SECONDS: '2',
+    DEAD_LETTER_TOPIC: deadLetter,
   });
   ({stack, poller} = running);
 }, 60_000);
 
 afterAll(async () => {
   await running?.stop();
+  await pubsub?.close();
 });
 
 let serial = 0;
@@ -64,7 +84,7 @@ async function register(): Promise<string> {
   return response.body.id as string;
 }
 
-it('malformed documents among good ones: the good all notified, the due malformed ones end corrupt, the process stays up', async () => {
+it('malformed documents among good ones: the good all notified, the malformed ones (due or hidden) end corrupt and dead-lettered, the process stays up', async () => {
   const doc = (id: string) =>
     stack.firestore.collection(stack.collection).doc(id);
   const good = new Set<string>();
@@ -96,8 +116,8 @@ it('malformed documents among good ones: the good all notified, the due malforme
   messages.push(...(await stack.pull(good.size, 1000)));
 
   expect([...notified()].sort()).toEqual([...good].sort());
-  expect(corrupt).toBe(broken.size);
-  for (const [id, kind] of broken) {
+  expect(corrupt).toBe(broken.size + hidden.size);
+  for (const [id, kind] of [...broken, ...hidden]) {
     const stored = await doc(id).get();
     expect({kind, state: stored.get('state')}).toEqual({
       kind,
@@ -105,16 +125,36 @@ it('malformed documents among good ones: the good all notified, the due malforme
     });
     expect(stored.get('lastError')).toMatchObject({
       kind: 'corrupt',
-      message: expect.stringContaining('stored document unreadable'),
+      message: expect.stringMatching(
+        /^(stored document unreadable|hidden from the poller)/,
+      ),
     });
     expect(stored.get('expireAt')).toBeInstanceOf(Timestamp);
   }
-  for (const [id, kind] of hidden) {
-    expect({kind, state: (await doc(id).get()).get('state')}).toEqual({
+  const reports = await pullMessages(deadLetters, {
+    count: broken.size + hidden.size,
+    timeoutMs: 10_000,
+  });
+  const reported = new Map(
+    reports.map(report => [report.attributes.registrationId, report]),
+  );
+  for (const [id, kind] of [...broken, ...hidden]) {
+    expect({kind, report: reported.get(id)}).toEqual({
       kind,
-      state: 'pending',
+      report: expect.objectContaining({
+        attributes: {deadLetter: 'corrupt', registrationId: id},
+        data: expect.objectContaining({
+          registrationId: id,
+          problem: expect.stringMatching(
+            hidden.has(id)
+              ? /^hidden from the poller/
+              : /^stored document unreadable/,
+          ),
+        }),
+      }),
     });
   }
+  expect(reports).toHaveLength(broken.size + hidden.size);
   const log = poller.output.map(line => line.text).join('\n');
   expect(log).not.toContain('tick failed');
   expect(log).not.toContain('poll failed');

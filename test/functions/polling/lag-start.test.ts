@@ -51,8 +51,8 @@ describe('lagStart', () => {
 
   it('keeps the first sight of the end across refused publishes', () => {
     const first = seenAt - 120_000;
-    expect(lagStart({createdAt, endSeenAt: first}, {done: true}, seenAt)).toBe(
-      first,
-    );
+    expect(
+      lagStart({createdAt, publishFailingSince: first}, {done: true}, seenAt),
+    ).toBe(first);
   });
 });

@@ -54,11 +54,23 @@ describe('parsePollRequest', () => {
     [{shard: 0.5}, 'shard'],
     [{shard: '1'}, 'shard'],
     [{shard: 1, extra: true}, 'body'],
-    [push('{"shard": 3}'), 'message.data.shard'],
+    [push('{"shard": "3"}'), 'message.data.shard'],
     [push('not json'), 'message.data'],
   ])('refuses %p, naming %s', (body, field) => {
     const parsed = parsePollRequest(body, 3);
     expect(parsed.ok).toBe(false);
     expect(!parsed.ok && parsed.problems[0].field).toBe(field);
+  });
+
+  it('acknowledges a delivery for a shard POLL_SHARDS no longer has, saying so, instead of refusing it', () => {
+    for (const message of [shardMessage(3), shardMessage(5, true)]) {
+      const parsed = parsePollRequest(push(message.data.toString()), 3);
+      expect(parsed).toEqual({
+        ok: true,
+        ignored: expect.stringMatching(
+          /^shard \d: must be below POLL_SHARDS \(3\)$/,
+        ),
+      });
+    }
   });
 });

@@ -254,6 +254,7 @@ describe('transient failures are retried, never lost', () => {
       undeliverable: 0,
       corrupt: 0,
       maxLateMs: expect.any(Number),
+      listed: 0,
       durationMs: expect.any(Number),
     });
     expect(body.succeeded).toBeGreaterThanOrEqual(1);

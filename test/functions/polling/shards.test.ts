@@ -204,6 +204,32 @@ describe('sharded polling', () => {
     await notifications(names.keys());
   });
 
+  it('acknowledges a pushed message for a shard POLL_SHARDS no longer has, logs it, and polls nothing', async () => {
+    const names = await watch(2, () => ({kind: 'finish', afterMs: 0}));
+    const spawned = await worker(2);
+    const answer = await spawned.request({
+      method: 'POST',
+      path: '/',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({
+        message: {data: Buffer.from('{"shard": 2}').toString('base64')},
+        subscription: 'projects/p/subscriptions/fanout-push',
+      }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      ignored: 'shard 2: must be below POLL_SHARDS (2)',
+    });
+    expect(spawned.text()).toContain(
+      'tick message for an unknown shard acknowledged',
+    );
+    for (const name of names.values())
+      expect(stack.operationsApi.requestsFor(name)).toHaveLength(0);
+    for (let shard = 0; shard < 2; shard++)
+      expect((await tickShard(spawned, shard)).status).toBe(200);
+    await notifications(names.keys());
+  });
+
   it('loses nothing when POLL_SHARDS goes from 3 to 2, with the two new shards ticking at once', async () => {
     const names = await watch(30, () => ({kind: 'never'}));
     const three = await worker(3);

@@ -7,7 +7,7 @@ import {DocumentReference, Firestore} from '@google-cloud/firestore';
 import type {OperationsClient} from '../../../functions/google/operations-client';
 import {createLogger, type Logger} from '../../../functions/platform/log';
 import {DueRegistrations} from '../../../functions/polling/due-registrations';
-import {PollLease} from '../../../functions/polling/lease';
+import {PollLease, SILENT_SHARE} from '../../../functions/polling/lease';
 import type {TickTrigger} from '../../../functions/polling/tick-context';
 import {
   leaseId,
@@ -103,6 +103,21 @@ describe('TickWake', () => {
     expect(await ending.acquire(Date.now() + HOLDER_LOOKS_MS / 2)).toBe(true);
     await near.wake.registered('a');
     expect(near.sent).toEqual([0]);
+  });
+
+  it('wakes a tick while the holder has stopped renewing, a crash, though its polling would go on', async () => {
+    const collection = uniqueName('wake');
+    const {wake, sent, clock} = recordedWake(collection);
+    const tick = lease(collection, 'tick');
+    expect(await tick.acquire(Date.now() + 30_000)).toBe(true);
+    // Within its renewals: at work.
+    clock.now += 15_000 * SILENT_SHARE - 100;
+    await wake.registered('a');
+    expect(sent).toEqual([]);
+    // Two renewals missed: presumed dead.
+    clock.now += 200;
+    await wake.registered('b');
+    expect(sent).toEqual([0]);
   });
 
   it('reads the lease once for every create stored before the read, and wakes the shard that owns each', async () => {

@@ -175,8 +175,19 @@ describe('answers fit the document', () => {
 
 describe('the routes are exactly the documented ones', () => {
   let id: string;
+  let watchId: string;
+  const watchBody = {
+    service: 'firestore.googleapis.com',
+    parent: 'projects/p/databases/routes',
+  };
   beforeAll(async () => {
     id = await registerOne();
+    const watch = await call('post', '/watches', '/watches', test =>
+      test.send(watchBody),
+    );
+    expect(watch.status).toBe(201);
+    watchId = watch.body.id as string;
+    validator.assertValid('Watch', watch.body);
   });
 
   const documented = Object.entries(OPENAPI_DOCUMENT.paths).map(
@@ -186,16 +197,19 @@ describe('the routes are exactly the documented ones', () => {
         HTTP_METHODS.filter(method => item[method] !== undefined),
       ] as const,
   );
-  const concrete = (template: string) => template.replace('{id}', id);
+  const concrete = (template: string) =>
+    template.replace('{id}', template.startsWith('/watches') ? watchId : id);
 
   it.each(documented)('%s serves %j', async (template, methods) => {
     for (const method of methods) {
       const answer = await request(server)
         [method](concrete(template))
         .send(
-          method === 'post'
-            ? {operation: `${API}/${operationName()}`}
-            : undefined,
+          method !== 'post'
+            ? undefined
+            : template === '/watches'
+              ? watchBody
+              : {operation: `${API}/${operationName()}`},
         );
       expect([method, answer.status]).not.toEqual([method, 404]);
       expect([method, answer.status]).not.toEqual([method, 405]);

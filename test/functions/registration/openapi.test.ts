@@ -96,11 +96,15 @@ describe('the document', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual([
       'cancel',
+      'cancelWatch',
       'get',
+      'getWatch',
       'list',
+      'listWatches',
       'openapi',
       'register',
       'stats',
+      'watch',
     ]);
   });
 
