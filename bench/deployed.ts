@@ -71,17 +71,22 @@ export async function loadDeployment(): Promise<Deployment> {
   ) as Record<string, unknown>;
   const service = (name: string) =>
     first(first(functions[name]).service_config);
+  // A setting may be a variable's ("${var.poll_memory_mb}M"): its default is what a deployment gets.
+  const setting = (value: unknown) =>
+    String(value).replace(/\$\{var\.(\w+)\}/g, (_, name: string) =>
+      String(byDefault(name)),
+    );
   const poll = service('poll');
   return {
     concurrency: Number(byDefault('poll_concurrency')),
     budgetSeconds: Number(byDefault('poll_budget_seconds')),
     periodSeconds: cronPeriodSeconds(String(byDefault('poll_schedule'))),
-    pollMemoryMiB: memoryMiB(String(poll.available_memory)),
-    pollCpu: Number(poll.available_cpu),
+    pollMemoryMiB: memoryMiB(setting(poll.available_memory)),
+    pollCpu: Number(setting(poll.available_cpu)),
     registrationMemoryMiB: memoryMiB(
-      String(service('operations').available_memory),
+      setting(service('operations').available_memory),
     ),
     source:
-      'infra/variables.tf defaults (poll_concurrency, poll_budget_seconds, poll_schedule) and infra/functions.tf (available_memory, available_cpu)',
+      'infra/variables.tf defaults (poll_concurrency, poll_budget_seconds, poll_schedule, poll_memory_mb) and infra/functions.tf (available_memory, available_cpu)',
   };
 }
