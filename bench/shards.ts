@@ -48,6 +48,9 @@ export async function measureShards(
 ): Promise<ShardResults> {
   const topicId = uniqueName('bench-shards');
   const [topic] = await env.pubsub.createTopic(topicId);
+  // A topic of its own: opwatch refuses to notify on its own fan-out topic, as a deployment would.
+  const fanoutTopicId = uniqueName('bench-shards-fanout');
+  const [fanoutTopic] = await env.pubsub.createTopic(fanoutTopicId);
   // One prefix for every run: the same operation names, hence the same ids and buckets.
   const prefix = uniqueName('bench-shards');
   const runs: ShardRun[] = [];
@@ -62,6 +65,7 @@ export async function measureShards(
       const run = await shardRun(env, options, {
         shards: Math.max(1, workers),
         topicId,
+        fanoutTopicId,
         prefix,
         profileDir,
       });
@@ -72,7 +76,7 @@ export async function measureShards(
       else runs.push(run);
     }
   } finally {
-    await topic.delete();
+    await Promise.all([topic.delete(), fanoutTopic.delete()]);
   }
   return {runs, profile};
 }
@@ -90,7 +94,13 @@ interface ShardOptions {
 async function shardRun(
   env: BenchEnv,
   options: ShardOptions,
-  run: {shards: number; topicId: string; prefix: string; profileDir?: string},
+  run: {
+    shards: number;
+    topicId: string;
+    fanoutTopicId: string;
+    prefix: string;
+    profileDir?: string;
+  },
 ): Promise<ShardRun> {
   const {shards} = run;
   await env.clearFirestore();
@@ -112,7 +122,7 @@ async function shardRun(
           POLL_BUDGET_SECONDS: String(options.budgetSeconds),
           POLL_SHARDS: String(shards),
           // Required with more than one shard; the bench sends each shard its call itself.
-          POLL_FANOUT_TOPIC: run.topicId,
+          POLL_FANOUT_TOPIC: run.fanoutTopicId,
         },
         true,
         run.profileDir,
